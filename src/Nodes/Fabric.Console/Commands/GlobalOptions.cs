@@ -1,0 +1,32 @@
+using System.CommandLine;
+
+namespace Fabric.Console.Commands;
+
+/// <summary>Options every command takes (they are recursive: valid after any sub-command).</summary>
+internal sealed class GlobalOptions
+{
+    public Option<string?> Node { get; } = new("--node")
+    {
+        Description = "Management URL of any node (env FABRIC_NODE; default http://127.0.0.1:8558)",
+        Recursive = true,
+    };
+
+    public Option<bool> Json { get; } = new("--json")
+    {
+        Description = "Print JSON for scripts instead of tables",
+        Recursive = true,
+    };
+
+    public Option<FileInfo?> TokenFile { get; } = new("--token-file")
+    {
+        Description = "File holding the management token (env FABRIC_TOKEN holds the token itself)",
+        Recursive = true,
+    };
+
+    public void AddTo(RootCommand root)
+    {
+        root.Options.Add(Node);
+        root.Options.Add(Json);
+        root.Options.Add(TokenFile);
+    }
+}
