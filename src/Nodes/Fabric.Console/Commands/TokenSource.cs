@@ -16,8 +16,7 @@ internal static class TokenSource
             throw new ConsoleException($"--token-file: {file.FullName}: no such file", ExitCodes.Usage);
         }
 
-        if (!OperatingSystem.IsWindows() &&
-            (File.GetUnixFileMode(file.FullName) & (UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
+        if ((File.GetUnixFileMode(file.FullName) & (UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
         {
             throw new ConsoleException(
                 $"--token-file: {file.FullName} is readable by everyone; chmod o-rw it first", ExitCodes.Usage);
