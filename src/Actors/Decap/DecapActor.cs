@@ -19,6 +19,9 @@ public sealed record DecapStageSettings
 
     /// <summary>Frames longer than this are cut to it (original length kept); 0: no slicing.</summary>
     public int SnapLength { get; init; }
+
+    /// <summary>CPU the stage's own thread is pinned to (the actor then runs on a pinned dispatcher); null: not pinned.</summary>
+    public int? Cpu { get; init; }
 }
 
 /// <summary>A sink as the decap stage sees it: its bounded hand-off and its counters.</summary>
@@ -79,6 +82,14 @@ public sealed class DecapActor : UntypedActor
 
     public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks) =>
         Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks));
+
+    protected override void PreStart()
+    {
+        if (_settings.Cpu is int cpu)
+        {
+            Fabric.Actors.Capture.CpuAffinity.PinCurrentThread(cpu);
+        }
+    }
 
     protected override void PostStop() => _filter?.Dispose();
 

@@ -34,7 +34,6 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>Times the device was (re-)created by this sink.</summary>
     public static Props Props(TapSinkSettings settings, BatchQueue queue, StageCounters counters) =>
         Akka.Actor.Props.Create(() => new TapSinkActor(settings, queue, counters));
 
@@ -164,4 +163,11 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
 }
 
 /// <summary>A TAP sink: <c>{ type = tap, device = mon0, mtu = 9000, persistent = on }</c>.</summary>
-public sealed record TapSinkSettings(string Device, int Mtu = 9000, bool Persistent = true);
+public sealed record TapSinkSettings : SinkSettings
+{
+    public required string Device { get; init; }
+
+    public int Mtu { get; init; } = 9000;
+
+    public bool Persistent { get; init; } = true;
+}
