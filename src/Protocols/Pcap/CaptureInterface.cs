@@ -1,0 +1,7 @@
+namespace Fabric.Protocols.Pcap;
+
+/// <summary>An interface described by the file (a pcapng IDB, or the classic file header).</summary>
+/// <param name="LinkType">LINKTYPE_ value of the interface.</param>
+/// <param name="SnapLength">Snapshot length declared for the interface (0 = unlimited in pcapng).</param>
+/// <param name="TimestampResolution">Human-readable resolution ("1e-6", "1e-9", "2^-20").</param>
+public sealed record CaptureInterface(uint LinkType, uint SnapLength, string TimestampResolution);
