@@ -80,6 +80,10 @@ public sealed class DecapActor : UntypedActor
         [.. Enumerable.Range(0, DecapStatusInfo.Count).Where(s => !DecapStatusInfo.Emits((DecapStatus)s)).Select(s => StatusReason[s]),
          "filtered", "deduplicated", "no-room"];
 
+    /// <summary>Event counters of the decap stage (not drops): frames cut to the snap length, passed through
+    /// unchanged (not a tunnel, policy pass), reassembled from outer fragments.</summary>
+    public static IReadOnlyList<string> EventNames { get; } = ["sliced", "passed-through", "reassembled"];
+
     public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks) =>
         Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks));
 
@@ -122,6 +126,7 @@ public sealed class DecapActor : UntypedActor
         var times = batch.Timestamps;
         int kept = 0;
         long outBytes = 0;
+        long sliced = 0, passed = 0, reassembled = 0;
         for (int i = 0; i < count; i++)
         {
             int length = lengths[i];
@@ -133,8 +138,14 @@ public sealed class DecapActor : UntypedActor
             }
 
             int offset = result.Offset;
+            if (status is DecapStatus.PassedThrough or DecapStatus.ReassembledPassedThrough)
+            {
+                passed++;
+            }
+
             if (DecapStatusInfo.InReassemblyBuffer(status))
             {
+                reassembled++;
                 var frame = _decapsulator.ReassembledFrame;
                 offset = batch.Reserve(frame.Length);
                 if (offset < 0)
@@ -163,6 +174,7 @@ public sealed class DecapActor : UntypedActor
             if (_settings.SnapLength > 0 && innerLength > _settings.SnapLength)
             {
                 innerLength = _settings.SnapLength;
+                sliced++;
             }
 
             offsets[kept] = offset;
@@ -175,6 +187,9 @@ public sealed class DecapActor : UntypedActor
 
         batch.Truncate(kept);
         _counters.AddOut(kept, outBytes);
+        _counters.AddEvent(0, sliced);
+        _counters.AddEvent(1, passed);
+        _counters.AddEvent(2, reassembled);
         for (int r = 0; r < _droppedPackets.Length; r++)
         {
             _counters.AddDropped(r, _droppedPackets[r], _droppedBytes[r]);

@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Akka.Configuration;
-using Akka.Dispatch;
 using Akka.Event;
 using Fabric.Actors.Capture;
 using Fabric.Actors.Decap;
@@ -83,9 +82,7 @@ public sealed class PipelineActor : UntypedActor
             return;
         }
 
-        var config = ConfigurationFactory.ParseString($"id = {PinnedDispatcherId}\ntype = PinnedDispatcher\nexecutor = thread-pool-executor")
-            .WithFallback(system.Dispatchers.DefaultDispatcherConfig);
-        system.Dispatchers.RegisterConfigurator(PinnedDispatcherId, new PinnedDispatcherConfigurator(config, system.Dispatchers.Prerequisites));
+        system.Settings.InjectTopLevelFallback(ConfigurationFactory.ParseString($"{PinnedDispatcherId} {{ type = PinnedDispatcher }}"));
     }
 }
 

@@ -17,8 +17,8 @@ public sealed class PipelineRuntime
         Capture = new StageCounters("capture", CaptureLoop.DropReasons);
         CaptureStatus = new CaptureStatus();
         DecapQueue = new BatchQueue(settings.QueueDepth);
-        Decap = new StageCounters("decap", DecapActor.DropReasons);
-        Sinks = [.. settings.Sinks.Select(s => new SinkPort(new BatchQueue(settings.QueueDepth), new StageCounters(s.Stage, SinkReasons(s))))];
+        Decap = new StageCounters("decap", DecapActor.DropReasons, DecapActor.EventNames);
+        Sinks = [.. settings.Sinks.Select(s => new SinkPort(new BatchQueue(settings.QueueDepth), new StageCounters(s.Stage, SinkReasons(s), SinkEvents(s))))];
         Started = DateTimeOffset.UtcNow;
     }
 
@@ -43,6 +43,14 @@ public sealed class PipelineRuntime
 
     public IReadOnlyList<StageSnapshot> Snapshot() =>
         [Capture.Snapshot(), Decap.Snapshot(), .. Sinks.Select(s => s.Counters.Snapshot())];
+
+    private static IReadOnlyList<string> SinkEvents(Sinks.SinkSettings sink) => sink switch
+    {
+        Fabric.Actors.Sinks.TapSinkSettings => Fabric.Actors.Sinks.TapSinkActor.EventNames,
+        Fabric.Actors.Sinks.PcapSinkSettings => Fabric.Actors.Sinks.PcapSinkActor.EventNames,
+        Fabric.Actors.Sinks.ForwardSinkSettings => Fabric.Actors.Sinks.ForwarderSinkActor.EventNames,
+        _ => [],
+    };
 
     private static IReadOnlyList<string> SinkReasons(Sinks.SinkSettings sink) => sink switch
     {

@@ -11,17 +11,45 @@ public sealed class StageCounters
 {
     private readonly long[] _droppedPackets;
     private readonly long[] _droppedBytes;
+    private readonly long[] _events;
     private long _packetsIn;
     private long _bytesIn;
     private long _packetsOut;
     private long _bytesOut;
 
-    public StageCounters(string stage, IReadOnlyList<string> reasons)
+    /// <param name="stage">Stage name.</param>
+    /// <param name="reasons">Drop reasons.</param>
+    /// <param name="events">Other things the stage counts that are not drops (truncated, fragmented, re-created...).</param>
+    public StageCounters(string stage, IReadOnlyList<string> reasons, IReadOnlyList<string>? events = null)
     {
         Stage = stage;
         Reasons = [.. reasons];
+        Events = [.. events ?? []];
         _droppedPackets = new long[Reasons.Length];
         _droppedBytes = new long[Reasons.Length];
+        _events = new long[Events.Length];
+    }
+
+    /// <summary>Names of the stage's event counters, in index order.</summary>
+    public ImmutableArray<string> Events { get; }
+
+    public int EventIndex(string name)
+    {
+        int index = Events.IndexOf(name);
+        if (index < 0)
+        {
+            throw new ArgumentException($"Stage {Stage} has no event counter '{name}'.", nameof(name));
+        }
+
+        return index;
+    }
+
+    public void AddEvent(int index, long count)
+    {
+        if (count != 0)
+        {
+            Interlocked.Add(ref _events[index], count);
+        }
     }
 
     /// <summary>Stage name as it appears in stats and metric labels: capture, decap, tap-mon0, pcap-1...</summary>
@@ -72,11 +100,18 @@ public sealed class StageCounters
             dropped[Reasons[i]] = new Count(Interlocked.Read(ref _droppedPackets[i]), Interlocked.Read(ref _droppedBytes[i]));
         }
 
+        var events = ImmutableDictionary.CreateBuilder<string, long>(StringComparer.Ordinal);
+        for (int i = 0; i < Events.Length; i++)
+        {
+            events[Events[i]] = Interlocked.Read(ref _events[i]);
+        }
+
         return new StageSnapshot(
             Stage,
             new Count(Interlocked.Read(ref _packetsIn), Interlocked.Read(ref _bytesIn)),
             new Count(Interlocked.Read(ref _packetsOut), Interlocked.Read(ref _bytesOut)),
-            dropped.ToImmutable());
+            dropped.ToImmutable(),
+            events.ToImmutable());
     }
 }
 
@@ -84,7 +119,8 @@ public sealed class StageCounters
 public readonly record struct Count(long Packets, long Bytes);
 
 /// <summary>The counters of one stage at one moment.</summary>
-public sealed record StageSnapshot(string Stage, Count In, Count Out, ImmutableDictionary<string, Count> Dropped)
+public sealed record StageSnapshot(string Stage, Count In, Count Out, ImmutableDictionary<string, Count> Dropped,
+    ImmutableDictionary<string, long> Events)
 {
     public long DroppedPackets => Dropped.Values.Sum(c => c.Packets);
 

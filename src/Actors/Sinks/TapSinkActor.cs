@@ -13,6 +13,9 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
 {
     public static readonly IReadOnlyList<string> DropReasons = ["queue-full", "write-error", "device-missing"];
 
+    /// <summary>Event counters: times the device was re-created after it disappeared.</summary>
+    public static readonly IReadOnlyList<string> EventNames = ["recreated"];
+
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
     private readonly TapSinkSettings _settings;
     private readonly BatchQueue _queue;
@@ -22,6 +25,7 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private TapDevice? _device;
     private bool _missingReported;
+    private bool _wasOpen;
 
     public TapSinkActor(TapSinkSettings settings, BatchQueue queue, StageCounters counters)
     {
@@ -131,8 +135,9 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
         try
         {
             _device = TapDevice.Open(_settings.Device, _settings.Mtu, _settings.Persistent);
-            if (_missingReported)
+            if (_missingReported || _wasOpen)
             {
+                _counters.AddEvent(0, 1);
                 _log.Info("TAP {0} re-created", _settings.Device);
             }
             else
@@ -141,6 +146,7 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
             }
 
             _missingReported = false;
+            _wasOpen = true;
             return true;
         }
         catch (TapDeviceException e)
