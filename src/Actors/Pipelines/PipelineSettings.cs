@@ -69,12 +69,21 @@ public static partial class PipelineSettingsReader
         }
 
         var value = config.GetValue(Path);
-        if (!value.IsArray())
+        IList<HoconValue> rawItems;
+        try
         {
-            throw new FabricConfigException(Path, "expected a list of pipelines [ { name = ..., source { ... }, sinks = [ ... ] } ]");
+            rawItems = value is null || value.IsEmpty || value.IsString() ? throw new FormatException() : value.GetArray();
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or ConfigurationException or NotImplementedException or InvalidCastException)
+        {
+            throw new FabricConfigException(Path, "expected a list of pipelines [ { name = ..., source { ... }, sinks = [ ... ] } ]", e);
         }
 
-        var rawItems = value.GetArray();
+        if (rawItems.Count == 0)
+        {
+            return [];
+        }
+
         var fabric = ConfigReader.At(config, "fabric");
         var pipelines = fabric.GetObjectList("pipelines");
         var names = new HashSet<string>(StringComparer.Ordinal);
