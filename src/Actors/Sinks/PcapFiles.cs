@@ -11,17 +11,21 @@ public static class PcapFiles
 {
     private const string TimestampFormat = "yyyyMMdd'T'HHmmss.ffffff'Z'";
 
-    /// <summary>A new file name for <paramref name="now"/>.</summary>
+    /// <summary>A new file name for <paramref name="now"/>; when that name is taken (two files within a
+    /// microsecond), the next free microsecond, so names always sort in creation order.</summary>
     public static string NewPath(string directory, string prefix, DateTime now)
     {
-        string stamp = now.ToUniversalTime().ToString(TimestampFormat, CultureInfo.InvariantCulture);
-        string path = Path.Combine(directory, $"{prefix}-{stamp}.pcap");
-        for (int n = 1; File.Exists(path); n++)
+        var time = now.ToUniversalTime();
+        while (true)
         {
-            path = Path.Combine(directory, $"{prefix}-{stamp}-{n}.pcap");
-        }
+            string path = Path.Combine(directory, $"{prefix}-{time.ToString(TimestampFormat, CultureInfo.InvariantCulture)}.pcap");
+            if (!File.Exists(path))
+            {
+                return path;
+            }
 
-        return path;
+            time = time.AddTicks(10);
+        }
     }
 
     /// <summary>The sink's files, oldest first.</summary>
@@ -109,10 +113,11 @@ public static class PcapFiles
                 continue;
             }
 
+            long length = file.Length;
             try
             {
                 file.Delete();
-                total -= file.Length;
+                total -= length;
                 removed++;
             }
             catch (IOException)
