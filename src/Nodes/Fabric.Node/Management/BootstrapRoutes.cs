@@ -12,7 +12,7 @@ namespace Fabric.Node.Management;
 /// <summary>
 /// <c>GET /bootstrap/seed-nodes</c>: Akka.Management's Cluster Bootstrap protocol, answered with
 /// its own JSON types and serializer so that other nodes' ClusterBootstrap reads it. Lists the
-/// reachable Joining/Up/WeaklyUp members; 503 while this node is leaving or down.
+/// reachable Joining/Up/WeaklyUp members (none before this node joined); 503 while this node is leaving or down.
 /// </summary>
 public sealed class BootstrapRoutes : IManagementRoutes
 {
@@ -23,7 +23,8 @@ public sealed class BootstrapRoutes : IManagementRoutes
         routes.MapGet("/bootstrap/seed-nodes", (ActorSystem system) =>
         {
             var cluster = Cluster.Get(system);
-            if (cluster.SelfMember.Status is MemberStatus.Down or MemberStatus.Exiting or MemberStatus.Leaving or MemberStatus.Removed)
+            // Before it joins, a node's own member reads as Removed: that is "no cluster yet", not an error.
+            if (cluster.SelfMember.Status is MemberStatus.Down or MemberStatus.Exiting or MemberStatus.Leaving)
             {
                 return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
             }
