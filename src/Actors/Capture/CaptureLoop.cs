@@ -47,6 +47,8 @@ internal sealed unsafe class CaptureLoop
 
     public static readonly IReadOnlyList<string> DropReasons = ["queue-full", "no-buffer"];
 
+    private const int PollTimeoutMs = 10;
+
     public void Stop() => _stop.Set();
 
     public void Run()
@@ -145,6 +147,7 @@ internal sealed unsafe class CaptureLoop
                 device.Filter = _settings.Filter;
             }
 
+            device.NonBlockingMode = true;
             return device;
         }
         catch (PcapException e)
@@ -154,11 +157,19 @@ internal sealed unsafe class CaptureLoop
         }
     }
 
+    /// <summary>Reads in non-blocking mode and waits in poll() when nothing is there, so the loop wakes up
+    /// at least every <see cref="PollTimeoutMs"/> to hand on a partly filled batch and to see a stop request
+    /// (a blocking pcap_next_ex on a TPACKET_V3 ring may not return while the interface is idle).</summary>
     private string? ReadLive(PcapDevice device)
     {
         long lastStats = Stopwatch.GetTimestamp();
         long statsEvery = Stopwatch.Frequency / 2;
         nint header = 0, data = 0;
+        var pollFd = new Native.Libc.PollFd
+        {
+            Fd = Native.LibPcap.pcap_get_selectable_fd(device.Handle.DangerousGetHandle()),
+            Events = Native.Libc.POLLIN,
+        };
         while (!_stop.IsSet)
         {
             int rc = device.GetNextPacketPointers(ref header, ref data);
@@ -169,6 +180,11 @@ internal sealed unsafe class CaptureLoop
             else if (rc < 0)
             {
                 return device.LastError is { Length: > 0 } text ? text : $"pcap_next_ex returned {rc}";
+            }
+            else
+            {
+                pollFd.Revents = 0;
+                Native.Libc.poll(&pollFd, 1, PollTimeoutMs);
             }
 
             long now = Stopwatch.GetTimestamp();

@@ -25,6 +25,10 @@ internal static unsafe partial class LibPcap
     [LibraryImport(Library)]
     public static partial void pcap_freecode(BpfProgram* program);
 
+    /// <summary>A descriptor that poll() reports readable when packets (or an error) are waiting.</summary>
+    [LibraryImport(Library)]
+    public static partial int pcap_get_selectable_fd(nint pcap);
+
     /// <summary>Runs a compiled program over one packet; non-zero when it matches.</summary>
     [LibraryImport(Library)]
     public static partial uint bpf_filter(nint instructions, byte* packet, uint wireLength, uint capturedLength);
