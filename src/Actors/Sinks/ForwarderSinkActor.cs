@@ -65,6 +65,12 @@ public sealed class ForwarderSinkActor : UntypedActor
             ? new Socket(family, SocketType.Dgram, ProtocolType.Udp)
             : new Socket(family, SocketType.Raw, (ProtocolType)47);
         _socket.SendBufferSize = 4 << 20;
+        if (family == AddressFamily.InterNetwork)
+        {
+            // Fragment: the kernel may split the outer packet (IP_PMTUDISC_DONT); truncate never sends more than the MTU.
+            _socket.DontFragment = false;
+        }
+
         _socket.Connect(_settings.Destination);
         _log.Info("Forwarder {0}: {1} to {2}", _settings.Stage, _settings.Encapsulation, _settings.Destination);
     }

@@ -153,10 +153,10 @@ public sealed class DataPlaneFixture : IDisposable
         Shell.Run("sh", $"-c \"echo 1 > /proc/sys/net/ipv6/conf/{CollectorRootVeth}/disable_ipv6\"");
         Shell.Ip($"link set {CollectorVeth} netns {CollectorNamespace}");
         Shell.Ip($"addr add 10.{Subnet}.2.1/24 dev {CollectorRootVeth}");
-        Shell.Ip($"link set {CollectorRootVeth} up");
+        Shell.Ip($"link set {CollectorRootVeth} mtu 9000 up");
         string rootMac = File.ReadAllText($"/sys/class/net/{CollectorRootVeth}/address").Trim();
         Shell.InNamespace(CollectorNamespace, $"ip addr add {CollectorAddress}/24 dev {CollectorVeth}");
-        Shell.InNamespace(CollectorNamespace, $"ip link set {CollectorVeth} up");
+        Shell.InNamespace(CollectorNamespace, $"ip link set {CollectorVeth} mtu 9000 up");
         Shell.InNamespace(CollectorNamespace, $"ip neigh replace 10.{Subnet}.2.1 lladdr {rootMac} dev {CollectorVeth} nud permanent");
         string collectorMac = Shell.InNamespace(CollectorNamespace, $"cat /sys/class/net/{CollectorVeth}/address").Trim();
         Shell.Ip($"neigh replace {CollectorAddress} lladdr {collectorMac} dev {CollectorRootVeth} nud permanent");

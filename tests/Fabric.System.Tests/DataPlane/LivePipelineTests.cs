@@ -92,7 +92,7 @@ public sealed class LivePipelineTests(DataPlaneFixture net)
             string tapFile = Path.Combine(net.Directory, $"{tap}-replay.pcap");
             using (var output = new Tcpdump(tap, tapFile))
             {
-                Shell.InNamespace(net.SenderNamespace, $"tcpreplay -q -i {net.SenderVeth} {source}");
+                Shell.InNamespace(net.SenderNamespace, $"tcpreplay -q --topspeed -i {net.SenderVeth} {source}");
                 Shell.WaitUntil(() => DataPlaneFixture.Stats(manager).Captured >= total, Timeout, () => Describe(DataPlaneFixture.Stats(manager)));
                 Shell.WaitUntil(() => Frames.Read(tapFile).Count >= expected.Count, Timeout,
                     () => $"tap has {Frames.Read(tapFile).Count} of {expected.Count}; {Describe(DataPlaneFixture.Stats(manager))}");
@@ -168,7 +168,7 @@ public sealed class LivePipelineTests(DataPlaneFixture net)
         var manager = net.StartPipeline($$"""
             name = forward
             source { file = "{{source}}" }
-            sinks = [ { type = forward, encapsulation = vxlan, destination = "{{net.CollectorAddress}}:4789", vni = {{DataPlaneFixture.CollectorVni}} } ]
+            sinks = [ { type = forward, encapsulation = vxlan, destination = "{{net.CollectorAddress}}:4789", vni = {{DataPlaneFixture.CollectorVni}}, mtu = 1500, oversize = fragment } ]
             """);
         try
         {
@@ -185,6 +185,8 @@ public sealed class LivePipelineTests(DataPlaneFixture net)
             var stats = DataPlaneFixture.Stats(manager);
             AssertConserved(stats);
             Assert.Equal(expected.Count, stats.Stages[2].Out.Packets);
+            Assert.Equal(expected.Count(f => f.Length > 1500 - 20 - 8 - 8), stats.Stages[2].Events["fragmented"]);
+            Assert.True(stats.Stages[2].Events["fragmented"] > 0);
         }
         finally
         {
