@@ -273,7 +273,8 @@ public sealed class PipelineFileTests : TestKit, IDisposable
             }
         }
 
-        return retention ? records > 0 && files.Length > 0 : records == expected;
+        // Files of an earlier run of the same pipeline (stop/start, restart) are still there: at least.
+        return retention ? records > 0 && files.Length > 0 : records >= expected;
     }
 
     private static PipelineStats Stats(IActorRef manager, string name) =>
