@@ -269,8 +269,9 @@ internal sealed unsafe class CaptureLoop
 
         if (!_batch!.TryAppend(packet, (int)header->OriginalLength, ts))
         {
+            // Flush hands the batch on, or (decap stage full) empties it for reuse and keeps it.
             Flush();
-            if (!Rent())
+            if (_batch is null && !Rent())
             {
                 _noBufferPackets++;
                 _noBufferBytes += length;
