@@ -282,9 +282,17 @@ internal sealed unsafe class CaptureLoop
         }
     }
 
+    /// <summary>Takes an empty batch from the pool. A live source never waits (an empty pool is a counted
+    /// drop); a file source waits for the stages instead, since nothing is lost by reading later.</summary>
     private bool Rent()
     {
         _batch = _pool.TryRent();
+        while (_batch is null && _settings.File is not null && !_stop.IsSet)
+        {
+            _stop.Wait(1);
+            _batch = _pool.TryRent();
+        }
+
         _batchStarted = Stopwatch.GetTimestamp();
         return _batch is not null;
     }
@@ -305,7 +313,14 @@ internal sealed unsafe class CaptureLoop
         long bytes = batch.TotalBytes();
         int count = batch.Count;
         batch.Sequence = ++_sequence;
-        if (_downstream.TryPost(batch))
+        bool posted = _downstream.TryPost(batch);
+        while (!posted && _settings.File is not null && !_stop.IsSet)
+        {
+            _stop.Wait(1);
+            posted = _downstream.TryPost(batch);
+        }
+
+        if (posted)
         {
             _counters.AddOut(count, bytes);
             _batch = null;

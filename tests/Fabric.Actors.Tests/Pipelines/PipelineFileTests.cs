@@ -212,10 +212,10 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     }
 
     [Fact]
-    public void Under_pressure_drops_are_counted_and_every_batch_returns_to_the_pool()
+    public void A_file_is_replayed_without_loss_through_a_tiny_pool_and_every_batch_returns_to_it()
     {
-        // A tiny pool and one-batch queues: the file is read faster than the stages take it, so the capture
-        // stage drops (queue-full, no-buffer); "finished" also means the pool is whole again.
+        // A tiny pool and one-batch queues: the file is read faster than the stages take it; a file source
+        // waits for them instead of dropping. "finished" also means the pool is whole again.
         string source = Corpus.PathOf("zeek/tunnels_gre-within-gre.pcap");
         string output = Path.Combine(_directory, "pressure");
         var manager = Start($$"""
@@ -232,6 +232,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
 
         Assert.Equal(628, stats.Captured);
         AssertConserved(stats);
+        Assert.Equal(0, stats.Stages.Sum(s => s.DroppedPackets - s.Dropped.GetValueOrDefault("not-encapsulated").Packets));
         Assert.Equal(stats.Stages[2].Out.Packets, Directory.GetFiles(output).Sum(f => ReadFrames(f).Count));
     }
 
