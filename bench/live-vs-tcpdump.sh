@@ -40,9 +40,16 @@ for run in $(seq 1 "$RUNS"); do
   TCPDUMP_PID=$!
   until grep -q "listening on" "$WORK/tcpdump.err"; do sleep 0.05; done
   sent=$(ip netns exec "$NS" tcpreplay --topspeed -i "$PEER" "$WORK/outer.pcap" 2>&1 | awk '/Successful packets:/ {print $3}')
-  # Wait until Fabric's counters stop moving (everything captured has gone through).
+  # Wait until Fabric has read everything libpcap received (its ring is drained) and its counters stop moving.
   last=-1
-  while :; do sleep 0.5; now=$(stats live | jq '.stages[2].in.packets + ([.stages[].dropped[].packets] | add)'); [ "$now" = "$last" ] && break; last=$now; done
+  for _ in $(seq 1 120); do
+    sleep 0.5
+    s=$(stats live)
+    now=$(jq '.stages[2].in.packets + ([.stages[].dropped[].packets] | add)' <<<"$s")
+    drained=$(jq '.captured >= .source.kernelReceived - .source.kernelDropped' <<<"$s")
+    [ "$now" = "$last" ] && [ "$drained" = true ] && break
+    last=$now
+  done
   kill -INT "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true; TCPDUMP_PID=
   after=$(stats live)
   t_captured=$(awk '/packets captured/ {print $1}' "$WORK/tcpdump.err")

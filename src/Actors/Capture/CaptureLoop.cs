@@ -188,9 +188,12 @@ internal sealed unsafe class CaptureLoop
             }
 
             long now = Stopwatch.GetTimestamp();
-            if (_batch is { Count: > 0 } && now - _batchStarted >= _settings.FlushInterval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond)
+            if (now - _batchStarted >= _settings.FlushInterval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond)
             {
+                // Hand on a partly filled batch, and publish the counters even when there is no batch
+                // (packets counted as no-buffer while every batch was downstream).
                 Flush();
+                _batchStarted = now;
             }
 
             if (now - lastStats >= statsEvery)
