@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using Fabric.Protocols.Pcap;
-using Xunit;
 
 namespace Fabric.Protocols.Tests.Pcap;
 

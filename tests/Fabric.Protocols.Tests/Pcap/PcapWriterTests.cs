@@ -1,5 +1,4 @@
 using Fabric.Protocols.Pcap;
-using Xunit;
 
 namespace Fabric.Protocols.Tests.Pcap;
 
