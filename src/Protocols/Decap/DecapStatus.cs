@@ -42,8 +42,6 @@ public enum DecapStatus : byte
     // ---- Ethernet ------------------------------------------------------------------------
     /// <summary>More stacked 802.1Q/802.1ad tags than the reader accepts (8).</summary>
     EthernetTooManyVlanTags,
-    /// <summary>An IEEE 802.3 length field instead of an EtherType (LLC frames are not tunnels).</summary>
-    EthernetLengthField,
 
     // ---- IPv4 ----------------------------------------------------------------------------
     /// <summary>An IPv4 header whose version field is not 4 (or an inner IP whose version does not
@@ -63,6 +61,9 @@ public enum DecapStatus : byte
     // ---- IP fragments (outer datagrams of tunnel packets) ---------------------------------
     /// <summary>Fragments overlap or disagree on the datagram end: the datagram is discarded.</summary>
     FragmentOverlap,
+    /// <summary>A fragment whose bytes were all received already (mirrors often duplicate): dropped,
+    /// the datagram is kept.</summary>
+    FragmentDuplicate,
     /// <summary>Offset plus length beyond 65535 bytes, or a non-last fragment not a multiple of 8.</summary>
     FragmentBadOffset,
     /// <summary>The datagram would exceed <see cref="DecapOptions.ReassemblyMaxDatagramBytes"/>

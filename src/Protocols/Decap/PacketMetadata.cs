@@ -17,7 +17,8 @@ public enum EncapKind : byte
     Vxlan,
     VxlanGpe,
     Geneve,
-    /// <summary>RFC 8086 GRE-in-UDP (the GRE layer after it is recorded too).</summary>
+    /// <summary>RFC 8086 GRE-in-UDP: UDP and the GRE header inside it, one layer (an ERSPAN header
+    /// after that GRE fills the ERSPAN fields).</summary>
     GreInUdp,
     /// <summary>IPv4 or IPv6 directly in IPv4 or IPv6 (protocol 4 or 41).</summary>
     IpInIp,
