@@ -1,5 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
 using Akka.Configuration;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Decap;
@@ -48,13 +51,12 @@ internal sealed class DecapCommand : ICommandGroup
     }
 
     /// <summary>Reads <c>fabric.decap</c> from a HOCON file, or the defaults without one.</summary>
-    internal static DecapOptions LoadOptions(string? file)
-    {
-        if (file is null)
-        {
-            return new DecapOptions();
-        }
+    internal static DecapOptions LoadOptions(string? file) => file is null ? new DecapOptions() : LoadHocon(file);
 
+    // Kept apart so that a run without --config never loads Akka's assemblies (start-up time).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DecapOptions LoadHocon(string file)
+    {
         string text;
         try
         {
@@ -89,16 +91,36 @@ internal sealed class DecapCommand : ICommandGroup
     {
         if (ctx.Json)
         {
-            ctx.WriteJson(new
+            // Written by hand rather than by the reflection serializer: it keeps start-up short.
+            using var buffer = new MemoryStream();
+            using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
             {
-                input = report.Input,
-                output = report.Output,
-                format = report.Format,
-                records = report.Records,
-                written = report.Written,
-                outcomes = report.Outcomes.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
-                inputProblem = report.InputProblem,
-            });
+                json.WriteStartObject();
+                json.WriteString("input", report.Input);
+                json.WriteString("output", report.Output);
+                json.WriteString("format", report.Format);
+                json.WriteNumber("records", report.Records);
+                json.WriteNumber("written", report.Written);
+                json.WriteStartObject("outcomes");
+                foreach (var (name, count) in report.Outcomes)
+                {
+                    json.WriteNumber(name, count);
+                }
+
+                json.WriteEndObject();
+                if (report.InputProblem is null)
+                {
+                    json.WriteNull("inputProblem");
+                }
+                else
+                {
+                    json.WriteString("inputProblem", report.InputProblem);
+                }
+
+                json.WriteEndObject();
+            }
+
+            ctx.Stdout.WriteLine(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
             return;
         }
 

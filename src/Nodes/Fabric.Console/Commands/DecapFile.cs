@@ -9,7 +9,7 @@ namespace Fabric.Console.Commands;
 /// <c>OUT</c> and renamed over it at the end, so a failure never leaves a half-written OUT; when the
 /// input is damaged mid-way, every good record before the damage is kept and the output is still a
 /// valid pcap (the damage is reported in <see cref="DecapFileReport.InputProblem"/>).
-/// Per packet: one copy into a reused buffer, the decapsulator, one buffered write; no allocation.
+/// Per packet: the decapsulator in place in the reader's buffer, one buffered write; no allocation.
 /// </summary>
 internal static class DecapFile
 {
@@ -67,7 +67,6 @@ internal static class DecapFile
             using (writer)
             {
                 var decapsulator = new Decapsulator(options);
-                var scratch = new byte[CaptureFileReader.DefaultMaxRecordLength];
                 while ((status = reader.ReadNext(out var record)) == CaptureReadStatus.Packet)
                 {
                     var linkLayer = ToLinkLayer(record.LinkType);
@@ -77,10 +76,11 @@ internal static class DecapFile
                         continue;
                     }
 
-                    var length = record.CapturedLength;
-                    record.Data.CopyTo(scratch);
+                    // In place, in the reader's buffer: the record is ours until the next read.
+                    var frameBytes = record.WritableData;
+                    var length = frameBytes.Length;
                     var decap = decapsulator.Decapsulate(
-                        scratch, 0, length, Math.Max(record.OriginalLength, length), record.TimestampNs,
+                        frameBytes, 0, length, Math.Max(record.OriginalLength, length), record.TimestampNs,
                         linkLayer.Value, out var result, out _);
                     counts[(int)decap]++;
                     if (!DecapStatusInfo.Emits(decap))
@@ -90,7 +90,7 @@ internal static class DecapFile
 
                     var frame = DecapStatusInfo.InReassemblyBuffer(decap)
                         ? decapsulator.ReassembledFrame
-                        : scratch.AsSpan(result.Offset, result.Length);
+                        : frameBytes.Slice(result.Offset, result.Length);
                     writer.Write(frame, record.TimestampNs, result.OriginalLength);
                 }
             }
