@@ -514,11 +514,8 @@ public sealed class Decapsulator
             }
             else
             {
-                if (pos >= Math.Min(end, capEnd))
-                {
-                    return DecapStatus.Truncated;
-                }
-
+                // Bare IP: even with no IP byte captured, the synthesized Ethernet header makes a
+                // (visibly truncated) frame.
                 frameStart = -1;
                 type = payloadIpType;
                 retagPending = false;
