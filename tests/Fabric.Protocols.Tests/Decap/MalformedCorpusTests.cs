@@ -27,7 +27,7 @@ public class MalformedCorpusTests
     {
         // file, expected status per frame (name*count), why
         { "tcpdump/gre-heapoverflow-1.pcap", "not-encapsulated, ip-bad-version", "frame 1 EtherType 0x3030; frame 2 IPv4 with version 0 (tshark: Bogus IPv4 version)" },
-        { "tcpdump/gre-heapoverflow-2.pcap", "not-encapsulated, gre-routing-unsupported", "frame 1 EtherType 0x3030; frame 2 GRE flags 0x3030: routing present (RFC 1701)" },
+        { "tcpdump/gre-heapoverflow-2.pcap", "not-encapsulated, gre-routing-unsupported", "frame 1 EtherType 0x3030; frame 2 GRE flags 0xc030: checksum + routing present (RFC 1701)" },
         { "tcpdump/erspan-type-iii-pb-1.pcap", "truncated", "ERSPAN III O bit set, capture ends before the platform subheader" },
         { "tcpdump/erspan-type-iii-ft-7.pcap", "erspan-frame-type-unsupported*58", "ERSPAN III frame type 7: payload is not Ethernet or IP" },
         { "zeek/tunnels_geneve-truncated.pcapng", "truncated", "capture ends inside the inner Ethernet header" },
