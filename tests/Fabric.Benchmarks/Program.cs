@@ -1,3 +1,4 @@
 using BenchmarkDotNet.Running;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Pick benchmarks with --filter, e.g. `--filter *Decapsulator* --job short`.
+BenchmarkSwitcher.FromAssembly(typeof(Fabric.Benchmarks.Decap.DecapsulatorBenchmarks).Assembly).Run(args);
