@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
-using Akka.Configuration;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Decap;
 using Fabric.Protocols.Decap;
@@ -54,32 +53,19 @@ internal sealed class DecapCommand : ICommandGroup
     internal static DecapOptions LoadOptions(string? file) => file is null ? new DecapOptions() : LoadHocon(file);
 
     // Kept apart so that a run without --config never loads Akka's assemblies (start-up time).
+    // The file is read like a node's own configuration (FabricConfig: over the reference, unknown
+    // fabric.* keys refused), so a node's config file can be given as it is.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static DecapOptions LoadHocon(string file)
     {
-        string text;
-        try
+        if (!File.Exists(file))
         {
-            text = File.ReadAllText(file);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ConsoleException($"--config {file}: cannot read: {e.Message.ReplaceLineEndings(" ")}", ExitCodes.Usage, e);
-        }
-
-        Config hocon;
-        try
-        {
-            hocon = ConfigurationFactory.ParseString(text);
-        }
-        catch (Exception e) when (e is ConfigurationException or FormatException or InvalidOperationException)
-        {
-            throw new ConsoleException($"--config {file}: not valid HOCON: {e.Message.ReplaceLineEndings(" ")}", ExitCodes.Usage, e);
+            throw new ConsoleException($"--config {file}: no such file", ExitCodes.Usage);
         }
 
         try
         {
-            return DecapSettings.FromConfig(hocon);
+            return DecapSettings.FromConfig(FabricConfig.Load([file]));
         }
         catch (FabricConfigException e)
         {
