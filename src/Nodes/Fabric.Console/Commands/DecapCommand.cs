@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Fabric.Actors.Configuration;
@@ -33,10 +34,26 @@ internal sealed class DecapCommand : ICommandGroup
             output,
             config,
         };
-        command.SetHandler(globals, (ctx, parse, _) =>
+        command.SetHandler(globals, (ctx, parse, cancellation) =>
         {
             var options = LoadOptions(parse.GetValue(config));
-            var report = DecapFile.Run(parse.GetValue(input)!, parse.GetValue(output)!, options);
+            var outputPath = parse.GetValue(output)!;
+            DecapFileReport report;
+            // Ctrl-C or SIGTERM stops the run cleanly: the temporary file is removed, OUT stays as it was.
+            using (var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellation))
+            using (PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt(interrupted)))
+            using (PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt(interrupted)))
+            {
+                try
+                {
+                    report = DecapFile.Run(parse.GetValue(input)!, outputPath, options, interrupted.Token);
+                }
+                catch (OperationCanceledException e)
+                {
+                    throw new ConsoleException($"interrupted; {outputPath} left as it was", ExitCodes.Failed, e);
+                }
+            }
+
             Print(ctx, report);
             if (report.InputProblem is not null)
             {
@@ -48,6 +65,12 @@ internal sealed class DecapCommand : ICommandGroup
         });
         return command;
     }
+
+    private static Action<PosixSignalContext> Interrupt(CancellationTokenSource source) => context =>
+    {
+        context.Cancel = true;
+        source.Cancel();
+    };
 
     /// <summary>Reads <c>fabric.decap</c> from a HOCON file, or the defaults without one.</summary>
     internal static DecapOptions LoadOptions(string? file) => file is null ? new DecapOptions() : LoadHocon(file);

@@ -16,8 +16,12 @@ internal static class DecapFile
     /// <summary>Name of the outcome for records of a pcapng interface whose link type is neither Ethernet nor raw IP.</summary>
     public const string UnsupportedLinkTypeOutcome = "unsupported-link-type";
 
-    /// <summary>Runs the job. Throws <see cref="ConsoleException"/> (exit 2) for bad input or an unwritable output.</summary>
-    public static DecapFileReport Run(string input, string output, DecapOptions options)
+    /// <summary>
+    /// Runs the job. Throws <see cref="ConsoleException"/> (exit 2) for bad input or an unwritable
+    /// output; <see cref="OperationCanceledException"/> when <paramref name="cancellation"/> fires
+    /// (Ctrl-C), after removing the temporary file.
+    /// </summary>
+    public static DecapFileReport Run(string input, string output, DecapOptions options, CancellationToken cancellation = default)
     {
         var inputPath = Path.GetFullPath(input);
         var outputPath = Path.GetFullPath(output);
@@ -69,6 +73,11 @@ internal static class DecapFile
                 var decapsulator = new Decapsulator(options);
                 while ((status = reader.ReadNext(out var record)) == CaptureReadStatus.Packet)
                 {
+                    if ((reader.RecordCount & 0xFFFF) == 0)
+                    {
+                        cancellation.ThrowIfCancellationRequested();
+                    }
+
                     var linkLayer = ToLinkLayer(record.LinkType);
                     if (linkLayer is null)
                     {
