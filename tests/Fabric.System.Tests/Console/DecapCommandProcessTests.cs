@@ -195,6 +195,89 @@ public sealed partial class DecapCommandProcessTests : IDisposable
         Assert.Equal("previous contents", File.ReadAllText(output));
     }
 
+    [Fact]
+    public async Task Sigterm_mid_run_removes_the_temporary_file_and_leaves_no_output()
+    {
+        // The input is a FIFO fed by the test, so the run is mid-way for as long as the test wants.
+        var fifo = Path.Combine(_directory, "feed.pcap");
+        Assert.Equal(0, Run("mkfifo", fifo).ExitCode);
+        var output = Path.Combine(_directory, "inner.pcap");
+        byte[] vxlan;
+        using (var source = CaptureFileReader.Open(Corpus("tcpdump/vxlan.pcap")))
+        {
+            Assert.Equal(CaptureReadStatus.Packet, source.ReadNext(out var first));
+            vxlan = first.Data.ToArray();
+        }
+
+        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fabric"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { "decap", fifo, output })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var fabric = Process.Start(start)!;
+        var stderr = fabric.StandardError.ReadToEndAsync();
+        var stdout = fabric.StandardOutput.ReadToEndAsync();
+        try
+        {
+            using (var feed = new FileStream(fifo, FileMode.Open, FileAccess.Write))
+            using (var writer = new PcapWriter(feed, LinkTypes.Ethernet, leaveOpen: true))
+            {
+                WriteRecords(writer, vxlan, 70_000);
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while (Directory.GetFiles(_directory, "*.partial").Length == 0 && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(20);
+                }
+
+                Assert.Single(Directory.GetFiles(_directory, "*.partial"));
+                Assert.Equal(0, Run("kill", "-TERM", fabric.Id.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).ExitCode);
+
+                // Keep feeding: the run notices the signal between records and stops; then the FIFO breaks.
+                for (var chunk = 0; chunk < 200 && !fabric.HasExited; chunk++)
+                {
+                    try
+                    {
+                        WriteRecords(writer, vxlan, 65_536);
+                    }
+                    catch (IOException)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // The FIFO broke while closing: fabric has stopped reading.
+        }
+
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await fabric.WaitForExitAsync(timeout.Token);
+        }
+
+        Assert.Equal(1, fabric.ExitCode);
+        Assert.Equal($"fabric: interrupted; {output} left as it was", OneLine(await stderr));
+        Assert.Equal("", await stdout);
+        Assert.Equal([fifo], Directory.GetFileSystemEntries(_directory));
+    }
+
+    private static void WriteRecords(PcapWriter writer, byte[] frame, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            writer.Write(frame, i * 1_000L, frame.Length);
+        }
+
+        writer.Flush();
+    }
+
     private static string OneLine(string stderr)
     {
         var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
