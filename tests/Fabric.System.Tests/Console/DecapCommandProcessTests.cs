@@ -94,6 +94,35 @@ public sealed partial class DecapCommandProcessTests : IDisposable
     }
 
     [Fact]
+    public void Raw_ip_packets_passed_through_get_an_ethernet_header()
+    {
+        // A LINKTYPE_RAW capture of one IPv4 and one IPv6 UDP packet, no tunnel; the policy passes them.
+        byte[] ipv4 = [0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x03, 0xE8, 0, 53, 0, 8, 0, 0];
+        byte[] ipv6 = [0x60, 0, 0, 0, 0, 8, 17, 64, .. new byte[15], 1, .. new byte[15], 2, 0x03, 0xE8, 0, 53, 0, 8, 0, 0];
+        var raw = Path.Combine(_directory, "raw.pcap");
+        using (var writer = PcapWriter.Create(raw, LinkTypes.Raw))
+        {
+            writer.Write(ipv4, 1_000_000_000, ipv4.Length);
+            writer.Write(ipv6, 2_000_000_000, ipv6.Length);
+        }
+
+        var config = Path.Combine(_directory, "pass.conf");
+        File.WriteAllText(config, "fabric.decap { non-encapsulated = pass }\n");
+        var output = Path.Combine(_directory, "inner.pcap");
+
+        var run = Fabric("decap", raw, output, "--config", config, "--json");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Equal(2, JsonDocument.Parse(run.Stdout).RootElement.GetProperty("outcomes").GetProperty("passed-through").GetInt64());
+        var tcpdump = Run("tcpdump", "-n", "-e", "-r", output);
+        Assert.True(tcpdump.ExitCode == 0, tcpdump.Stderr);
+        var lines = tcpdump.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Contains("ethertype IPv4 (0x0800), length 42: 10.0.0.1.1000 > 10.0.0.2.53", lines[0], StringComparison.Ordinal);
+        Assert.Contains("ethertype IPv6 (0x86dd), length 62: ::1.1000 > ::2.53", lines[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_config_value_exits_2_naming_the_key()
     {
         var config = Path.Combine(_directory, "decap.conf");

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Fabric.Protocols.Decap;
 using Fabric.Protocols.Pcap;
 
@@ -71,6 +72,7 @@ internal static class DecapFile
             using (writer)
             {
                 var decapsulator = new Decapsulator(options);
+                var ethernetScratch = Array.Empty<byte>();
                 while ((status = reader.ReadNext(out var record)) == CaptureReadStatus.Packet)
                 {
                     if ((reader.RecordCount & 0xFFFF) == 0)
@@ -87,9 +89,8 @@ internal static class DecapFile
 
                     // In place, in the reader's buffer: the record is ours until the next read.
                     var frameBytes = record.WritableData;
-                    var length = frameBytes.Length;
                     var decap = decapsulator.Decapsulate(
-                        frameBytes, 0, length, Math.Max(record.OriginalLength, length), record.TimestampNs,
+                        frameBytes, 0, frameBytes.Length, Math.Max(record.OriginalLength, frameBytes.Length), record.TimestampNs,
                         linkLayer.Value, out var result, out _);
                     counts[(int)decap]++;
                     if (!DecapStatusInfo.Emits(decap))
@@ -100,6 +101,14 @@ internal static class DecapFile
                     var frame = DecapStatusInfo.InReassemblyBuffer(decap)
                         ? decapsulator.ReassembledFrame
                         : frameBytes.Slice(result.Offset, result.Length);
+                    if (linkLayer == LinkLayer.RawIp && decap is DecapStatus.PassedThrough or DecapStatus.ReassembledPassedThrough)
+                    {
+                        // A raw IP packet passed through unchanged: OUT is Ethernet, so give it a header.
+                        var length = WithEthernetHeader(frame, options, ref ethernetScratch);
+                        writer.Write(ethernetScratch.AsSpan(0, length), record.TimestampNs, result.OriginalLength + EthernetHeaderLength);
+                        continue;
+                    }
+
                     writer.Write(frame, record.TimestampNs, result.OriginalLength);
                 }
             }
@@ -139,6 +148,25 @@ internal static class DecapFile
             TryDelete(temporary);
             throw;
         }
+    }
+
+    private const int EthernetHeaderLength = 14;
+
+    /// <summary>Copies an IP packet behind a synthesized Ethernet header (the decapsulator's MACs) into a reused buffer.</summary>
+    private static int WithEthernetHeader(ReadOnlySpan<byte> ip, DecapOptions options, ref byte[] scratch)
+    {
+        var length = EthernetHeaderLength + ip.Length;
+        if (scratch.Length < length)
+        {
+            scratch = new byte[Math.Max(length, CaptureFileReader.DefaultMaxRecordLength + EthernetHeaderLength)];
+        }
+
+        options.SynthesizedDestinationMac.WriteTo(scratch);
+        options.SynthesizedSourceMac.WriteTo(scratch.AsSpan(6));
+        var etherType = !ip.IsEmpty && ip[0] >> 4 == 6 ? (ushort)0x86DD : (ushort)0x0800;
+        BinaryPrimitives.WriteUInt16BigEndian(scratch.AsSpan(12), etherType);
+        ip.CopyTo(scratch.AsSpan(EthernetHeaderLength));
+        return length;
     }
 
     private static CaptureFileReader OpenInput(string input)
