@@ -23,6 +23,8 @@ public enum Encapsulation
 /// same batch can be decoded again and again. Allocation must be 0 B.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public class DecapsulatorBenchmarks
 {
     private const int BatchSize = 1024;
