@@ -96,7 +96,7 @@ public sealed class FabricNodeSettings
         var managementPort = http.GetInt("port", 1, 65535);
         var token = ReadSecret(management, "token", "token-file");
 
-        var roles = ReadRoles(config, fabric);
+        var roles = ReadRoles(config);
 
         var remote = ConfigReader.At(config, "akka.remote.dot-netty.tcp");
         var remoteHost = remote.GetString("hostname", allowEmpty: false);
@@ -140,6 +140,7 @@ public sealed class FabricNodeSettings
         }
 
         var warmUp = persistence.GetDuration("warm-up-timeout", TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(30));
+        // Checked here so a bad list fails at start; FabricHyperionSerializer reads it.
         _ = fabric.GetObject("serialization").GetStringList("allowed-types");
 
         return new FabricNodeSettings
@@ -177,9 +178,8 @@ public sealed class FabricNodeSettings
         return fabric.GetObjectList("sites").Select(site => site.GetString("name", allowEmpty: false)).ToList();
     }
 
-    private static ImmutableSortedSet<string> ReadRoles(Config config, ConfigReader fabric)
+    private static ImmutableSortedSet<string> ReadRoles(Config config)
     {
-        _ = fabric;
         var sites = SiteNames(config);
         var cluster = ConfigReader.At(config, "akka.cluster");
         var roles = cluster.GetStringList("roles");
