@@ -21,6 +21,9 @@ public sealed class RestartSurvivalTests
         var (first, second) = await StartTwiceAsync(node);
 
         Assert.True(File.Exists(Path.Combine(node.DataDirectory, "fabric.db")));
+        // No discovery configured: the node formed a one-node cluster by itself.
+        await node.WaitReadyAsync(StartTimeout);
+        Assert.Equal(1, await node.UpCountAsync());
         Assert.Equal("sqlite", second.GetProperty("persistence").GetString());
         AssertSurvived(first, second);
     }
