@@ -72,7 +72,7 @@ public static class NodeProgram
             var config = FabricConfig.Load(files);
             settings = FabricNodeSettings.Read(config);
             startup = settings.ToStartupInfo(config);
-            features = FabricFeatures.Discover();
+            features = FabricFeatures.Discover([typeof(IFabricFeature).Assembly, typeof(NodeProgram).Assembly, .. LoadedFabricAssemblies()]);
             foreach (var feature in features)
             {
                 feature.Validate(startup);
@@ -276,6 +276,9 @@ public static class NodeProgram
             throw new FabricConfigException("fabric.data-dir", $"cannot create \"{directory}\": {FabricConfig.OneLine(e.Message)}");
         }
     }
+
+    private static IEnumerable<Assembly> LoadedFabricAssemblies() =>
+        AppDomain.CurrentDomain.GetAssemblies().Where(a => !a.IsDynamic && a.GetName().Name?.StartsWith("Fabric.", StringComparison.Ordinal) == true);
 
     private static Exception Innermost(Exception e)
     {

@@ -281,6 +281,18 @@ public sealed class Decapsulator
                     break;
 
                 case Ipv4Header.ProtocolUdp:
+                    // The port lookup inline: most UDP is not a tunnel and should cost no call.
+                    if (l4Limit - l4 < UdpHeader.HeaderLength)
+                    {
+                        status = DecapStatus.Truncated;
+                        goto NotTunnelOrError;
+                    }
+
+                    if (_portKinds[BinaryPrimitives.ReadUInt16BigEndian(buffer.Slice(l4 + UdpHeader.DestinationPortOffset, 2))] == PortNone)
+                    {
+                        goto NotTunnel;
+                    }
+
                     status = PeelUdp(buffer, l4, l4Limit, ip.End, capEnd, ref md, out tunnel);
                     if (status != DecapStatus.Ok)
                     {

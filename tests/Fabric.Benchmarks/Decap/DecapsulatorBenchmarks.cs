@@ -23,6 +23,8 @@ public enum Encapsulation
 /// same batch can be decoded again and again. Allocation must be 0 B.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public class DecapsulatorBenchmarks
 {
     private const int BatchSize = 1024;
@@ -175,4 +177,10 @@ internal static class SamplePackets
         HeaderWriter.WriteUdp(udp, 49152, 6081, geneve.Length + inner.Length);
         return Outer(Ipv4Header.ProtocolUdp, udp, geneve, inner);
     }
+}
+
+/// <summary>The same measurement in thread CPU time (see <see cref="ThreadCpuClock"/>), for a loaded machine.</summary>
+[Config(typeof(CpuTimeConfig))]
+public class DecapsulatorCpuTimeBenchmarks : DecapsulatorBenchmarks
+{
 }
