@@ -13,6 +13,7 @@ namespace Fabric.Node.Tests.Cluster;
 /// Must show 2 (kill -9 of one: unreachable, downed by SBR, 2 Up) and SIGTERM (leave, exit 0
 /// within 10 s), in this order on one shared cluster.
 /// </summary>
+[Collection(NodeProcessCollection.Name)]
 [TestCaseOrderer(StepOrderer.TypeName, StepOrderer.AssemblyName)]
 public sealed class ThreeNodeClusterTests(ThreeNodeClusterFixture cluster) : IClassFixture<ThreeNodeClusterFixture>
 {
