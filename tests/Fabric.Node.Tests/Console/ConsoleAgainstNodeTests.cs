@@ -102,7 +102,7 @@ public sealed class TokenNodeFixture : IAsyncLifetime
         TokenFile = WriteTokenFile(Node.Directory);
         File.AppendAllText(Node.ConfigFile, $"\nfabric.management.token-file = \"{TokenFile}\"\n");
         Node.Start();
-        await Node.WaitUntilAsync(async n => await n.UpCountAsync() == 1, TimeSpan.FromSeconds(60), "1 Up member");
+        await Node.WaitReadyAsync(TimeSpan.FromSeconds(60));
     }
 
     public Task DisposeAsync()
@@ -122,7 +122,7 @@ public sealed class ConsoleMutationWithTokenTests
         var tokenFile = TokenNodeFixture.WriteTokenFile(node.Directory);
         File.AppendAllText(node.ConfigFile, $"\nfabric.management.token-file = \"{tokenFile}\"\n");
         node.Start();
-        await node.WaitUntilAsync(async n => await n.UpCountAsync() == 1, TimeSpan.FromSeconds(60), "1 Up member");
+        await node.WaitReadyAsync(TimeSpan.FromSeconds(60));
 
         var (exit, stdout, stderr) = await ConsoleProcess.RunAsync(
             null, "cluster", "leave", node.Address, "--node", node.BaseUri.ToString(), "--token-file", tokenFile, "--json");
