@@ -9,6 +9,7 @@ namespace Fabric.Node.Tests.Persistence;
 /// of the node in the journal and is served at GET /node) keeps its state across a process
 /// restart, on SQLite and on a real PostgreSQL 15.
 /// </summary>
+[Collection(NodeProcessCollection.Name)]
 public sealed class RestartSurvivalTests
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
