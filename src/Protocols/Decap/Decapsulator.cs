@@ -27,7 +27,7 @@ namespace Fabric.Protocols.Decap;
 public sealed class Decapsulator
 {
     private const int SynthesizedHeaderLength = EthernetHeader.MinLength;
-    private const int MaxPrefixLength = 512;
+    private const int MaxPrefixLength = ReassemblySlot.MaxPrefixLength;
 
     private const byte PortNone = 0;
     private const byte PortVxlan = 1;
