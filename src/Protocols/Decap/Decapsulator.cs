@@ -727,7 +727,7 @@ public sealed class Decapsulator
                 md.ErspanIndex = erspan.Index;
                 headerLength = ErspanIIHeader.HeaderLength;
                 tunnel.PayloadIsEthernet = true;
-                tunnel.RetagCandidate = erspan.En is ErspanIIHeader.EnIsl or ErspanIIHeader.EnDot1Q && erspan.Vlan != 0;
+                tunnel.RetagCandidate = erspan.En != ErspanIIHeader.EnTagInFrame && erspan.Vlan != 0;
                 tunnel.Tci = (ushort)((erspan.Cos << 13) | erspan.Vlan);
                 break;
             }
