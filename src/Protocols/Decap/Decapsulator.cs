@@ -27,7 +27,7 @@ namespace Fabric.Protocols.Decap;
 public sealed class Decapsulator
 {
     private const int SynthesizedHeaderLength = EthernetHeader.MinLength;
-    private const int MaxPrefixLength = 512;
+    private const int MaxPrefixLength = ReassemblySlot.MaxPrefixLength;
 
     private const byte PortNone = 0;
     private const byte PortVxlan = 1;
@@ -155,6 +155,28 @@ public sealed class Decapsulator
         return Peel(buffer, offset, length, originalLength, timestampNanoseconds, linkLayer, false, out result, ref metadata);
     }
 
+    /// <summary>What one tunnel header announced: where its payload starts and what it is.</summary>
+    private struct Tunnel
+    {
+        public EncapKind Kind;
+        public int Payload;
+        public int End;
+        public ushort PayloadIpType;
+        public bool PayloadIsEthernet;
+        public bool RetagCandidate;
+        public ushort Tci;
+    }
+
+    /// <summary>Where an IP header's payload is, and what it carries.</summary>
+    private struct IpInfo
+    {
+        public int Payload;
+        public int End;
+        public byte Protocol;
+        public byte Version;
+        public bool Fragment;
+    }
+
     private DecapStatus Peel(Span<byte> buffer, int offset, int length, int originalLength, long timestamp,
         LinkLayer linkLayer, bool reassembled, out DecapResult result, ref PacketMetadata md)
     {
@@ -186,12 +208,7 @@ public sealed class Decapsulator
                 return DecapStatus.Truncated;
             }
 
-            type = (buffer[pos] >> 4) switch
-            {
-                4 => EthernetHeader.TypeIPv4,
-                6 => EthernetHeader.TypeIPv6,
-                _ => 0,
-            };
+            type = IpTypeOf(buffer[pos]);
             if (type == 0)
             {
                 return DecapStatus.IpBadVersion;
@@ -203,276 +220,104 @@ public sealed class Decapsulator
         var depth = 0;
         var retagPending = false;
         ushort retagTci = 0;
+        Tunnel tunnel = default;
+        IpInfo ip = default;
 
         while (true)
         {
             // ---- the IP header that may carry the next tunnel ----------------------------------
             var ipStart = pos;
-            int l4;
-            int ipEnd;
-            byte protocol;
-            int addressLength;
-            bool fragment;
             var limit = Math.Min(end, capEnd);
             if (type == EthernetHeader.TypeIPv4)
             {
-                status = Ipv4Header.TryRead(buffer[pos..limit], out var ip4);
-                if (status != DecapStatus.Ok)
-                {
-                    goto NotTunnelOrError;
-                }
-
-                ipEnd = ip4.TotalLength == 0 ? end : pos + ip4.TotalLength;
-                if (ipEnd > end)
-                {
-                    status = DecapStatus.Ipv4BadTotalLength;
-                    goto NotTunnelOrError;
-                }
-
-                protocol = ip4.Protocol;
-                l4 = pos + ip4.HeaderLength;
-                addressLength = Ipv4Header.AddressLength;
-                fragment = ip4.IsFragment;
-                if (fragment && depth == 0 && !reassembled && IsTunnelProtocol(protocol))
-                {
-                    if (capEnd < ipEnd)
-                    {
-                        return DecapStatus.FragmentTruncatedCapture;
-                    }
-
-                    return Reassemble(linkLayer, timestamp, 4, buffer.Slice(pos + Ipv4Header.SourceOffset, 4),
-                        buffer.Slice(pos + Ipv4Header.DestinationOffset, 4), ip4.Identification, protocol,
-                        ip4.FragmentOffset, ip4.MoreFragments, buffer[offset..l4], pos - offset, -1, buffer[l4..ipEnd],
-                        out result, ref md);
-                }
+                status = ReadIpv4(buffer[pos..limit], pos, end, out ip);
             }
             else if (type == EthernetHeader.TypeIPv6)
             {
-                status = Ipv6Header.TryRead(buffer[pos..limit], out var ip6);
-                if (status != DecapStatus.Ok)
-                {
-                    goto NotTunnelOrError;
-                }
-
-                ipEnd = ip6.PayloadLength == 0 ? end : pos + Ipv6Header.FixedLength + ip6.PayloadLength;
-                if (ipEnd > end || pos + ip6.HeaderLength > ipEnd)
-                {
-                    status = DecapStatus.Ipv6BadPayloadLength;
-                    goto NotTunnelOrError;
-                }
-
-                protocol = ip6.NextHeader;
-                l4 = pos + ip6.HeaderLength;
-                addressLength = Ipv6Header.AddressLength;
-                fragment = ip6.IsFragment;
-                if (fragment && depth == 0 && !reassembled && IsTunnelProtocol(protocol))
-                {
-                    if (capEnd < ipEnd)
-                    {
-                        return DecapStatus.FragmentTruncatedCapture;
-                    }
-
-                    return Reassemble(linkLayer, timestamp, 6, buffer.Slice(pos + Ipv6Header.SourceOffset, 16),
-                        buffer.Slice(pos + Ipv6Header.DestinationOffset, 16), ip6.Identification, protocol,
-                        ip6.FragmentOffset, ip6.MoreFragments, buffer[offset..(pos + ip6.FragmentHeaderOffset)],
-                        pos - offset, pos + ip6.FragmentLinkOffset - offset, buffer[l4..ipEnd],
-                        out result, ref md);
-                }
+                status = ReadIpv6(buffer[pos..limit], pos, end, out ip);
             }
             else
             {
                 goto NotTunnel;
             }
 
-            if (fragment)
+            if (status != DecapStatus.Ok)
             {
+                goto NotTunnelOrError;
+            }
+
+            if (ip.Fragment)
+            {
+                if (depth == 0 && !reassembled && IsTunnelProtocol(ip.Protocol))
+                {
+                    return capEnd < ip.End
+                        ? DecapStatus.FragmentTruncatedCapture
+                        : HoldFragment(buffer, offset, ipStart, ip, linkLayer, timestamp, out result, ref md);
+                }
+
                 // A fragment inside a tunnel is inner traffic; an outer fragment of a non-tunnel protocol is not ours.
                 goto NotTunnel;
             }
 
             // ---- the tunnel header --------------------------------------------------------------
-            var l4Limit = Math.Min(ipEnd, capEnd);
-            EncapKind kind;
-            int payload;
-            bool payloadIsEthernet;
-            ushort payloadIpType = 0;
-            var layerEnd = ipEnd;
-            var erspanRetagCandidate = false;
-            ushort erspanTci = 0;
-
-            switch (protocol)
+            var l4 = ip.Payload;
+            var l4Limit = Math.Min(ip.End, capEnd);
+            switch (ip.Protocol)
             {
                 case Ipv4Header.ProtocolGre:
-                {
-                    status = PeelGre(buffer[l4..l4Limit], depth == 0, ref md, out kind, out var greLength,
-                        out payloadIsEthernet, out payloadIpType, out erspanRetagCandidate, out erspanTci);
+                    status = PeelGre(buffer[l4..l4Limit], depth == 0, ref md, out tunnel);
                     if (status != DecapStatus.Ok)
                     {
                         goto NotTunnelOrError;
                     }
 
-                    if (kind == EncapKind.None)
+                    if (tunnel.Kind == EncapKind.None)
                     {
                         goto NotTunnel;
                     }
 
-                    payload = l4 + greLength;
+                    tunnel.Payload += l4;
+                    tunnel.End = ip.End;
                     break;
-                }
 
                 case Ipv4Header.ProtocolUdp:
-                {
-                    status = UdpHeader.TryRead(buffer[l4..l4Limit], out var udp);
-                    if (status != DecapStatus.Ok)
+                    // The port lookup inline: most UDP is not a tunnel and should cost no call.
+                    if (l4Limit - l4 < UdpHeader.HeaderLength)
                     {
+                        status = DecapStatus.Truncated;
                         goto NotTunnelOrError;
                     }
 
-                    var portKind = _portKinds[udp.DestinationPort];
-                    if (portKind == PortNone)
+                    if (_portKinds[BinaryPrimitives.ReadUInt16BigEndian(buffer.Slice(l4 + UdpHeader.DestinationPortOffset, 2))] == PortNone)
                     {
                         goto NotTunnel;
                     }
 
-                    if (udp.Length != 0)
+                    status = PeelUdp(buffer, l4, l4Limit, ip.End, capEnd, ref md, out tunnel);
+                    if (status != DecapStatus.Ok)
                     {
-                        layerEnd = l4 + udp.Length;
-                        if (layerEnd > ipEnd)
+                        // A UDP header too short to read is not a tunnel yet; after a tunnel port it is an error.
+                        if (tunnel.Kind == EncapKind.None)
                         {
-                            return DecapStatus.UdpBadLength;
+                            goto NotTunnelOrError;
                         }
+
+                        return status;
                     }
 
-                    var tunnel = l4 + UdpHeader.HeaderLength;
-                    var tunnelBytes = buffer[tunnel..Math.Min(layerEnd, capEnd)];
-                    switch (portKind)
+                    if (tunnel.Kind == EncapKind.None)
                     {
-                        case PortVxlan:
-                        {
-                            status = VxlanHeader.TryRead(tunnelBytes, out var vxlan);
-                            if (status != DecapStatus.Ok)
-                            {
-                                return status;
-                            }
-
-                            if (_strictVxlan && vxlan.ReservedBitsSet)
-                            {
-                                return DecapStatus.VxlanReservedBitsSet;
-                            }
-
-                            md.HasVni = true;
-                            md.Vni = vxlan.Vni;
-                            kind = EncapKind.Vxlan;
-                            payload = tunnel + VxlanHeader.HeaderLength;
-                            payloadIsEthernet = true;
-                            break;
-                        }
-
-                        case PortVxlanGpe:
-                        {
-                            status = VxlanGpeHeader.TryRead(tunnelBytes, out var gpe);
-                            if (status != DecapStatus.Ok)
-                            {
-                                return status;
-                            }
-
-                            switch (gpe.NextProtocol)
-                            {
-                                case VxlanGpeHeader.NextProtocolEthernet:
-                                    payloadIsEthernet = true;
-                                    break;
-                                case VxlanGpeHeader.NextProtocolIPv4:
-                                    payloadIsEthernet = false;
-                                    payloadIpType = EthernetHeader.TypeIPv4;
-                                    break;
-                                case VxlanGpeHeader.NextProtocolIPv6:
-                                    payloadIsEthernet = false;
-                                    payloadIpType = EthernetHeader.TypeIPv6;
-                                    break;
-                                default:
-                                    return DecapStatus.VxlanGpeNextProtocolUnsupported;
-                            }
-
-                            if (gpe.VniValid)
-                            {
-                                md.HasVni = true;
-                                md.Vni = gpe.Vni;
-                            }
-
-                            kind = EncapKind.VxlanGpe;
-                            payload = tunnel + VxlanGpeHeader.HeaderLength;
-                            break;
-                        }
-
-                        case PortGeneve:
-                        {
-                            status = GeneveHeader.TryRead(tunnelBytes, out var geneve);
-                            if (status != DecapStatus.Ok)
-                            {
-                                return status;
-                            }
-
-                            if (geneve.Control)
-                            {
-                                return DecapStatus.GeneveControlPacket;
-                            }
-
-                            switch (geneve.ProtocolType)
-                            {
-                                case EthernetHeader.TypeTransparentEthernetBridging:
-                                    payloadIsEthernet = true;
-                                    break;
-                                case EthernetHeader.TypeIPv4:
-                                case EthernetHeader.TypeIPv6:
-                                    payloadIsEthernet = false;
-                                    payloadIpType = geneve.ProtocolType;
-                                    break;
-                                default:
-                                    return DecapStatus.GeneveProtocolUnsupported;
-                            }
-
-                            md.HasVni = true;
-                            md.Vni = geneve.Vni;
-                            if (geneve.HeaderLength > GeneveHeader.BaseLength)
-                            {
-                                ReadGeneveOptions(geneve, ref md);
-                            }
-
-                            kind = EncapKind.Geneve;
-                            payload = tunnel + geneve.HeaderLength;
-                            break;
-                        }
-
-                        default:
-                        {
-                            status = PeelGre(tunnelBytes, true, ref md, out var greKind, out var greLength,
-                                out payloadIsEthernet, out payloadIpType, out erspanRetagCandidate, out erspanTci);
-                            if (status != DecapStatus.Ok)
-                            {
-                                return status;
-                            }
-
-                            kind = EncapKind.GreInUdp;
-                            payload = tunnel + greLength;
-                            break;
-                        }
+                        goto NotTunnel;
                     }
 
                     break;
-                }
 
                 case Ipv4Header.ProtocolIPv4 when _ipInIp:
-                    kind = EncapKind.IpInIp;
-                    payload = l4;
-                    payloadIsEthernet = false;
-                    payloadIpType = EthernetHeader.TypeIPv4;
+                    tunnel = new Tunnel { Kind = EncapKind.IpInIp, Payload = l4, End = ip.End, PayloadIpType = EthernetHeader.TypeIPv4 };
                     break;
 
                 case Ipv4Header.ProtocolIPv6 when _ipInIp:
-                    kind = EncapKind.IpInIp;
-                    payload = l4;
-                    payloadIsEthernet = false;
-                    payloadIpType = EthernetHeader.TypeIPv6;
+                    tunnel = new Tunnel { Kind = EncapKind.IpInIp, Payload = l4, End = ip.End, PayloadIpType = EthernetHeader.TypeIPv6 };
                     break;
 
                 default:
@@ -487,18 +332,15 @@ public sealed class Decapsulator
 
             if (depth == 0)
             {
-                md.OuterIpVersion = (byte)(addressLength == 4 ? 4 : 6);
-                var sourceOffset = addressLength == 4 ? Ipv4Header.SourceOffset : Ipv6Header.SourceOffset;
-                buffer.Slice(ipStart + sourceOffset, addressLength).CopyTo(md.OuterSource);
-                buffer.Slice(ipStart + sourceOffset + addressLength, addressLength).CopyTo(md.OuterDestination);
+                RecordOuterAddresses(buffer, ipStart, ip.Version, ref md);
             }
 
-            md.Chain[depth] = kind;
+            md.Chain[depth] = tunnel.Kind;
             depth++;
             md.Depth = (byte)depth;
-            end = layerEnd;
-            pos = payload;
-            if (payloadIsEthernet)
+            end = tunnel.End;
+            pos = tunnel.Payload;
+            if (tunnel.PayloadIsEthernet)
             {
                 status = EthernetHeader.TryRead(buffer[pos..Math.Min(end, capEnd)], out var inner);
                 if (status != DecapStatus.Ok)
@@ -509,18 +351,15 @@ public sealed class Decapsulator
                 frameStart = pos;
                 type = inner.EtherType;
                 pos += inner.HeaderLength;
-                retagPending = _retag && erspanRetagCandidate && inner.TagCount == 0;
-                retagTci = erspanTci;
+                retagPending = _retag && tunnel.RetagCandidate && inner.TagCount == 0;
+                retagTci = tunnel.Tci;
             }
             else
             {
-                if (pos >= Math.Min(end, capEnd))
-                {
-                    return DecapStatus.Truncated;
-                }
-
+                // Bare IP: even with no IP byte captured, the synthesized Ethernet header makes a
+                // (visibly truncated) frame.
                 frameStart = -1;
-                type = payloadIpType;
+                type = tunnel.PayloadIpType;
                 retagPending = false;
             }
 
@@ -545,8 +384,6 @@ public sealed class Decapsulator
                 result = new DecapResult(offset, length, originalLength);
                 return reassembled ? DecapStatus.ReassembledPassedThrough : DecapStatus.PassedThrough;
             }
-
-            goto Finish;
 
         Finish:
             if (frameStart < 0)
@@ -584,40 +421,278 @@ public sealed class Decapsulator
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort IpTypeOf(byte firstByte) => (firstByte >> 4) switch
+    {
+        4 => EthernetHeader.TypeIPv4,
+        6 => EthernetHeader.TypeIPv6,
+        _ => 0,
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DecapStatus ReadIpv4(ReadOnlySpan<byte> source, int pos, int end, out IpInfo ip)
+    {
+        ip = default;
+        var status = Ipv4Header.TryRead(source, out var header);
+        if (status != DecapStatus.Ok)
+        {
+            return status;
+        }
+
+        var ipEnd = header.TotalLength == 0 ? end : pos + header.TotalLength;
+        if (ipEnd > end)
+        {
+            return DecapStatus.Ipv4BadTotalLength;
+        }
+
+        ip.Payload = pos + header.HeaderLength;
+        ip.End = ipEnd;
+        ip.Protocol = header.Protocol;
+        ip.Version = 4;
+        ip.Fragment = header.IsFragment;
+        return DecapStatus.Ok;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DecapStatus ReadIpv6(ReadOnlySpan<byte> source, int pos, int end, out IpInfo ip)
+    {
+        ip = default;
+        var status = Ipv6Header.TryRead(source, out var header);
+        if (status != DecapStatus.Ok)
+        {
+            return status;
+        }
+
+        var ipEnd = header.PayloadLength == 0 ? end : pos + Ipv6Header.FixedLength + header.PayloadLength;
+        if (ipEnd > end || pos + header.HeaderLength > ipEnd)
+        {
+            return DecapStatus.Ipv6BadPayloadLength;
+        }
+
+        ip.Payload = pos + header.HeaderLength;
+        ip.End = ipEnd;
+        ip.Protocol = header.NextHeader;
+        ip.Version = 6;
+        ip.Fragment = header.IsFragment;
+        return DecapStatus.Ok;
+    }
+
+    private static void RecordOuterAddresses(Span<byte> buffer, int ipStart, byte version, ref PacketMetadata md)
+    {
+        md.OuterIpVersion = version;
+        if (version == 4)
+        {
+            buffer.Slice(ipStart + Ipv4Header.SourceOffset, 4).CopyTo(md.OuterSource);
+            buffer.Slice(ipStart + Ipv4Header.DestinationOffset, 4).CopyTo(md.OuterDestination);
+        }
+        else
+        {
+            buffer.Slice(ipStart + Ipv6Header.SourceOffset, 16).CopyTo(md.OuterSource);
+            buffer.Slice(ipStart + Ipv6Header.DestinationOffset, 16).CopyTo(md.OuterDestination);
+        }
+    }
+
+    /// <summary>Re-reads an outer fragment's IP header (the rare path) and hands it to reassembly.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DecapStatus HoldFragment(Span<byte> buffer, int offset, int ipStart, IpInfo ip, LinkLayer linkLayer, long timestamp,
+        out DecapResult result, ref PacketMetadata md)
+    {
+        if (ip.Version == 4)
+        {
+            Ipv4Header.TryRead(buffer[ipStart..ip.End], out var ip4);
+            return Reassemble(linkLayer, timestamp, 4, buffer.Slice(ipStart + Ipv4Header.SourceOffset, 4),
+                buffer.Slice(ipStart + Ipv4Header.DestinationOffset, 4), ip4.Identification, ip.Protocol,
+                ip4.FragmentOffset, ip4.MoreFragments, buffer[offset..ip.Payload], ipStart - offset, -1, buffer[ip.Payload..ip.End],
+                out result, ref md);
+        }
+
+        Ipv6Header.TryRead(buffer[ipStart..ip.End], out var ip6);
+        return Reassemble(linkLayer, timestamp, 6, buffer.Slice(ipStart + Ipv6Header.SourceOffset, 16),
+            buffer.Slice(ipStart + Ipv6Header.DestinationOffset, 16), ip6.Identification, ip.Protocol,
+            ip6.FragmentOffset, ip6.MoreFragments, buffer[offset..(ipStart + ip6.FragmentHeaderOffset)],
+            ipStart - offset, ipStart + ip6.FragmentLinkOffset - offset, buffer[ip.Payload..ip.End],
+            out result, ref md);
+    }
+
+    /// <summary>
+    /// UDP and, when its destination port is a configured tunnel port, the tunnel header after it.
+    /// <paramref name="tunnel"/>.Kind stays None when the UDP datagram is not a tunnel packet (or
+    /// its header cannot be read); a non-Ok status with a Kind set is an error in a tunnel header.
+    /// </summary>
+    private DecapStatus PeelUdp(Span<byte> buffer, int l4, int l4Limit, int ipEnd, int capEnd, ref PacketMetadata md, out Tunnel tunnel)
+    {
+        tunnel = default;
+        var status = UdpHeader.TryRead(buffer[l4..l4Limit], out var udp);
+        if (status != DecapStatus.Ok)
+        {
+            return status;
+        }
+
+        var portKind = _portKinds[udp.DestinationPort];
+        if (portKind == PortNone)
+        {
+            return DecapStatus.Ok;
+        }
+
+        tunnel.Kind = portKind switch
+        {
+            PortVxlan => EncapKind.Vxlan,
+            PortVxlanGpe => EncapKind.VxlanGpe,
+            PortGeneve => EncapKind.Geneve,
+            _ => EncapKind.GreInUdp,
+        };
+        var layerEnd = ipEnd;
+        if (udp.Length != 0)
+        {
+            layerEnd = l4 + udp.Length;
+            if (layerEnd > ipEnd)
+            {
+                return DecapStatus.UdpBadLength;
+            }
+        }
+
+        var start = l4 + UdpHeader.HeaderLength;
+        var bytes = buffer[start..Math.Min(layerEnd, capEnd)];
+        switch (portKind)
+        {
+            case PortVxlan:
+            {
+                status = VxlanHeader.TryRead(bytes, out var vxlan);
+                if (status != DecapStatus.Ok)
+                {
+                    return status;
+                }
+
+                if (_strictVxlan && vxlan.ReservedBitsSet)
+                {
+                    return DecapStatus.VxlanReservedBitsSet;
+                }
+
+                md.HasVni = true;
+                md.Vni = vxlan.Vni;
+                tunnel.Payload = start + VxlanHeader.HeaderLength;
+                tunnel.PayloadIsEthernet = true;
+                break;
+            }
+
+            case PortVxlanGpe:
+            {
+                status = VxlanGpeHeader.TryRead(bytes, out var gpe);
+                if (status != DecapStatus.Ok)
+                {
+                    return status;
+                }
+
+                switch (gpe.NextProtocol)
+                {
+                    case VxlanGpeHeader.NextProtocolEthernet:
+                        tunnel.PayloadIsEthernet = true;
+                        break;
+                    case VxlanGpeHeader.NextProtocolIPv4:
+                        tunnel.PayloadIpType = EthernetHeader.TypeIPv4;
+                        break;
+                    case VxlanGpeHeader.NextProtocolIPv6:
+                        tunnel.PayloadIpType = EthernetHeader.TypeIPv6;
+                        break;
+                    default:
+                        return DecapStatus.VxlanGpeNextProtocolUnsupported;
+                }
+
+                if (gpe.VniValid)
+                {
+                    md.HasVni = true;
+                    md.Vni = gpe.Vni;
+                }
+
+                tunnel.Payload = start + VxlanGpeHeader.HeaderLength;
+                break;
+            }
+
+            case PortGeneve:
+            {
+                status = GeneveHeader.TryRead(bytes, out var geneve);
+                if (status != DecapStatus.Ok)
+                {
+                    return status;
+                }
+
+                if (geneve.Control)
+                {
+                    return DecapStatus.GeneveControlPacket;
+                }
+
+                switch (geneve.ProtocolType)
+                {
+                    case EthernetHeader.TypeTransparentEthernetBridging:
+                        tunnel.PayloadIsEthernet = true;
+                        break;
+                    case EthernetHeader.TypeIPv4:
+                    case EthernetHeader.TypeIPv6:
+                        tunnel.PayloadIpType = geneve.ProtocolType;
+                        break;
+                    default:
+                        return DecapStatus.GeneveProtocolUnsupported;
+                }
+
+                md.HasVni = true;
+                md.Vni = geneve.Vni;
+                if (geneve.HeaderLength > GeneveHeader.BaseLength)
+                {
+                    ReadGeneveOptions(geneve, ref md);
+                }
+
+                tunnel.Payload = start + geneve.HeaderLength;
+                break;
+            }
+
+            default:
+            {
+                status = PeelGre(bytes, true, ref md, out tunnel);
+                if (status != DecapStatus.Ok)
+                {
+                    tunnel.Kind = EncapKind.GreInUdp;
+                    return status;
+                }
+
+                tunnel.Kind = EncapKind.GreInUdp;
+                tunnel.Payload += start;
+                break;
+            }
+        }
+
+        tunnel.End = layerEnd;
+        return DecapStatus.Ok;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool IsTunnelProtocol(byte protocol)
         => protocol is Ipv4Header.ProtocolGre or Ipv4Header.ProtocolUdp
            || (_ipInIp && protocol is Ipv4Header.ProtocolIPv4 or Ipv4Header.ProtocolIPv6);
 
     /// <summary>
-    /// GRE and what it announces. Returns a status and <paramref name="kind"/> None when the GRE
-    /// payload is not a tunnel payload and <paramref name="committed"/> is false (GRE found inside a
-    /// tunnel: inner traffic, emitted as it is).
+    /// GRE and what it announces; <paramref name="tunnel"/>.Payload is relative to the GRE header.
+    /// Kind stays None when the GRE payload is not a tunnel payload and <paramref name="committed"/>
+    /// is false (GRE found inside a tunnel: inner traffic, emitted as it is).
     /// </summary>
-    private DecapStatus PeelGre(ReadOnlySpan<byte> source, bool committed, ref PacketMetadata md, out EncapKind kind,
-        out int headerLength, out bool payloadIsEthernet, out ushort payloadIpType, out bool retagCandidate, out ushort tci)
+    private DecapStatus PeelGre(ReadOnlySpan<byte> source, bool committed, ref PacketMetadata md, out Tunnel tunnel)
     {
-        kind = EncapKind.None;
-        headerLength = 0;
-        payloadIsEthernet = false;
-        payloadIpType = 0;
-        retagCandidate = false;
-        tci = 0;
+        tunnel = default;
         var status = GreHeader.TryRead(source, out var gre);
         if (status != DecapStatus.Ok)
         {
             return committed ? status : DecapStatus.Ok;
         }
 
+        var headerLength = 0;
         switch (gre.ProtocolType)
         {
             case GreHeader.ProtocolTransparentEthernetBridging:
-                kind = EncapKind.Gre;
-                payloadIsEthernet = true;
+                tunnel.Kind = EncapKind.Gre;
+                tunnel.PayloadIsEthernet = true;
                 break;
             case GreHeader.ProtocolIPv4:
             case GreHeader.ProtocolIPv6:
-                kind = EncapKind.Gre;
-                payloadIpType = gre.ProtocolType;
+                tunnel.Kind = EncapKind.Gre;
+                tunnel.PayloadIpType = gre.ProtocolType;
                 break;
             case GreHeader.ProtocolErspanI_II when !gre.SequencePresent:
                 if ((_acceptedErspan & ErspanTypes.TypeI) == 0)
@@ -625,9 +700,9 @@ public sealed class Decapsulator
                     return DecapStatus.ErspanTypeNotAccepted;
                 }
 
-                kind = EncapKind.ErspanI;
+                tunnel.Kind = EncapKind.ErspanI;
                 md.ErspanType = 1;
-                payloadIsEthernet = true;
+                tunnel.PayloadIsEthernet = true;
                 break;
             case GreHeader.ProtocolErspanI_II:
             {
@@ -642,7 +717,7 @@ public sealed class Decapsulator
                     return status;
                 }
 
-                kind = EncapKind.ErspanII;
+                tunnel.Kind = EncapKind.ErspanII;
                 md.ErspanType = 2;
                 md.ErspanVlan = erspan.Vlan;
                 md.ErspanCos = erspan.Cos;
@@ -651,9 +726,9 @@ public sealed class Decapsulator
                 md.ErspanSessionId = erspan.SessionId;
                 md.ErspanIndex = erspan.Index;
                 headerLength = ErspanIIHeader.HeaderLength;
-                payloadIsEthernet = true;
-                retagCandidate = erspan.En is ErspanIIHeader.EnIsl or ErspanIIHeader.EnDot1Q && erspan.Vlan != 0;
-                tci = (ushort)((erspan.Cos << 13) | erspan.Vlan);
+                tunnel.PayloadIsEthernet = true;
+                tunnel.RetagCandidate = erspan.En != ErspanIIHeader.EnTagInFrame && erspan.Vlan != 0;
+                tunnel.Tci = (ushort)((erspan.Cos << 13) | erspan.Vlan);
                 break;
             }
 
@@ -685,9 +760,9 @@ public sealed class Decapsulator
                 headerLength = erspan.HeaderLength;
                 if (erspan.FrameType == ErspanIIIHeader.FrameTypeEthernet)
                 {
-                    payloadIsEthernet = true;
-                    retagCandidate = erspan.Vlan != 0;
-                    tci = (ushort)((erspan.Cos << 13) | erspan.Vlan);
+                    tunnel.PayloadIsEthernet = true;
+                    tunnel.RetagCandidate = erspan.Vlan != 0;
+                    tunnel.Tci = (ushort)((erspan.Cos << 13) | erspan.Vlan);
                 }
                 else if (erspan.FrameType == ErspanIIIHeader.FrameTypeIp)
                 {
@@ -697,13 +772,8 @@ public sealed class Decapsulator
                         return DecapStatus.Truncated;
                     }
 
-                    payloadIpType = (source[ipStart] >> 4) switch
-                    {
-                        4 => EthernetHeader.TypeIPv4,
-                        6 => EthernetHeader.TypeIPv6,
-                        _ => 0,
-                    };
-                    if (payloadIpType == 0)
+                    tunnel.PayloadIpType = IpTypeOf(source[ipStart]);
+                    if (tunnel.PayloadIpType == 0)
                     {
                         return DecapStatus.IpBadVersion;
                     }
@@ -713,7 +783,7 @@ public sealed class Decapsulator
                     return DecapStatus.ErspanFrameTypeUnsupported;
                 }
 
-                kind = EncapKind.ErspanIII;
+                tunnel.Kind = EncapKind.ErspanIII;
                 break;
             }
 
@@ -727,7 +797,7 @@ public sealed class Decapsulator
             md.GreKey = gre.Key;
         }
 
-        headerLength += gre.HeaderLength;
+        tunnel.Payload = gre.HeaderLength + headerLength;
         return DecapStatus.Ok;
     }
 

@@ -119,7 +119,8 @@ public sealed class CaptureFileReader : IDisposable
     /// <exception cref="IOException">The file cannot be opened or read.</exception>
     public static CaptureFileReader Open(string path, int bufferSize = DefaultBufferSize, int maxRecordLength = DefaultMaxRecordLength)
     {
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
+        // ReadWrite/Delete: a capture still being written (or rotated away) can be read up to its torn end.
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.SequentialScan);
         try
         {
             return Open(stream, leaveOpen: false, path, bufferSize, maxRecordLength);
@@ -260,7 +261,7 @@ public sealed class CaptureFileReader : IDisposable
         SnapLength = U32(header[16..]);
         // The upper bits of the link-type word carry FCS information (LT_FCS_*); the type is the low 26 bits.
         _classicLinkType = U32(header[20..]) & 0x03FF_FFFF;
-        _interfaces.Add(new CaptureInterface(_classicLinkType, SnapLength, _classicNanoseconds ? "1e-9" : "1e-6"));
+        _interfaces.Add(new CaptureInterface(_classicLinkType, SnapLength, _classicNanoseconds ? "1e-9" : "1e-6", _classicNanoseconds));
         _pos += ClassicFileHeaderLength;
     }
 
@@ -574,6 +575,7 @@ public sealed class CaptureFileReader : IDisposable
         var snap = U32(block[12..]);
         var clock = InterfaceClock.Microseconds;
         var resolution = "1e-6";
+        var fine = false;
         var options = block[16..^4];
         while (options.Length >= 4)
         {
@@ -598,6 +600,7 @@ public sealed class CaptureFileReader : IDisposable
                     return Fail(CaptureReadStatus.MalformedBlock, $"interface timestamp resolution 0x{value[0]:x2} is beyond 1e-19 or 2^-63");
                 }
 
+                fine = (value[0] & 0x80) != 0 ? (value[0] & 0x7F) > 19 : value[0] > 6;
                 resolution = (value[0] & 0x80) != 0
                     ? string.Create(CultureInfo.InvariantCulture, $"2^-{value[0] & 0x7F}")
                     : string.Create(CultureInfo.InvariantCulture, $"1e-{value[0]}");
@@ -617,7 +620,7 @@ public sealed class CaptureFileReader : IDisposable
         }
 
         _clocks[_interfaces.Count] = clock;
-        _interfaces.Add(new CaptureInterface(linkType, snap, resolution));
+        _interfaces.Add(new CaptureInterface(linkType, snap, resolution, fine));
         _sectionInterfaceCount++;
         if (_interfaces.Count == 1)
         {

@@ -6,9 +6,11 @@ namespace Fabric.Protocols.Pcap;
 /// </summary>
 public readonly ref struct CaptureRecord
 {
-    public CaptureRecord(ReadOnlySpan<byte> data, long timestampNs, int originalLength, uint linkType, int interfaceId)
+    private readonly Span<byte> _data;
+
+    public CaptureRecord(Span<byte> data, long timestampNs, int originalLength, uint linkType, int interfaceId)
     {
-        Data = data;
+        _data = data;
         TimestampNs = timestampNs;
         OriginalLength = originalLength;
         LinkType = linkType;
@@ -16,7 +18,13 @@ public readonly ref struct CaptureRecord
     }
 
     /// <summary>The captured bytes (length = captured length).</summary>
-    public ReadOnlySpan<byte> Data { get; }
+    public ReadOnlySpan<byte> Data => _data;
+
+    /// <summary>
+    /// The same bytes, writable: the record's slot in the reader's buffer belongs to the caller until
+    /// the next read, so it may be rewritten in place (the decapsulator does, instead of copying).
+    /// </summary>
+    public Span<byte> WritableData => _data;
 
     /// <summary>Nanoseconds since the Unix epoch (UTC), after the interface's resolution and offset.</summary>
     public long TimestampNs { get; }
