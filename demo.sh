@@ -207,8 +207,10 @@ case "${1:-up}" in
   up)
     # On failure, leave nothing half-started behind unless asked to (DEMO_KEEP_ON_FAILURE=1).
     trap 'rc=$?; if ((rc != 0)) && [[ "${DEMO_KEEP_ON_FAILURE:-0}" != 1 ]]; then
-      [[ -f "$STATE_DIR/node.log" ]] && { echo "--- end of $STATE_DIR/node.log:" >&2; tail -n 15 "$STATE_DIR/node.log" >&2; }
+      ((rc != 130 && rc != 143)) && [[ -f "$STATE_DIR/node.log" ]] && { echo "--- end of $STATE_DIR/node.log:" >&2; tail -n 15 "$STATE_DIR/node.log" >&2; }
       echo "demo.sh: up failed; removing what it started" >&2; down >/dev/null 2>&1 || true; fi' EXIT
+    trap 'exit 130' INT     # Ctrl-C or a kill also run the clean-up above
+    trap 'exit 143' TERM
     up
     ;;
   down)

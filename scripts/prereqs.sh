@@ -33,7 +33,7 @@ fi
 
 # PostgreSQL 15: started, with the role the tests use (they create and drop their own databases).
 if command -v pg_ctlcluster >/dev/null; then
-  pg_ctlcluster 15 main start 2>/dev/null || true
+  pg_ctlcluster 15 main start >/dev/null 2>&1 || true   # "already running" is fine
   for _ in $(seq 1 30); do
     pg_isready -q -h 127.0.0.1 -p 5432 && break
     sleep 1
