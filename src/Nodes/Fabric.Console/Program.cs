@@ -1,1 +1,3 @@
-return 0;
+using Fabric.Console;
+
+return await ConsoleApp.RunAsync(args).ConfigureAwait(false);

@@ -5,9 +5,11 @@ namespace Fabric.Console.Commands;
 /// <summary>Options every command takes (they are recursive: valid after any sub-command).</summary>
 internal sealed class GlobalOptions
 {
+    public const string DefaultNode = "http://127.0.0.1:8558";
+
     public Option<string?> Node { get; } = new("--node")
     {
-        Description = "Management URL of any node (env FABRIC_NODE; default http://127.0.0.1:8558)",
+        Description = $"Management URL of any node (env FABRIC_NODE; default {DefaultNode})",
         Recursive = true,
     };
 
@@ -19,7 +21,14 @@ internal sealed class GlobalOptions
 
     public Option<FileInfo?> TokenFile { get; } = new("--token-file")
     {
-        Description = "File holding the management token (env FABRIC_TOKEN holds the token itself)",
+        Description = "File holding the management bearer token (env FABRIC_TOKEN holds the token itself)",
+        Recursive = true,
+    };
+
+    public Option<double> Timeout { get; } = new("--timeout")
+    {
+        Description = "Seconds to wait for the node's answer",
+        DefaultValueFactory = _ => 10,
         Recursive = true,
     };
 
@@ -28,5 +37,6 @@ internal sealed class GlobalOptions
         root.Options.Add(Node);
         root.Options.Add(Json);
         root.Options.Add(TokenFile);
+        root.Options.Add(Timeout);
     }
 }

@@ -1,0 +1,82 @@
+using System.CommandLine;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace Fabric.Console.Commands;
+
+/// <summary>What a command needs: where the node is, how to print, and the one shared client.</summary>
+internal sealed class CommandContext : IDisposable
+{
+    private static readonly JsonSerializerOptions s_jsonOut = new() { WriteIndented = true };
+    private readonly GlobalOptions _globals;
+    private readonly ParseResult _parse;
+    private ManagementClient? _client;
+
+    public CommandContext(GlobalOptions globals, ParseResult parse)
+    {
+        _globals = globals;
+        _parse = parse;
+        Json = parse.GetValue(globals.Json);
+        var output = parse.InvocationConfiguration.Output;
+        Out = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = output == System.Console.Out && !System.Console.IsOutputRedirected ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.Detect,
+            Interactive = InteractionSupport.No,
+        });
+        if (output != System.Console.Out || System.Console.IsOutputRedirected)
+        {
+            Out.Profile.Width = 200;
+        }
+
+        Stdout = output;
+        Stderr = parse.InvocationConfiguration.Error;
+    }
+
+    /// <summary>True when the user asked for JSON (scripts).</summary>
+    public bool Json { get; }
+
+    /// <summary>Tables and text for people.</summary>
+    public IAnsiConsole Out { get; }
+
+    public TextWriter Stdout { get; }
+
+    public TextWriter Stderr { get; }
+
+    /// <summary>The management client for the chosen node, made on first use.</summary>
+    public ManagementClient Client => _client ??= CreateClient();
+
+    /// <summary>Prints a value as indented JSON (used for --json).</summary>
+    public void WriteJson(JsonElement value) => Stdout.WriteLine(JsonSerializer.Serialize(value, s_jsonOut));
+
+    /// <summary>Prints any serialisable value as indented JSON.</summary>
+    public void WriteJson<T>(T value) => Stdout.WriteLine(JsonSerializer.Serialize(value, s_jsonOut));
+
+    public void Dispose() => _client?.Dispose();
+
+    private ManagementClient CreateClient()
+    {
+        var raw = _parse.GetValue(_globals.Node)
+            ?? Environment.GetEnvironmentVariable("FABRIC_NODE")
+            ?? GlobalOptions.DefaultNode;
+        if (!Uri.TryCreate(raw.Contains("://", StringComparison.Ordinal) ? raw : "http://" + raw, UriKind.Absolute, out var node) ||
+            (node.Scheme != Uri.UriSchemeHttp && node.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ConsoleException($"--node: not an http(s) URL: '{raw}'", ExitCodes.Usage);
+        }
+
+        if (!node.AbsolutePath.EndsWith('/'))
+        {
+            node = new Uri(node.AbsoluteUri + "/");
+        }
+
+        var seconds = _parse.GetValue(_globals.Timeout);
+        if (!(seconds > 0))
+        {
+            throw new ConsoleException($"--timeout: must be a positive number of seconds, got {seconds}", ExitCodes.Usage);
+        }
+
+        return new ManagementClient(node, TokenSource.Read(_parse.GetValue(_globals.TokenFile)), TimeSpan.FromSeconds(seconds));
+    }
+}

@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Reflection;
+using Fabric.Console.Commands;
+
+namespace Fabric.Console;
+
+/// <summary>Builds the command tree from every <see cref="ICommandGroup"/> and runs one command line.</summary>
+internal static class ConsoleApp
+{
+    public static RootCommand BuildRoot(GlobalOptions globals)
+    {
+        var root = new RootCommand("fabric: the Fabric cluster console. Talks to any node's management HTTP.");
+        globals.AddTo(root);
+        foreach (var group in DiscoverGroups())
+        {
+            root.Subcommands.Add(group.Build(globals));
+        }
+
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
+    {
+        stdout ??= System.Console.Out;
+        stderr ??= System.Console.Error;
+        var globals = new GlobalOptions();
+        var root = BuildRoot(globals);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await stderr.WriteLineAsync($"fabric: {error.Message}").ConfigureAwait(false);
+            }
+
+            await stderr.WriteLineAsync("Try 'fabric --help'.").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };
+        return await parse.InvokeAsync(invocation).ConfigureAwait(false);
+    }
+
+    private static IEnumerable<ICommandGroup> DiscoverGroups() =>
+        typeof(ConsoleApp).Assembly.GetTypes()
+            .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(ICommandGroup).IsAssignableFrom(t))
+            .OrderBy(t => t.Name, StringComparer.Ordinal)
+            .Select(t => (ICommandGroup)Activator.CreateInstance(t, nonPublic: true)!);
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs every Fabric test: installs what is missing (apt packages, local .NET tools), starts
+# PostgreSQL, builds, runs each test project, fuzzes briefly, and prints one summary line.
+# Run as root (tests create network namespaces, veths, TAP devices and OVS bridges).
+set -uo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+
+if [[ $EUID -ne 0 ]]; then
+  echo "test.sh: run as root (the tests create namespaces, veths and TAP devices)" >&2
+  exit 2
+fi
+
+bash scripts/prereqs.sh || { echo "test.sh: installing prerequisites failed" >&2; exit 1; }
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export FABRIC_TEST_PG="Host=127.0.0.1;Port=5432;Username=fabric;Password=fabric"
+
+echo "== build"
+dotnet build Fabric.sln -c Release -nologo -v quiet -clp:ErrorsOnly || { echo "test.sh: build failed" >&2; exit 1; }
+
+results=$(mktemp -d)
+failed_projects=()
+# Unit tests first, then process-level tests (real nodes, namespaces, OVS) one project at a time:
+# they share 2 cores and must not starve each other.
+for project in Fabric.Protocols.Tests Fabric.Actors.Tests Fabric.Console.Tests Fabric.Node.Tests Fabric.System.Tests; do
+  echo "== $project"
+  if ! dotnet test "tests/$project" -c Release --no-build -nologo \
+        --logger "trx;LogFileName=$project.trx" --results-directory "$results" \
+        --logger "console;verbosity=minimal"; then
+    failed_projects+=("$project")
+  fi
+done
+
+fuzz_rc=0
+if [[ -x tests/Fabric.Fuzz/run-fuzz.sh ]]; then
+  echo "== fuzz (brief; docs/fuzzing.md says how to run it for hours)"
+  tests/Fabric.Fuzz/run-fuzz.sh all "${FABRIC_FUZZ_SECONDS:-60}" || fuzz_rc=$?
+fi
+
+# One summary line over every project, from the trx files.
+read -r passed failed skipped < <(python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+p = f = s = 0
+for path in glob.glob(sys.argv[1] + "/*.trx"):
+    c = ET.parse(path).getroot().find(".//{*}Counters")
+    if c is None:
+        continue
+    p += int(c.get("passed", 0)); f += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0))
+    s += int(c.get("notExecuted", 0))
+print(p, f, s)
+PY
+)
+rm -rf "$results"
+
+echo "Tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+if ((${#failed_projects[@]})); then
+  echo "test.sh: failing projects: ${failed_projects[*]}" >&2
+  exit 1
+fi
+if ((fuzz_rc != 0)); then
+  echo "test.sh: fuzzing found a crash or could not run (exit $fuzz_rc)" >&2
+  exit 1
+fi
+if [[ "${passed:-0}" == 0 ]]; then
+  echo "test.sh: no test ran" >&2
+  exit 1
+fi
