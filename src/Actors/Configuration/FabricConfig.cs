@@ -1,0 +1,145 @@
+using System.Reflection;
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
+
+namespace Fabric.Actors.Configuration;
+
+/// <summary>
+/// Loads Fabric's configuration: the embedded reference <c>hocon/fabric.conf</c> under the
+/// operator's files (given in order; later files win), and refuses any key under <c>fabric</c>
+/// that the reference does not document.
+/// </summary>
+public static class FabricConfig
+{
+    /// <summary>The manifest name of the embedded reference configuration.</summary>
+    public const string ReferenceResourceName = "Fabric.fabric.conf";
+
+    private static readonly Lazy<string> ReferenceText = new(ReadReferenceText);
+
+    /// <summary>The embedded reference configuration alone.</summary>
+    public static Config Reference => ConfigurationFactory.ParseString(ReferenceText.Value);
+
+    /// <summary>
+    /// Reads <paramref name="files"/> in order (later files win) over the reference and validates
+    /// the <c>fabric</c> section. A file that cannot be read or parsed throws a
+    /// <see cref="FabricConfigException"/> whose path is the file name.
+    /// </summary>
+    public static Config Load(IEnumerable<string> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var layers = new List<(string Source, string Text)>();
+        foreach (var file in files)
+        {
+            layers.Add((file, ReadFile(file)));
+        }
+
+        return LoadFromText(layers);
+    }
+
+    /// <summary>
+    /// Same as <see cref="Load"/> over HOCON texts; <c>Source</c> names each text in errors.
+    /// </summary>
+    public static Config LoadFromText(IEnumerable<(string Source, string Text)> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        var reference = Reference;
+        var result = reference;
+        foreach (var (source, text) in layers)
+        {
+            Config parsed;
+            try
+            {
+                parsed = ConfigurationFactory.ParseString(text);
+            }
+            catch (Exception e) when (e is ConfigurationException or FormatException or InvalidOperationException or ArgumentException)
+            {
+                throw new FabricConfigException(source, "not valid HOCON: " + OneLine(e.Message), e);
+            }
+
+            if (!parsed.IsEmpty)
+            {
+                result = parsed.WithFallback(result);
+            }
+        }
+
+        ValidateKnownKeys(result, reference);
+        return result;
+    }
+
+    /// <summary>
+    /// Refuses every key under <c>fabric</c> in <paramref name="config"/> that is not in
+    /// <paramref name="reference"/>. Objects are compared key by key; the contents of lists
+    /// (e.g. <c>fabric.pipelines</c>) are left to the Settings class that reads them.
+    /// </summary>
+    public static void ValidateKnownKeys(Config config, Config reference)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(reference);
+        if (!config.HasPath("fabric"))
+        {
+            return;
+        }
+
+        var actual = config.GetValue("fabric");
+        if (!actual.IsObject())
+        {
+            throw new FabricConfigException("fabric", "expected an object");
+        }
+
+        var known = reference.HasPath("fabric") ? reference.GetValue("fabric") : null;
+        Compare("fabric", actual.GetObject(), known is not null && known.IsObject() ? known.GetObject() : null);
+    }
+
+    private static void Compare(string path, HoconObject actual, HoconObject? known)
+    {
+        foreach (var (key, value) in actual.Items)
+        {
+            var childPath = path + "." + QuoteKey(key);
+            HoconValue? knownValue = null;
+            if (known is null || !known.Items.TryGetValue(key, out knownValue))
+            {
+                throw new FabricConfigException(childPath, "unknown key (not in the reference configuration hocon/fabric.conf)");
+            }
+
+            if (value.IsObject() && knownValue.IsObject())
+            {
+                Compare(childPath, value.GetObject(), knownValue.GetObject());
+            }
+        }
+    }
+
+    private static string QuoteKey(string key) =>
+        key.AsSpan().IndexOfAny(".\" ") >= 0 ? "\"" + key.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"" : key;
+
+    private static string ReadFile(string file)
+    {
+        try
+        {
+            return File.ReadAllText(file);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new FabricConfigException(file, "config file not found", e);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new FabricConfigException(file, "config file not found", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new FabricConfigException(file, "cannot read config file: " + OneLine(e.Message), e);
+        }
+    }
+
+    private static string ReadReferenceText()
+    {
+        var assembly = typeof(FabricConfig).GetTypeInfo().Assembly;
+        using var stream = assembly.GetManifestResourceStream(ReferenceResourceName)
+            ?? throw new InvalidOperationException($"embedded resource {ReferenceResourceName} is missing from {assembly.GetName().Name}");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    internal static string OneLine(string text) =>
+        string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+}
