@@ -19,9 +19,9 @@
 .EXAMPLE
   dotnet pwsh ./cluster.ps1 up -Nodes 3 -Db postgres
 #>
-[CmdletBinding()]
+# Not an advanced script on purpose: the common parameter -Debug has the alias -db, which would
+# take -Db away from us.
 param(
-    [Parameter(Position = 0, Mandatory = $true)]
     [ValidateSet('up', 'status', 'down', 'logs')]
     [string] $Command,
 
@@ -78,37 +78,33 @@ function Test-OurProcess([int] $processId) {
 }
 
 function Invoke-Console([string[]] $arguments) {
-    & dotnet $binConsole @arguments
+    & dotnet $binConsole @arguments | Out-Host
     return $LASTEXITCODE
 }
 
 function Build-Fabric {
     Write-Host "building fabric-node and fabric ($Configuration)..."
     foreach ($project in @($nodeProject, $consoleProject)) {
-        & dotnet build $project -c $Configuration -nologo -v quiet -clp:ErrorsOnly | Out-Host
-        if ($LASTEXITCODE -ne 0) { Fail "build of $project failed" }
+        $output = & dotnet build $project -c $Configuration -nologo -v quiet -clp:ErrorsOnly 2>&1
+        if ($LASTEXITCODE -ne 0) { $output | Out-Host; Fail "build of $project failed" }
     }
 }
 
 function New-NodeConfig($n, $all) {
     $endpoints = ($all | ForEach-Object { "`"127.0.0.1:$($_.management)`"" }) -join ', '
     $journal = if ($Db -eq 'postgres') {
-        "fabric.persistence { provider = postgresql, connection-string = `"$pgConnection`" }"
-    } else { '' }
+        "persistence { provider = postgresql, postgresql.connection-string = `"$pgConnection`" }"
+    } else { 'persistence.provider = sqlite' }
     return @"
 # Written by cluster.ps1 for node $($n.index); removed by 'cluster.ps1 down'.
 akka.cluster.roles = [capture, supervisor]
 akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = $($n.remoting) }
+akka.discovery.config.services.fabric-local.endpoints = [ $endpoints ]
 fabric {
   data-dir = "$($n.dataDir)"
   management.http { host = 127.0.0.1, port = $($n.management) }
+  cluster.discovery { method = config, service-name = fabric-local, required-contact-points = $($all.Count) }
   $journal
-}
-akka.discovery.config.services.fabric-local.endpoints = [ $endpoints ]
-akka.management.cluster.bootstrap.contact-point-discovery {
-  service-name = fabric-local
-  discovery-method = config
-  required-contact-point-nr = $($all.Count)
 }
 "@
 }
@@ -236,6 +232,11 @@ function Show-Logs {
         Write-Host "==> node $($n.index): $($n.log)"
         if (Test-Path $n.log) { Get-Content -Tail $Lines $n.log | Out-Host }
     }
+}
+
+if (-not $Command) {
+    [Console]::Error.WriteLine('usage: dotnet pwsh ./cluster.ps1 up|status|down|logs [-Nodes N] [-Db sqlite|postgres] [-Node N]')
+    exit 2
 }
 
 switch ($Command) {

@@ -370,12 +370,18 @@ public sealed class ConfigReader
             return [];
         }
 
-        if (!value.IsArray())
+        if (value.IsArray())
         {
-            throw Problem(key, "expected a list [ ... ]");
+            return value.GetArray();
         }
 
-        return value.GetArray();
+        // Akka's HOCON reports an empty list `[]` as not an array.
+        if (value.Values.Any(v => v is HoconArray))
+        {
+            return [];
+        }
+
+        throw Problem(key, "expected a list [ ... ]");
     }
 
     private static string RangeText(long min, long max) => (min, max) switch

@@ -140,6 +140,7 @@ public static class FabricConfig
         return reader.ReadToEnd();
     }
 
-    internal static string OneLine(string text) =>
+    /// <summary>Joins the lines of <paramref name="text"/> into one (for one-line error messages).</summary>
+    public static string OneLine(string text) =>
         string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

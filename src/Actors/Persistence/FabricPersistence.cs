@@ -4,8 +4,9 @@ namespace Fabric.Actors.Persistence;
 /// The persistence plugins fabric-node configures (Akka.Persistence.Sql on SQLite or PostgreSQL,
 /// see <c>fabric.persistence</c>). Persistent actors use these ids:
 /// <code>
-/// public override string JournalPluginId => FabricPersistence.JournalPluginId;
-/// public override string SnapshotPluginId => FabricPersistence.SnapshotPluginId;
+/// // in the persistent actor's constructor:
+/// JournalPluginId = FabricPersistence.JournalPluginId;
+/// SnapshotPluginId = FabricPersistence.SnapshotPluginId;
 /// </code>
 /// (they are also the defaults, so leaving them out is the same).
 /// </summary>

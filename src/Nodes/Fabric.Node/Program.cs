@@ -1,1 +1,3 @@
-return 0;
+using Fabric.Node;
+
+return await NodeProgram.RunAsync(args, Console.Error).ConfigureAwait(false);

@@ -97,6 +97,8 @@ public sealed class ConfigReaderTests
 
         Assert.Equal(["capture", "supervisor"], reader.GetStringList("roles"));
         Assert.Empty(reader.GetStringList("absent"));
+        Assert.Empty(Read("fabric.roles = []").GetStringList("roles"));
+        Assert.Empty(Read("fabric.sites = []").GetObjectList("sites"));
     }
 
     [Fact]

@@ -1,0 +1,54 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Fabric.Actors.Hosting;
+using Fabric.Actors.Persistence;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Fabric.Node.Management;
+
+/// <summary>
+/// <c>/alive</c> (the process serves HTTP), <c>/ready</c> (200 only when this member is Up),
+/// <c>GET /node</c> (this node: address, roles, persistence and its start history).
+/// </summary>
+public sealed class HealthRoutes : IManagementRoutes
+{
+    public void Map(IEndpointRouteBuilder routes)
+    {
+        routes.MapGet("/alive", () => Results.Json(new { status = "alive" }, ManagementResults.Json));
+        routes.MapGet("/ready", (ActorSystem system) =>
+        {
+            var status = Cluster.Get(system).SelfMember.Status;
+            return status == MemberStatus.Up
+                ? Results.Json(new { status = "ready", member = status.ToString() }, ManagementResults.Json)
+                : ManagementResults.Error(StatusCodes.Status503ServiceUnavailable, $"not ready: this member is {status}");
+        });
+        routes.MapGet("/node", async (ActorSystem system, FabricNodeSettings settings, HttpContext http) =>
+        {
+            var history = await system.ActorSelection("/user/" + NodeHistoryActor.Name)
+                .Ask<NodeHistory>(GetNodeHistory.Instance, TimeSpan.FromSeconds(5), http.RequestAborted).ConfigureAwait(false);
+            var cluster = Cluster.Get(system);
+            return Results.Json(new NodeResponse(
+                cluster.SelfAddress.ToString(),
+                cluster.SelfMember.Status.ToString(),
+                settings.Roles.ToList(),
+                settings.DataDirectory,
+                settings.Persistence.ToString().ToLowerInvariant(),
+                history.Starts,
+                history.FirstStarted,
+                history.LastStarted), ManagementResults.Json);
+        });
+    }
+
+    /// <summary><c>GET /node</c>.</summary>
+    public sealed record NodeResponse(
+        string Address,
+        string Status,
+        IReadOnlyList<string> Roles,
+        string DataDir,
+        string Persistence,
+        long Starts,
+        DateTimeOffset? FirstStarted,
+        DateTimeOffset? LastStarted);
+}

@@ -1,0 +1,289 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Configuration;
+using Akka.Management.Cluster.Bootstrap;
+using Akka.Management.Dsl;
+using Fabric.Actors.Configuration;
+using Fabric.Actors.Hosting;
+using Fabric.Actors.Metrics;
+using Fabric.Actors.Persistence;
+using Fabric.Node.Management;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fabric.Node;
+
+/// <summary>
+/// fabric-node: reads and validates the whole configuration (exit 2 with one line naming the
+/// HOCON path, nothing started), then starts the ActorSystem (remoting, cluster), the management
+/// HTTP server (Kestrel), joins or forms the cluster (Cluster Bootstrap or JoinSelf), warms the
+/// journal and starts the features of its roles. SIGTERM runs CoordinatedShutdown (leave the
+/// cluster) and exits 0.
+/// </summary>
+public static class NodeProgram
+{
+    /// <summary>Exit code: the configuration (or the command line) is unusable; nothing was started.</summary>
+    public const int ExitConfig = 2;
+
+    /// <summary>Exit code: the node failed after it started (journal unreachable, downed by the cluster).</summary>
+    public const int ExitFailed = 1;
+
+    private const string Usage = "usage: fabric-node [--config FILE]... (later files win over earlier ones and over the embedded defaults)";
+
+    /// <summary>Runs the node until it is stopped; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(error);
+
+        var files = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--config" when i + 1 < args.Length:
+                    files.Add(args[++i]);
+                    break;
+                case "--config":
+                    await error.WriteLineAsync("fabric-node: --config needs a FILE. " + Usage).ConfigureAwait(false);
+                    return ExitConfig;
+                case "-h" or "--help":
+                    Console.WriteLine(Usage);
+                    return 0;
+                default:
+                    await error.WriteLineAsync($"fabric-node: unknown argument \"{args[i]}\". {Usage}").ConfigureAwait(false);
+                    return ExitConfig;
+            }
+        }
+
+        // 1. Everything that can be checked is checked before anything starts.
+        Config akkaConfig;
+        FabricNodeSettings settings;
+        FabricStartupInfo startup;
+        IReadOnlyList<IFabricFeature> features;
+        try
+        {
+            var config = FabricConfig.Load(files);
+            settings = FabricNodeSettings.Read(config);
+            startup = settings.ToStartupInfo(config);
+            features = FabricFeatures.Discover();
+            foreach (var feature in features)
+            {
+                feature.Validate(startup);
+            }
+
+            akkaConfig = FabricAkkaConfig.Build(settings, config);
+            CheckPortFree(settings.ManagementHost, settings.ManagementPort, "fabric.management.http.port");
+            CheckPortFree(settings.RemoteHost, settings.RemotePort, "akka.remote.dot-netty.tcp.port");
+            CreateDataDirectory(settings.DataDirectory);
+        }
+        catch (FabricConfigException e)
+        {
+            await error.WriteLineAsync("fabric-node: " + e.Message).ConfigureAwait(false);
+            return ExitConfig;
+        }
+
+        // 2. Start: ActorSystem, then Kestrel; a failure here stops what was started.
+        ActorSystem system;
+        try
+        {
+            system = ActorSystem.Create(FabricAkkaConfig.SystemName, akkaConfig);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            await error.WriteLineAsync("fabric-node: cannot start the actor system: " + FabricConfig.OneLine(Innermost(e).Message)).ConfigureAwait(false);
+            return ExitConfig;
+        }
+
+        var exit = new NodeExit();
+        WebApplication app;
+        try
+        {
+            app = BuildWebApplication(system, settings, startup, exit);
+            await app.StartAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            await system.Terminate().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await error.WriteLineAsync($"fabric-node: cannot serve management HTTP on {settings.ManagementHost}:{settings.ManagementPort} (fabric.management.http): {FabricConfig.OneLine(Innermost(e).Message)}").ConfigureAwait(false);
+            return ExitConfig;
+        }
+
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Fabric.Node");
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        _ = system.WhenTerminated.ContinueWith(_ => lifetime.StopApplication(), TaskScheduler.Default);
+
+        try
+        {
+            await JoinAsync(system, settings).ConfigureAwait(false);
+            var history = await WarmPersistenceAsync(system, settings).ConfigureAwait(false);
+            FabricMetrics.Get(system).Register(new ClusterMetricsSource(system, history.Starts));
+            log.LogInformation(
+                "fabric-node {Address} roles [{Roles}] management http://{Host}:{Port} persistence {Provider} (start #{Starts}); discovery {Method}",
+                Cluster.Get(system).SelfAddress, string.Join(",", settings.Roles), settings.ManagementHost, settings.ManagementPort,
+                settings.Persistence, history.Starts, settings.UsesDiscovery ? settings.DiscoveryMethod : settings.SeedNodes.Count > 0 ? "seed-nodes" : "none (joins itself)");
+
+            var context = new FabricNodeContext(system, startup, app.Services.GetRequiredService<ILoggerFactory>());
+            foreach (var feature in features)
+            {
+                if (feature.ShouldStart(startup))
+                {
+                    log.LogInformation("Starting feature {Feature}", feature.Name);
+                    await feature.StartAsync(context, lifetime.ApplicationStopping).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException && !lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("fabric-node: " + FabricConfig.OneLine(Innermost(e).Message)).ConfigureAwait(false);
+            exit.Fail();
+            await app.StopAsync().ConfigureAwait(false);
+            return ExitFailed;
+        }
+
+        await app.WaitForShutdownAsync().ConfigureAwait(false);
+        await app.DisposeAsync().ConfigureAwait(false);
+        if (exit.ExitCode != 0)
+        {
+            await error.WriteLineAsync("fabric-node: " + exit.Reason).ConfigureAwait(false);
+        }
+
+        return exit.ExitCode;
+    }
+
+    private static WebApplication BuildWebApplication(ActorSystem system, FabricNodeSettings settings, FabricStartupInfo startup, NodeExit exit)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "fabric-node" });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.UseUtcTimestamp = true;
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            if (IPAddress.TryParse(settings.ManagementHost, out var ip))
+            {
+                kestrel.Listen(ip, settings.ManagementPort);
+            }
+            else if (string.Equals(settings.ManagementHost, "localhost", StringComparison.OrdinalIgnoreCase))
+            {
+                kestrel.ListenLocalhost(settings.ManagementPort);
+            }
+            else
+            {
+                kestrel.ListenAnyIP(settings.ManagementPort);
+            }
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddSingleton(system);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(startup);
+        builder.Services.AddSingleton(exit);
+        builder.Services.AddSingleton(new ManagementToken(settings.ManagementToken));
+        builder.Services.AddHostedService<ActorSystemShutdownService>();
+
+        var app = builder.Build();
+        ManagementRouteDiscovery.MapAll(app);
+        return app;
+    }
+
+    private static async Task JoinAsync(ActorSystem system, FabricNodeSettings settings)
+    {
+        var cluster = Cluster.Get(system);
+        var bootstrap = ClusterBootstrap.Get(system);
+        // Akka.Management's own HTTP server is not used (Kestrel serves /bootstrap/seed-nodes):
+        // this call tells Cluster Bootstrap its own contact point.
+        _ = bootstrap.Routes(ManagementRouteProviderSettings.Create(new Uri($"http://{settings.ManagementHost}:{settings.ManagementPort}/"), true));
+        if (settings.SeedNodes.Count > 0)
+        {
+            return; // Akka joins the configured seed nodes itself.
+        }
+
+        if (settings.UsesDiscovery)
+        {
+            await bootstrap.Start().ConfigureAwait(false);
+        }
+        else
+        {
+            await cluster.JoinAsync(cluster.SelfAddress).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<NodeHistory> WarmPersistenceAsync(ActorSystem system, FabricNodeSettings settings)
+    {
+        var history = system.ActorOf(NodeHistoryActor.Props($"{settings.RemoteHost}:{settings.RemotePort}"), NodeHistoryActor.Name);
+        var version = typeof(NodeProgram).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        try
+        {
+            return await history.Ask<NodeHistory>(new RecordNodeStart(DateTimeOffset.UtcNow, version), settings.WarmUpTimeout).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException e)
+        {
+            throw new InvalidOperationException(
+                $"fabric.persistence: the {settings.Persistence} journal did not answer within {settings.WarmUpTimeout.TotalSeconds:0}s (fabric.persistence.warm-up-timeout); check the database", e);
+        }
+    }
+
+    private static void CheckPortFree(string host, int port, string path)
+    {
+        IPAddress address;
+        if (IPAddress.TryParse(host, out var parsed))
+        {
+            address = parsed;
+        }
+        else if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            address = IPAddress.Loopback;
+        }
+        else
+        {
+            address = IPAddress.Any;
+        }
+
+        try
+        {
+            using var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(address, port));
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            throw new FabricConfigException(path, $"{host}:{port} is already in use");
+        }
+        catch (SocketException e)
+        {
+            throw new FabricConfigException(path, $"cannot listen on {host}:{port}: {e.Message}");
+        }
+    }
+
+    private static void CreateDataDirectory(string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FabricConfigException("fabric.data-dir", $"cannot create \"{directory}\": {FabricConfig.OneLine(e.Message)}");
+        }
+    }
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e is AggregateException { InnerException: { } inner })
+        {
+            e = inner;
+        }
+
+        return e is TargetInvocationException { InnerException: { } target } ? target : e;
+    }
+}
