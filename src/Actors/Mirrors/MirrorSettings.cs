@@ -11,7 +11,7 @@ namespace Fabric.Actors.Mirrors;
 /// <param name="Backend">ovs or tc.</param>
 /// <param name="Ovsdb">OVSDB endpoint (ovs only).</param>
 /// <param name="AuditInterval">Full reconciliation interval besides events.</param>
-public sealed record MirrorSiteSettings(string Name, MirrorBackendKind Backend, OvsdbEndpoint? Ovsdb, TimeSpan AuditInterval) : IFabricMessage
+public sealed record MirrorSiteSettings(string Name, MirrorBackendKind Backend, OvsdbEndpoint? Ovsdb, TimeSpan AuditInterval)
 {
     /// <summary>The cluster role of the nodes that may act for this site.</summary>
     public string Role => "site-" + Name;
