@@ -148,6 +148,15 @@ public sealed record MirrorSessionSpec(
     int? SnapLength,
     bool Enabled) : IFabricMessage
 {
+    /// <summary>Value equality, including the sources in order (ImmutableArray alone compares by reference).</summary>
+    public bool Equals(MirrorSessionSpec? other) =>
+        other is not null
+        && Name == other.Name && Site == other.Site && Backend == other.Backend && Bridge == other.Bridge
+        && Sources.AsSpan().SequenceEqual(other.Sources.AsSpan())
+        && Direction == other.Direction && Output == other.Output && SnapLength == other.SnapLength && Enabled == other.Enabled;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Site, Backend, Bridge, Sources.Length, Direction, Output, HashCode.Combine(SnapLength, Enabled));
+
     private static readonly Regex NameSyntax = new("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", RegexOptions.CultureInvariant | RegexOptions.Compiled);
 
     /// <summary>Parsed sources (valid specs only).</summary>
