@@ -100,7 +100,7 @@ internal sealed class FrameEndpoint : IDisposable
 
         var ifr = stackalloc byte[40];
         new Span<byte>(ifr, 40).Clear();
-        var nameBytes = System.Text.Encoding.ASCII.GetBytes(name);
+        var nameBytes = global::System.Text.Encoding.ASCII.GetBytes(name);
         nameBytes.CopyTo(new Span<byte>(ifr, 16));
         *(short*)(ifr + 16) = LinuxNative.IffTap | LinuxNative.IffNoPi;
         if (LinuxNative.Ioctl(fd, LinuxNative.TunSetIff, ifr) < 0)

@@ -35,7 +35,7 @@ public sealed class OvsSandbox : IDisposable
         }
 
         Directory = Path.Combine(Path.GetTempPath(), "fm-ovs-" + _suffix);
-        System.IO.Directory.CreateDirectory(Directory);
+        global::System.IO.Directory.CreateDirectory(Directory);
         DatabasePath = Path.Combine(Directory, "conf.db");
         SocketPath = Path.Combine(Directory, "db.sock");
         Bridge = "fmbr" + _suffix;
@@ -216,17 +216,17 @@ public sealed class OvsSandbox : IDisposable
     {
         try
         {
-            using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-            s.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(SocketPath));
+            using var s = new global::System.Net.Sockets.Socket(global::System.Net.Sockets.AddressFamily.Unix, global::System.Net.Sockets.SocketType.Stream, global::System.Net.Sockets.ProtocolType.Unspecified);
+            s.Connect(new global::System.Net.Sockets.UnixDomainSocketEndPoint(SocketPath));
             return true;
         }
-        catch (System.Net.Sockets.SocketException)
+        catch (global::System.Net.Sockets.SocketException)
         {
             return false;
         }
     }
 
-    public static bool LinkExists(string name) => System.IO.Directory.Exists("/sys/class/net/" + name);
+    public static bool LinkExists(string name) => global::System.IO.Directory.Exists("/sys/class/net/" + name);
 
     public static void WaitFor(Func<bool> condition, TimeSpan timeout, string what)
     {
@@ -282,9 +282,9 @@ public sealed class OvsSandbox : IDisposable
         }
 
         _links.Clear();
-        if (System.IO.Directory.Exists(Directory))
+        if (global::System.IO.Directory.Exists(Directory))
         {
-            System.IO.Directory.Delete(Directory, recursive: true);
+            global::System.IO.Directory.Delete(Directory, recursive: true);
         }
     }
 }

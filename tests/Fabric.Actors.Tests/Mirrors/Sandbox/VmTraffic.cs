@@ -37,7 +37,7 @@ internal sealed class VmTraffic : IDisposable
     /// <summary>The other VM announces itself until the bridge has learned its MAC on its port.</summary>
     public void LearnOtherVm()
     {
-        var mac = string.Join(':', OtherMac.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+        var mac = string.Join(':', OtherMac.Select(b => b.ToString("x2", global::System.Globalization.CultureInfo.InvariantCulture)));
         var broadcast = new byte[] { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
         OvsSandbox.WaitFor(
             () =>
