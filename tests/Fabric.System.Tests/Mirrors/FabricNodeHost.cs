@@ -14,10 +14,11 @@ internal sealed class FabricNodeHost : IDisposable
     private readonly StringBuilder _output = new();
     private readonly Process _process;
 
-    public FabricNodeHost(string extraConfig)
+    public FabricNodeHost(string extraConfig, int? managementPort = null)
     {
-        ManagementPort = FreePort();
+        ManagementPort = managementPort ?? FreePort();
         var remotePort = FreePort();
+        RemotePort = remotePort;
         Directory = global::System.IO.Directory.CreateTempSubdirectory("fm-node-").FullName;
         var config = Path.Combine(Directory, "node.conf");
         File.WriteAllText(config, $$"""
@@ -39,6 +40,39 @@ internal sealed class FabricNodeHost : IDisposable
     }
 
     public int ManagementPort { get; }
+
+    public int RemotePort { get; }
+
+    /// <summary>The node's cluster address.</summary>
+    public string Address => $"akka.tcp://fabric@127.0.0.1:{RemotePort}";
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>kill -9: no goodbye to the cluster.</summary>
+    public void KillHard()
+    {
+        _process.Kill();
+        _process.WaitForExit();
+    }
+
+    /// <summary>GET a management path as JSON (default when it fails).</summary>
+    public async Task<global::System.Text.Json.JsonElement?> TryGetJsonAsync(string path)
+    {
+        try
+        {
+            using var http = Http();
+            var text = await http.GetStringAsync(path);
+            return global::System.Text.Json.JsonDocument.Parse(text).RootElement.Clone();
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+        catch (TaskCanceledException)
+        {
+            return null;
+        }
+    }
 
     public string Directory { get; }
 
@@ -110,7 +144,7 @@ internal sealed class FabricNodeHost : IDisposable
         return (p.ExitCode, await stdout, await stderr);
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
