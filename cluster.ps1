@@ -126,6 +126,14 @@ function Get-MembersView([int] $port) {
     }
 }
 
+function Test-Ready([int] $port) {
+    try {
+        return (Invoke-WebRequest -Uri "http://127.0.0.1:$port/ready" -TimeoutSec 3 -SkipHttpErrorCheck).StatusCode -eq 200
+    } catch {
+        return $false
+    }
+}
+
 function Wait-AllUp($state) {
     $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
     $started = [DateTime]::UtcNow
@@ -136,7 +144,7 @@ function Wait-AllUp($state) {
                 Fail "node $($n.index) (pid $($n.pid)) exited; its log: $($n.log)"
             }
             $view = Get-MembersView $n.management
-            if ($null -ne $view) {
+            if ($null -ne $view -and (Test-Ready $n.management)) {
                 $up = @($view.members | Where-Object { $_.status -eq 'Up' }).Count
                 if ($up -eq $state.nodes.Count) { $ready++ }
             }
@@ -146,7 +154,7 @@ function Wait-AllUp($state) {
         }
         Start-Sleep -Milliseconds 500
     }
-    Fail "not all $($state.nodes.Count) nodes were Up within $TimeoutSeconds s (see: dotnet pwsh ./cluster.ps1 logs)"
+    Fail "not all $($state.nodes.Count) nodes were Up and ready within $TimeoutSeconds s (see: dotnet pwsh ./cluster.ps1 logs)"
 }
 
 function Start-Cluster {

@@ -1,1 +1,75 @@
-Console.WriteLine("fuzz");
+using Fabric.Fuzz;
+using Fabric.Protocols.Pcap;
+using SharpFuzz;
+
+// Fabric.Fuzz TARGET             run TARGET under afl-fuzz (input on stdin / @@ file)
+// Fabric.Fuzz seed TARGET CORPUS OUT   write seed inputs for TARGET from the capture files under CORPUS
+if (args.Length >= 1 && args[0] == "seed")
+{
+    if (args.Length != 4)
+    {
+        Console.Error.WriteLine("usage: Fabric.Fuzz seed TARGET CORPUS-DIR OUT-DIR");
+        return 2;
+    }
+
+    return Seeds.Write(args[1], args[2], args[3]);
+}
+
+if (args.Length != 1 || Array.IndexOf(FuzzTargets.Names, args[0]) < 0)
+{
+    Console.Error.WriteLine($"usage: Fabric.Fuzz TARGET   (TARGET: {string.Join(", ", FuzzTargets.Names)})");
+    return 2;
+}
+
+var target = args[0];
+Fuzzer.OutOfProcess.Run(stream =>
+{
+    using var memory = new MemoryStream();
+    stream.CopyTo(memory);
+    FuzzTargets.Run(target, memory.GetBuffer().AsSpan(0, (int)memory.Length));
+});
+return 0;
+
+/// <summary>Seed inputs from real captures (written to a temp dir by run-fuzz.sh, not committed).</summary>
+internal static class Seeds
+{
+    public static int Write(string target, string corpus, string output)
+    {
+        Directory.CreateDirectory(output);
+        var written = 0;
+        foreach (var file in Directory.EnumerateFiles(corpus, "*.pcap*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileNameWithoutExtension(file);
+            if (target == "pcap")
+            {
+                // Whole small files; the first 2 KiB of bigger ones (a torn tail is a case too).
+                var bytes = File.ReadAllBytes(file);
+                File.WriteAllBytes(Path.Combine(output, name), bytes[..Math.Min(bytes.Length, 2048)]);
+                written++;
+                continue;
+            }
+
+            // decap: the first three distinct-length frames of each capture, policy byte 0 or 1 (raw IP).
+            using var reader = CaptureFileReader.Open(file);
+            var lengths = new HashSet<int>();
+            while (lengths.Count < 3 && reader.ReadNext(out var record) == CaptureReadStatus.Packet)
+            {
+                if (record.CapturedLength > 1500 || !lengths.Add(record.CapturedLength))
+                {
+                    continue;
+                }
+
+                var seed = new byte[3 + record.CapturedLength];
+                seed[0] = record.LinkType == LinkTypes.Ethernet ? (byte)0x30 : (byte)0x31;
+                seed[1] = (byte)(record.CapturedLength >> 8);
+                seed[2] = (byte)record.CapturedLength;
+                record.Data.CopyTo(seed.AsSpan(3));
+                File.WriteAllBytes(Path.Combine(output, $"{name}-{lengths.Count}"), seed);
+                written++;
+            }
+        }
+
+        Console.WriteLine($"{written} {target} seeds in {output}");
+        return written > 0 ? 0 : 1;
+    }
+}

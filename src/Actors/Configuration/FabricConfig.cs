@@ -16,7 +16,11 @@ public static class FabricConfig
 
     private static readonly Lazy<string> ReferenceText = new(ReadReferenceText);
 
-    /// <summary>The embedded reference configuration alone.</summary>
+    /// <summary>
+    /// The embedded reference configuration alone. Besides <c>fabric</c> it sets a node's Akka
+    /// settings (cluster provider, remoting on 127.0.0.1:4053, SBR): tests that start their own
+    /// ActorSystem should take only the sections they need (e.g. <c>GetConfig("fabric")</c>).
+    /// </summary>
     public static Config Reference => ConfigurationFactory.ParseString(ReferenceText.Value);
 
     /// <summary>

@@ -96,7 +96,7 @@ public sealed class FabricNodeSettings
         var managementPort = http.GetInt("port", 1, 65535);
         var token = ReadSecret(management, "token", "token-file");
 
-        var roles = ReadRoles(config, fabric);
+        var roles = ReadRoles(config);
 
         var remote = ConfigReader.At(config, "akka.remote.dot-netty.tcp");
         var remoteHost = remote.GetString("hostname", allowEmpty: false);
@@ -107,6 +107,7 @@ public sealed class FabricNodeSettings
         }
 
         var seedNodes = ConfigReader.At(config, "akka.cluster").GetStringList("seed-nodes");
+        ValidateClusterTuning(config);
 
         var discovery = fabric.GetObject("cluster").GetObject("discovery");
         var method = discovery.GetString("method", allowEmpty: false);
@@ -139,6 +140,7 @@ public sealed class FabricNodeSettings
         }
 
         var warmUp = persistence.GetDuration("warm-up-timeout", TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(30));
+        // Checked here so a bad list fails at start; FabricHyperionSerializer reads it.
         _ = fabric.GetObject("serialization").GetStringList("allowed-types");
 
         return new FabricNodeSettings
@@ -176,9 +178,8 @@ public sealed class FabricNodeSettings
         return fabric.GetObjectList("sites").Select(site => site.GetString("name", allowEmpty: false)).ToList();
     }
 
-    private static ImmutableSortedSet<string> ReadRoles(Config config, ConfigReader fabric)
+    private static ImmutableSortedSet<string> ReadRoles(Config config)
     {
-        _ = fabric;
         var sites = SiteNames(config);
         var cluster = ConfigReader.At(config, "akka.cluster");
         var roles = cluster.GetStringList("roles");
@@ -195,6 +196,28 @@ public sealed class FabricNodeSettings
         }
 
         return roles.ToImmutableSortedSet(StringComparer.Ordinal);
+    }
+
+    private static readonly string[] SbrStrategies = ["keep-majority", "static-quorum", "keep-oldest", "down-all", "lease-majority"];
+
+    private static void ValidateClusterTuning(Config config)
+    {
+        var detector = ConfigReader.At(config, "akka.cluster.failure-detector");
+        var heartbeat = detector.GetDuration("heartbeat-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1));
+        var pause = detector.GetDuration("acceptable-heartbeat-pause", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10));
+        if (pause < heartbeat)
+        {
+            throw detector.Problem("acceptable-heartbeat-pause", "must not be shorter than heartbeat-interval");
+        }
+
+        var sbr = ConfigReader.At(config, "akka.cluster.split-brain-resolver");
+        var strategy = sbr.GetString("active-strategy");
+        if (Array.IndexOf(SbrStrategies, strategy) < 0)
+        {
+            throw sbr.Problem("active-strategy", $"expected one of {string.Join(", ", SbrStrategies)}, got \"{strategy}\"");
+        }
+
+        sbr.GetDuration("stable-after", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1));
     }
 
     private static string ReadHost(ConfigReader reader, string key)

@@ -18,10 +18,11 @@ public sealed class FabricHyperionSerializer : HyperionSerializer
     {
     }
 
+    /// <summary>The constructor Akka calls for a configured serializer; the settings come from the system's config.</summary>
     public FabricHyperionSerializer(ExtendedActorSystem system, Config config)
         : base(system, CreateSettings(system))
     {
-        _ = config;
+        ArgumentNullException.ThrowIfNull(config);
     }
 
     /// <summary>Hyperion's id: payloads from nodes using the plain Hyperion serializer use the same id.</summary>
@@ -60,10 +61,11 @@ public sealed class RefusingSerializer : Serializer
     {
     }
 
+    /// <summary>The constructor Akka calls for a configured serializer; it has no settings.</summary>
     public RefusingSerializer(ExtendedActorSystem system, Config config)
         : base(system)
     {
-        _ = config;
+        ArgumentNullException.ThrowIfNull(config);
     }
 
     /// <summary>The id of Akka's Newtonsoft JSON serializer, so that payloads tagged with it are refused too.</summary>

@@ -72,7 +72,7 @@ public static class NodeProgram
             var config = FabricConfig.Load(files);
             settings = FabricNodeSettings.Read(config);
             startup = settings.ToStartupInfo(config);
-            features = FabricFeatures.Discover();
+            features = FabricFeatures.Discover([typeof(IFabricFeature).Assembly, typeof(NodeProgram).Assembly, .. LoadedFabricAssemblies()]);
             foreach (var feature in features)
             {
                 feature.Validate(startup);
@@ -119,32 +119,30 @@ public static class NodeProgram
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         _ = system.WhenTerminated.ContinueWith(_ => lifetime.StopApplication(), TaskScheduler.Default);
 
-        try
+        // 3. Join, warm the journal, start the features. If the actor system ends meanwhile (the node
+        //    was asked to leave or was downed while starting), stop waiting for start-up and exit.
+        var readiness = app.Services.GetRequiredService<NodeReadiness>();
+        var starting = StartUpAsync(system, settings, startup, features, app.Services, lifetime, log);
+        if (await Task.WhenAny(starting, system.WhenTerminated).ConfigureAwait(false) == starting)
         {
-            await JoinAsync(system, settings).ConfigureAwait(false);
-            var history = await WarmPersistenceAsync(system, settings).ConfigureAwait(false);
-            FabricMetrics.Get(system).Register(new ClusterMetricsSource(system, history.Starts));
-            log.LogInformation(
-                "fabric-node {Address} roles [{Roles}] management http://{Host}:{Port} persistence {Provider} (start #{Starts}); discovery {Method}",
-                Cluster.Get(system).SelfAddress, string.Join(",", settings.Roles), settings.ManagementHost, settings.ManagementPort,
-                settings.Persistence, history.Starts, settings.UsesDiscovery ? settings.DiscoveryMethod : settings.SeedNodes.Count > 0 ? "seed-nodes" : "none (joins itself)");
-
-            var context = new FabricNodeContext(system, startup, app.Services.GetRequiredService<ILoggerFactory>());
-            foreach (var feature in features)
+            try
             {
-                if (feature.ShouldStart(startup))
-                {
-                    log.LogInformation("Starting feature {Feature}", feature.Name);
-                    await feature.StartAsync(context, lifetime.ApplicationStopping).ConfigureAwait(false);
-                }
+                await starting.ConfigureAwait(false);
+                readiness.MarkStarted();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException && !lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                await error.WriteLineAsync("fabric-node: " + FabricConfig.OneLine(Innermost(e).Message)).ConfigureAwait(false);
+                exit.Fail();
+                await app.StopAsync().ConfigureAwait(false);
+                return ExitFailed;
             }
         }
-        catch (Exception e) when (e is not OutOfMemoryException && !lifetime.ApplicationStopping.IsCancellationRequested)
+        else
         {
-            await error.WriteLineAsync("fabric-node: " + FabricConfig.OneLine(Innermost(e).Message)).ConfigureAwait(false);
-            exit.Fail();
-            await app.StopAsync().ConfigureAwait(false);
-            return ExitFailed;
+            // The start-up steps ask actors of a stopped system: they end by timeout; observe that.
+            _ = starting.ContinueWith(t => t.Exception, TaskScheduler.Default);
+            log.LogWarning("The actor system stopped while the node was starting");
         }
 
         await app.WaitForShutdownAsync().ConfigureAwait(false);
@@ -189,6 +187,7 @@ public static class NodeProgram
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(startup);
         builder.Services.AddSingleton(exit);
+        builder.Services.AddSingleton(new NodeReadiness());
         builder.Services.AddSingleton(new ManagementToken(settings.ManagementToken));
         builder.Services.AddHostedService<ActorSystemShutdownService>();
 
@@ -216,6 +215,34 @@ public static class NodeProgram
         else
         {
             await cluster.JoinAsync(cluster.SelfAddress).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task StartUpAsync(
+        ActorSystem system,
+        FabricNodeSettings settings,
+        FabricStartupInfo startup,
+        IReadOnlyList<IFabricFeature> features,
+        IServiceProvider services,
+        IHostApplicationLifetime lifetime,
+        ILogger log)
+    {
+        await JoinAsync(system, settings).ConfigureAwait(false);
+        var history = await WarmPersistenceAsync(system, settings).ConfigureAwait(false);
+        FabricMetrics.Get(system).Register(new ClusterMetricsSource(system, history.Starts));
+        log.LogInformation(
+            "fabric-node {Address} roles [{Roles}] management http://{Host}:{Port} persistence {Provider} (start #{Starts}); discovery {Method}",
+            Cluster.Get(system).SelfAddress, string.Join(",", settings.Roles), settings.ManagementHost, settings.ManagementPort,
+            settings.Persistence, history.Starts, settings.UsesDiscovery ? settings.DiscoveryMethod : settings.SeedNodes.Count > 0 ? "seed-nodes" : "none (joins itself)");
+
+        var context = new FabricNodeContext(system, startup, services.GetRequiredService<ILoggerFactory>());
+        foreach (var feature in features)
+        {
+            if (feature.ShouldStart(startup))
+            {
+                log.LogInformation("Starting feature {Feature}", feature.Name);
+                await feature.StartAsync(context, lifetime.ApplicationStopping).ConfigureAwait(false);
+            }
         }
     }
 
@@ -276,6 +303,9 @@ public static class NodeProgram
             throw new FabricConfigException("fabric.data-dir", $"cannot create \"{directory}\": {FabricConfig.OneLine(e.Message)}");
         }
     }
+
+    private static IEnumerable<Assembly> LoadedFabricAssemblies() =>
+        AppDomain.CurrentDomain.GetAssemblies().Where(a => !a.IsDynamic && a.GetName().Name?.StartsWith("Fabric.", StringComparison.Ordinal) == true);
 
     private static Exception Innermost(Exception e)
     {

@@ -23,6 +23,9 @@ public sealed class ThreeNodeClusterFixture : IAsyncLifetime
             akka.discovery.config.services.fabric.endpoints = [{{endpoints}}]
             fabric.management.token = "{{Token}}"
             akka.cluster.roles = [capture]
+            # CI machines are small and busy: a little more tolerance than the production 1.5 s,
+            # so a loaded test host is not mistaken for a dead node while the cluster forms.
+            akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s
             """;
         Nodes = ports.Select(p => new NodeProcess(config, managementPort: p).Start()).ToList();
         return Task.CompletedTask;

@@ -10,9 +10,10 @@ namespace Fabric.Node.Tests.Cluster;
 
 /// <summary>
 /// Must show 1 (three nodes, no seed nodes, one cluster: 3 Up on each), the management token,
-/// Must show 2 (kill -9 of one: unreachable, downed by SBR, 2 Up) and SIGTERM (leave, exit 0
-/// within 10 s), in this order on one shared cluster.
+/// Must show 2 (kill -9 of one: unreachable, downed by SBR, 2 Up), a leave through the API, and
+/// SIGTERM (leave, exit 0 within 10 s), in this order on one shared cluster.
 /// </summary>
+[Collection(NodeProcessCollection.Name)]
 [TestCaseOrderer(StepOrderer.TypeName, StepOrderer.AssemblyName)]
 public sealed class ThreeNodeClusterTests(ThreeNodeClusterFixture cluster) : IClassFixture<ThreeNodeClusterFixture>
 {
@@ -123,23 +124,44 @@ public sealed class ThreeNodeClusterTests(ThreeNodeClusterFixture cluster) : ICl
 
     [Fact]
     [Step(Number = 4)]
-    public async Task Sigterm_leaves_the_cluster_and_exits_0_within_10_seconds()
+    public async Task Leave_through_the_management_api_removes_the_node_and_it_exits_0()
     {
         var (leaving, staying) = (cluster.Nodes[1], cluster.Nodes[0]);
-        await staying.WaitUntilAsync(async n => await n.UpCountAsync() >= 2, FormTimeout, "the leaving node Up");
+        await staying.WaitUntilAsync(async n => await n.UpCountAsync() == 2, FormTimeout, "2 Up members");
+        using var http = staying.Http();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ThreeNodeClusterFixture.Token);
 
-        var started = DateTime.UtcNow;
-        leaving.Terminate();
+        using var response = await http.PostAsync("cluster/leave", Body(leaving.Address));
 
-        Assert.True(await leaving.WaitForExitAsync(TimeSpan.FromSeconds(10)), "fabric-node did not exit within 10 s of SIGTERM");
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(leaving.Address, answer.GetProperty("address").GetString());
+        Assert.Equal("leave", answer.GetProperty("action").GetString());
+        Assert.True(await leaving.WaitForExitAsync(TimeSpan.FromSeconds(20)), "the node that left did not exit");
         Assert.Equal(0, leaving.ExitCode);
         await staying.WaitUntilAsync(async n =>
         {
             var view = await n.GetJsonAsync("cluster/members");
             return view.GetProperty("members").EnumerateArray().All(m => m.GetProperty("address").GetString() != leaving.Address);
-        }, TimeSpan.FromSeconds(10), "the leaving node removed (a graceful leave, not an unreachable node)");
+        }, TimeSpan.FromSeconds(10), "the node that left removed");
         Assert.Equal(1, await staying.UpCountAsync());
+    }
+
+    [Fact]
+    [Step(Number = 5)]
+    public async Task Sigterm_leaves_the_cluster_and_exits_0_within_10_seconds()
+    {
+        var node = cluster.Nodes[0];
+        await node.WaitReadyAsync(FormTimeout);
+
+        var started = DateTime.UtcNow;
+        node.Terminate();
+
+        Assert.True(await node.WaitForExitAsync(TimeSpan.FromSeconds(10)), "fabric-node did not exit within 10 s of SIGTERM");
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
+        Assert.Equal(0, node.ExitCode);
+        Assert.Contains("Stopping: leaving the cluster (CoordinatedShutdown)", node.Output, StringComparison.Ordinal);
+        Assert.Contains("Marked address [" + node.Address + "] as [Leaving]", node.Output, StringComparison.Ordinal);
     }
 
     private static StringContent Body(string address) =>

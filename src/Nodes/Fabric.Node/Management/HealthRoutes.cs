@@ -9,7 +9,8 @@ using Microsoft.AspNetCore.Routing;
 namespace Fabric.Node.Management;
 
 /// <summary>
-/// <c>/alive</c> (the process serves HTTP), <c>/ready</c> (200 only when this member is Up),
+/// <c>/alive</c> (the process serves HTTP), <c>/ready</c> (200 only when this member is Up and
+/// the node has finished starting: journal warmed, features started),
 /// <c>GET /node</c> (this node: address, roles, persistence and its start history).
 /// </summary>
 public sealed class HealthRoutes : IManagementRoutes
@@ -17,9 +18,14 @@ public sealed class HealthRoutes : IManagementRoutes
     public void Map(IEndpointRouteBuilder routes)
     {
         routes.MapGet("/alive", () => Results.Json(new { status = "alive" }, ManagementResults.Json));
-        routes.MapGet("/ready", (ActorSystem system) =>
+        routes.MapGet("/ready", (ActorSystem system, NodeReadiness readiness) =>
         {
             var status = Cluster.Get(system).SelfMember.Status;
+            if (!readiness.Started)
+            {
+                return ManagementResults.Error(StatusCodes.Status503ServiceUnavailable, $"not ready: starting (this member is {status})");
+            }
+
             return status == MemberStatus.Up
                 ? Results.Json(new { status = "ready", member = status.ToString() }, ManagementResults.Json)
                 : ManagementResults.Error(StatusCodes.Status503ServiceUnavailable, $"not ready: this member is {status}");

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `fabric decap IN OUT` against `tcpdump -r IN -w OUT` on the same generated capture, same run.
+#   bench/decap-vs-tcpdump.sh [PACKETS] [RUNS]      defaults: 5000000 packets, 5 runs of each
+# Generates a PACKETS-packet ERSPAN II capture whose inner frames are a 7:4:1 IMIX of 64/576/1500
+# bytes (bench/gen-erspan-imix.py), builds the console in Release, then alternates the two commands
+# RUNS times each (tcpdump first, then fabric, then tcpdump...), all reading the file from the page
+# cache (one untimed warm-up read first) and writing to the same directory. Prints every wall time,
+# the medians and the ratio fabric/tcpdump (goal <= 1.0). Work files go to $BENCH_DIR (default a
+# temp dir under /var/tmp, removed at the end).
+set -euo pipefail
+packets=${1:-5000000}
+runs=${2:-5}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+work=${BENCH_DIR:-$(mktemp -d /var/tmp/fabric-bench.XXXXXX)}
+keep=${BENCH_DIR:+1}
+mkdir -p "$work"
+trap '[[ -n "$keep" ]] || rm -rf "$work"' EXIT
+
+echo "bench: building fabric (Release)"
+dotnet build "$root/src/Nodes/Fabric.Console" -c Release -nologo -v quiet -clp:ErrorsOnly -o "$work/fabric-bin" >/dev/null
+fabric=$work/fabric-bin/fabric
+
+input=$work/erspan-imix-$packets.pcap
+if [[ ! -f $input ]]; then
+  echo "bench: generating $packets ERSPAN II IMIX packets"
+  python3 "$here/gen-erspan-imix.py" "$input" "$packets"
+fi
+size=$(stat -c %s "$input")
+echo "bench: input $input, $size bytes"
+cat "$input" > /dev/null   # warm the page cache once, untimed
+
+seconds() { local start end; start=$(date +%s.%N); "$@" > /dev/null 2>&1; end=$(date +%s.%N); echo "$end - $start" | bc -l; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+# Correctness first: every packet is ERSPAN, so fabric must write as many frames as it reads.
+written=$("$fabric" decap "$input" "$work/fabric-out.pcap" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["written"])')
+[[ $written == "$packets" ]] || { echo "bench: fabric wrote $written frames, expected $packets" >&2; exit 1; }
+
+tcpdump_times=()
+fabric_times=()
+for ((i = 1; i <= runs; i++)); do
+  t=$(seconds tcpdump -r "$input" -w "$work/tcpdump-out.pcap")
+  f=$(seconds "$fabric" decap "$input" "$work/fabric-out.pcap")
+  tcpdump_times+=("$t")
+  fabric_times+=("$f")
+  printf 'bench: run %d: tcpdump %.3f s, fabric %.3f s\n' "$i" "$t" "$f"
+done
+
+mt=$(median "${tcpdump_times[@]}")
+mf=$(median "${fabric_times[@]}")
+ratio=$(echo "$mf / $mt" | bc -l)
+printf 'bench: %s packets, %s bytes, %d runs each (alternating)\n' "$packets" "$size" "$runs"
+printf 'bench: median tcpdump -r IN -w OUT : %.3f s (%.2f Mpps)\n' "$mt" "$(echo "$packets / $mt / 1000000" | bc -l)"
+printf 'bench: median fabric decap IN OUT  : %.3f s (%.2f Mpps)\n' "$mf" "$(echo "$packets / $mf / 1000000" | bc -l)"
+printf 'bench: ratio fabric/tcpdump        : %.3f (goal <= 1.0)\n' "$ratio"

@@ -1,0 +1,194 @@
+using Fabric.Protocols.Decap;
+using Fabric.Protocols.Pcap;
+
+namespace Fabric.Console.Commands;
+
+/// <summary>
+/// Decapsulates a stored capture into a classic pcap of inner frames: the work behind
+/// <c>fabric decap</c>, without any printing. The output is written to a temporary file beside
+/// <c>OUT</c> and renamed over it at the end, so a failure never leaves a half-written OUT; when the
+/// input is damaged mid-way, every good record before the damage is kept and the output is still a
+/// valid pcap (the damage is reported in <see cref="DecapFileReport.InputProblem"/>).
+/// Per packet: the decapsulator in place in the reader's buffer, one buffered write; no allocation.
+/// </summary>
+internal static class DecapFile
+{
+    /// <summary>Name of the outcome for records of a pcapng interface whose link type is neither Ethernet nor raw IP.</summary>
+    public const string UnsupportedLinkTypeOutcome = "unsupported-link-type";
+
+    /// <summary>Runs the job. Throws <see cref="ConsoleException"/> (exit 2) for bad input or an unwritable output.</summary>
+    public static DecapFileReport Run(string input, string output, DecapOptions options)
+    {
+        var inputPath = Path.GetFullPath(input);
+        var outputPath = Path.GetFullPath(output);
+        if (!File.Exists(inputPath))
+        {
+            throw new ConsoleException(Directory.Exists(inputPath) ? $"{input}: is a directory, not a capture file" : $"{input}: no such file", ExitCodes.Usage);
+        }
+
+        if (string.Equals(inputPath, outputPath, StringComparison.Ordinal))
+        {
+            throw new ConsoleException($"{output}: the output would overwrite the input; choose another file", ExitCodes.Usage);
+        }
+
+        using var reader = OpenInput(input);
+        if (reader.Interfaces.Count > 0 && ToLinkLayer(reader.LinkType) is null)
+        {
+            throw new ConsoleException(
+                $"{input}: unsupported link type {reader.LinkType} ({LinkTypes.Name(reader.LinkType)}); fabric decap reads ETHERNET and RAW captures",
+                ExitCodes.Usage);
+        }
+
+        var nanoseconds = reader.Interfaces.Count > 0 && reader.Interfaces[0].FinerThanMicroseconds;
+        var temporary = TemporaryPathBeside(outputPath);
+        PcapWriter writer;
+        try
+        {
+            writer = PcapWriter.Create(temporary, LinkTypes.Ethernet, nanoseconds: nanoseconds);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new ConsoleException($"{output}: cannot write: directory {Path.GetDirectoryName(outputPath)} does not exist", ExitCodes.Usage, e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new ConsoleException($"{output}: cannot write: permission denied in {Path.GetDirectoryName(outputPath)}", ExitCodes.Usage, e);
+        }
+        catch (IOException e)
+        {
+            throw new ConsoleException($"{output}: cannot write: {OneLine(e.Message)}", ExitCodes.Usage, e);
+        }
+
+        try
+        {
+            var counts = new long[DecapStatusInfo.Count];
+            long unsupportedLinkType = 0;
+            CaptureReadStatus status;
+            using (writer)
+            {
+                var decapsulator = new Decapsulator(options);
+                while ((status = reader.ReadNext(out var record)) == CaptureReadStatus.Packet)
+                {
+                    var linkLayer = ToLinkLayer(record.LinkType);
+                    if (linkLayer is null)
+                    {
+                        unsupportedLinkType++;
+                        continue;
+                    }
+
+                    // In place, in the reader's buffer: the record is ours until the next read.
+                    var frameBytes = record.WritableData;
+                    var length = frameBytes.Length;
+                    var decap = decapsulator.Decapsulate(
+                        frameBytes, 0, length, Math.Max(record.OriginalLength, length), record.TimestampNs,
+                        linkLayer.Value, out var result, out _);
+                    counts[(int)decap]++;
+                    if (!DecapStatusInfo.Emits(decap))
+                    {
+                        continue;
+                    }
+
+                    var frame = DecapStatusInfo.InReassemblyBuffer(decap)
+                        ? decapsulator.ReassembledFrame
+                        : frameBytes.Slice(result.Offset, result.Length);
+                    writer.Write(frame, record.TimestampNs, result.OriginalLength);
+                }
+            }
+
+            File.Move(temporary, outputPath, overwrite: true);
+
+            var outcomes = new List<KeyValuePair<string, long>>();
+            for (var i = 0; i < counts.Length; i++)
+            {
+                if (counts[i] != 0)
+                {
+                    outcomes.Add(new(DecapStatusInfo.Name((DecapStatus)i), counts[i]));
+                }
+            }
+
+            if (unsupportedLinkType != 0)
+            {
+                outcomes.Add(new(UnsupportedLinkTypeOutcome, unsupportedLinkType));
+            }
+
+            return new DecapFileReport(
+                input,
+                output,
+                reader.Format == CaptureFileFormat.PcapNg ? "pcapng" : "pcap",
+                reader.RecordCount,
+                writer.RecordCount,
+                outcomes,
+                status == CaptureReadStatus.EndOfFile ? null : reader.Problem);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temporary);
+            throw new ConsoleException($"{output}: writing failed: {OneLine(e.Message)}", ExitCodes.Failed, e);
+        }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
+    }
+
+    private static CaptureFileReader OpenInput(string input)
+    {
+        try
+        {
+            return CaptureFileReader.Open(input);
+        }
+        catch (CaptureFileException e)
+        {
+            throw new ConsoleException(e.Message, ExitCodes.Usage, e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConsoleException($"{input}: cannot read: {OneLine(e.Message)}", ExitCodes.Usage, e);
+        }
+    }
+
+    private static LinkLayer? ToLinkLayer(uint linkType) => linkType switch
+    {
+        LinkTypes.Ethernet => LinkLayer.Ethernet,
+        LinkTypes.Raw or LinkTypes.IPv4 or LinkTypes.IPv6 => LinkLayer.RawIp,
+        _ => null,
+    };
+
+    private static string TemporaryPathBeside(string outputPath)
+    {
+        var directory = Path.GetDirectoryName(outputPath) ?? ".";
+        return Path.Combine(directory, $".{Path.GetFileName(outputPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.partial");
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Nothing more can be done; the temporary name starts with a dot and says .partial.
+        }
+    }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+}
+
+/// <summary>What <c>fabric decap</c> did; printed as a table or JSON.</summary>
+/// <param name="Input">The input as given.</param>
+/// <param name="Output">The output as given.</param>
+/// <param name="Format">"pcap" or "pcapng".</param>
+/// <param name="Records">Records read from the input.</param>
+/// <param name="Written">Frames written to the output.</param>
+/// <param name="Outcomes">Records per outcome name (decapsulator statuses in kebab-case, plus unsupported-link-type), non-zero only.</param>
+/// <param name="InputProblem">Why the input ended early (damaged or cut short), or null.</param>
+internal sealed record DecapFileReport(
+    string Input,
+    string Output,
+    string Format,
+    long Records,
+    long Written,
+    IReadOnlyList<KeyValuePair<string, long>> Outcomes,
+    string? InputProblem);

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace Fabric.Protocols.Tests.Pcap;
+
+/// <summary>Runs an installed tool (tshark, tcpdump) as an independent reader and returns its output.</summary>
+public static partial class ExternalTool
+{
+    /// <summary>
+    /// Packets tcpdump reads from a file: `tcpdump -n -# -r FILE` numbers the first line of each
+    /// packet ("   12  10:20:13.729856 ..."); continuation lines are not counted. Fails on a tcpdump error.
+    /// </summary>
+    public static int TcpdumpCount(string path)
+    {
+        var result = Run("tcpdump", "-n", "-#", "-r", path);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"tcpdump -r {path} failed ({result.ExitCode}): {result.Stderr}");
+        }
+
+        return result.Lines.Count(line => PacketLine().IsMatch(line));
+    }
+
+    [GeneratedRegex(@"^ *[0-9]+  [0-9]{2}:[0-9]{2}:[0-9]{2}\.")]
+    private static partial Regex PacketLine();
+
+    public static ToolResult Run(string program, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} did not finish within 2 minutes");
+        }
+
+        return new ToolResult(process.ExitCode, stdout, stderr.GetAwaiter().GetResult());
+    }
+}
+
+public sealed record ToolResult(int ExitCode, string Stdout, string Stderr)
+{
+    public string[] Lines => Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+}

@@ -1,0 +1,271 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Fabric.Protocols.Pcap;
+
+namespace Fabric.System.Tests.Console;
+
+/// <summary>
+/// Must show 7 (and 3 at the file level): the built <c>fabric</c> executable, run as a process, on
+/// corpus captures read in place: the output is read by tcpdump with the expected frame count,
+/// malformed captures are counted under named outcomes, and error cases exit non-zero with one clear
+/// line on stderr and nothing half-written.
+/// </summary>
+public sealed partial class DecapCommandProcessTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("fq-decap-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    // Expected counts from INDEX.tsv's tshark column for the same file (every frame is a tunnel packet):
+    [Theory]
+    [InlineData("tcpdump/vxlan.pcap", 10)]                                  // ip:udp:vxlan:eth:ip:icmp:data(8); ip:udp:vxlan:eth:arp(2)
+    [InlineData("tcpdump/vxlan_port_8472.pcap", 10)]                        // VXLAN on 8472, Fabric's default port list has it
+    [InlineData("tcpdump/erspan-type-ii-3.pcap", 108)]                      // ERSPAN II: stp(70); vlan:llc:ndp(28); vlan:arp(10)
+    [InlineData("zeek/erspanIII.pcap", 2)]                                  // ERSPAN III ICMP(2)
+    [InlineData("arkime/gre-erspan-vxlan.pcap", 7)]                         // ERSPAN II -> VXLAN-GPE, nested (7)
+    [InlineData("suricata-verify/vxlan-decoder-03_vxlan.pcap", 100)]        // real AWS Traffic Mirroring (100)
+    [InlineData("zeek/tunnels_geneve-vxlan-dns-truncated.pcap", 2)]         // GWLB Geneve -> VXLAN, truncated by snaplen (2)
+    [InlineData("zeek/vntag.pcap", 0)]                                      // VN-Tag, no tunnel: nothing to write (nanosecond pcap)
+    public void Decap_of_a_corpus_capture_is_read_by_tcpdump_with_the_expected_frame_count(string name, int frames)
+    {
+        var output = Path.Combine(_directory, "inner.pcap");
+
+        var run = Fabric("decap", Corpus(name), output, "--json");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Equal("", run.Stderr);
+        using var json = JsonDocument.Parse(run.Stdout);
+        Assert.Equal(frames, json.RootElement.GetProperty("written").GetInt64());
+        Assert.Equal(frames, TcpdumpCount(output));
+        Assert.Empty(Directory.GetFiles(_directory, "*.partial"));
+    }
+
+    // Must show 3 at the file level: each bad packet is counted under a named outcome, the run succeeds.
+    [Theory]
+    [InlineData("tcpdump/gre-heapoverflow-1.pcap", "ip-bad-version")]
+    [InlineData("tcpdump/gre-heapoverflow-2.pcap", "gre-routing-unsupported")]
+    [InlineData("tcpdump/erspan-type-iii-pb-1.pcap", "truncated")]
+    [InlineData("tcpdump/erspan-type-iii-ft-7.pcap", "erspan-frame-type-unsupported")]
+    [InlineData("zeek/tunnels_geneve-truncated.pcapng", "truncated")]
+    public void Malformed_corpus_capture_is_counted_under_a_named_outcome(string name, string outcome)
+    {
+        var output = Path.Combine(_directory, "inner.pcap");
+
+        var run = Fabric("decap", Corpus(name), output, "--json");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var json = JsonDocument.Parse(run.Stdout);
+        var outcomes = json.RootElement.GetProperty("outcomes").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64());
+        Assert.True(outcomes.ContainsKey(outcome), $"outcomes: {string.Join(", ", outcomes)}");
+        Assert.Equal(json.RootElement.GetProperty("records").GetInt64(), outcomes.Values.Sum());
+        Assert.Equal(0, TcpdumpCount(output));
+    }
+
+    [Fact]
+    public void Table_output_names_the_outcomes_and_the_counts()
+    {
+        var output = Path.Combine(_directory, "inner.pcap");
+
+        var run = Fabric("decap", Corpus("suricata-verify/vxlan-decoder-01_input.pcap"), output);
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Matches(@"│ ok\s+│\s+1 │", run.Stdout);
+        Assert.Matches(@"│ not-encapsulated\s+│\s+2 │", run.Stdout);
+        Assert.Contains("read 3 records, wrote 1 inner frames", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Config_file_sets_the_policy_like_the_node()
+    {
+        // packetnet/vxlan_custom_port.pcap: VXLAN on UDP 65530, not a default port.
+        var config = Path.Combine(_directory, "decap.conf");
+        File.WriteAllText(config, "fabric.decap { vxlan-ports = [4789, 65530] }\n");
+        var output = Path.Combine(_directory, "inner.pcap");
+
+        var defaults = Fabric("decap", Corpus("packetnet/vxlan_custom_port.pcap"), output, "--json");
+        var configured = Fabric("decap", Corpus("packetnet/vxlan_custom_port.pcap"), output, "--json", "--config", config);
+
+        Assert.Equal(0, defaults.ExitCode);
+        Assert.Equal(0, JsonDocument.Parse(defaults.Stdout).RootElement.GetProperty("written").GetInt64());
+        Assert.Equal(0, configured.ExitCode);
+        Assert.Equal(1, JsonDocument.Parse(configured.Stdout).RootElement.GetProperty("written").GetInt64());
+        Assert.Equal(1, TcpdumpCount(output));
+    }
+
+    [Fact]
+    public void Bad_config_value_exits_2_naming_the_key()
+    {
+        var config = Path.Combine(_directory, "decap.conf");
+        File.WriteAllText(config, "fabric.decap { max-depth = 0 }\n");
+        var output = Path.Combine(_directory, "inner.pcap");
+
+        var run = Fabric("decap", Corpus("tcpdump/vxlan.pcap"), output, "--config", config);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith($"fabric: --config {config}: fabric.decap.max-depth: ", OneLine(run.Stderr), StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void Missing_input_exits_2_with_one_line()
+    {
+        var missing = Path.Combine(_directory, "nope.pcap");
+
+        var run = Fabric("decap", missing, Path.Combine(_directory, "inner.pcap"));
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal($"fabric: {missing}: no such file", OneLine(run.Stderr));
+        Assert.Empty(Directory.GetFiles(_directory));
+    }
+
+    [Fact]
+    public void Input_that_is_not_a_capture_exits_2_with_one_line()
+    {
+        var index = Corpus("INDEX.tsv");
+
+        var run = Fabric("decap", index, Path.Combine(_directory, "inner.pcap"));
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal($"fabric: {index}: not a capture file (magic 0x68746170: neither pcap nor pcapng)", OneLine(run.Stderr));
+        Assert.Empty(Directory.GetFiles(_directory));
+    }
+
+    [Fact]
+    public void Unsupported_link_type_exits_2_with_one_line()
+    {
+        var sll = Path.Combine(_directory, "cooked.pcap");
+        using (var writer = PcapWriter.Create(sll, LinkTypes.LinuxSll))
+        {
+            writer.Write(new byte[60], 1, 60);
+        }
+
+        var run = Fabric("decap", sll, Path.Combine(_directory, "inner.pcap"));
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal($"fabric: {sll}: unsupported link type 113 (LINUX_SLL); fabric decap reads ETHERNET and RAW captures", OneLine(run.Stderr));
+        Assert.Equal([sll], Directory.GetFiles(_directory));
+    }
+
+    [Fact]
+    public void Unwritable_output_exits_2_and_leaves_nothing()
+    {
+        var output = Path.Combine(_directory, "no-such-dir", "inner.pcap");
+
+        var run = Fabric("decap", Corpus("tcpdump/vxlan.pcap"), output);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal($"fabric: {output}: cannot write: directory {Path.GetDirectoryName(output)} does not exist", OneLine(run.Stderr));
+        Assert.Empty(Directory.GetFileSystemEntries(_directory));
+    }
+
+    [Fact]
+    public void Input_broken_mid_way_keeps_the_good_frames_in_a_valid_pcap_and_exits_1()
+    {
+        // The first 60 000 bytes of a real AWS mirror capture: whole records, then one torn at the end.
+        var whole = File.ReadAllBytes(Corpus("suricata-verify/vxlan-decoder-03_vxlan.pcap"));
+        var cut = Path.Combine(_directory, "cut.pcap");
+        File.WriteAllBytes(cut, whole[..(whole.Length / 2)]);
+        var output = Path.Combine(_directory, "inner.pcap");
+
+        var run = Fabric("decap", cut, output, "--json");
+
+        Assert.Equal(1, run.ExitCode);
+        using var json = JsonDocument.Parse(run.Stdout);
+        var written = json.RootElement.GetProperty("written").GetInt64();
+        var records = json.RootElement.GetProperty("records").GetInt64();
+        Assert.InRange(written, 1, 99);
+        Assert.Equal(records, written);
+        Assert.Equal(written, TcpdumpCount(output));
+        Assert.Matches(
+            $@"^fabric: {Regex.Escape(cut)}: the last record is cut short at byte \d+ after {records} good records: .*; kept the {written} frames decapsulated before it$",
+            OneLine(run.Stderr));
+        Assert.Empty(Directory.GetFiles(_directory, "*.partial"));
+    }
+
+    [Fact]
+    public void Failed_run_leaves_an_existing_output_untouched()
+    {
+        var output = Path.Combine(_directory, "inner.pcap");
+        File.WriteAllText(output, "previous contents");
+
+        var run = Fabric("decap", Corpus("INDEX.tsv"), output);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal("previous contents", File.ReadAllText(output));
+    }
+
+    private static string OneLine(string stderr)
+    {
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        return lines[0];
+    }
+
+    private static (int ExitCode, string Stdout, string Stderr) Fabric(params string[] arguments) =>
+        Run(Path.Combine(AppContext.BaseDirectory, "fabric"), arguments);
+
+    /// <summary>Packets tcpdump reads: `-#` numbers the first line of each packet.</summary>
+    private static int TcpdumpCount(string path)
+    {
+        var run = Run("tcpdump", "-n", "-#", "-r", path);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        return run.Stdout.Split('\n').Count(line => TcpdumpPacketLine().IsMatch(line));
+    }
+
+    [GeneratedRegex(@"^ *[0-9]+  [0-9]{2}:[0-9]{2}:[0-9]{2}\.")]
+    private static partial Regex TcpdumpPacketLine();
+
+    private static (int ExitCode, string Stdout, string Stderr) Run(string program, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} did not finish within 2 minutes");
+        }
+
+        return (process.ExitCode, stdout, stderr.GetAwaiter().GetResult());
+    }
+
+    private static string Corpus(string relative) => Path.Combine(CorpusRoot.Value, relative);
+
+    private static readonly Lazy<string> CorpusRoot = new(() =>
+    {
+        if (Environment.GetEnvironmentVariable("FABRIC_CORPUS") is { Length: > 0 } overridden)
+        {
+            return overridden;
+        }
+
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Fabric.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        // ../shared/corpus from the repository root (one more level up from a git worktree).
+        for (var up = directory?.Parent; up is not null; up = up.Parent)
+        {
+            var candidate = Path.Combine(up.FullName, "shared", "corpus");
+            if (File.Exists(Path.Combine(candidate, "INDEX.tsv")))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException($"no shared/corpus/INDEX.tsv above {AppContext.BaseDirectory}");
+    });
+}
