@@ -50,7 +50,14 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
         Receive<OvsdbUpdate>(HandleUpdate);
         Receive<OvsdbDown>(HandleDown);
         Receive<TransactionDone>(HandleTransactionDone);
-        Receive<OrphanRemoved>(m => _orphansInFlight.Remove(m.Session));
+        Receive<OrphanRemoved>(m =>
+        {
+            _orphansInFlight.Remove(m.Session);
+            if (m.Error is not null)
+            {
+                _log.Warning("Site {0}: removing the mirror of undefined session {1} failed: {2}", _site.Name, m.Session, m.Error);
+            }
+        });
         Receive<Audit>(_ => Reconcile("audit", DateTimeOffset.UtcNow, Stopwatch.GetTimestamp()));
         Receive<ReportTick>(_ => reportTo.Tell(_state.Report()));
         Receive<GetAgentState>(_ => Sender.Tell(_state.State()));
