@@ -14,7 +14,7 @@ namespace Fabric.System.Tests.Mirrors;
 [Collection(OvsSandboxCollection.Name)]
 public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output) : IDisposable
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(120);
     private readonly string _database = "fm_" + Guid.NewGuid().ToString("N")[..10];
     private readonly List<FabricNodeHost> _nodes = [];
 
@@ -48,6 +48,17 @@ public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output)
             ? view.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up")
             : 0;
 
+    /// <summary>Waits for an OVS condition; on timeout the message carries the nodes' logs.</summary>
+    private void WaitForOvs(Func<bool> condition, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(sw.Elapsed < Wait, $"{what}: not within {Wait.TotalSeconds} s\n{ovs.Diagnostics()}\n{Logs()}");
+            Thread.Sleep(20);
+        }
+    }
+
     private string Logs() => string.Join("\n----\n", _nodes.Select(n => n.Output.Length > 6000 ? n.Output[^6000..] : n.Output));
 
     [Fact]
@@ -78,9 +89,9 @@ public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output)
         var (code, _, stderr) = await _nodes[1].FabricAsync("mirrors", "add", "cluster-mirror", "--site", "pve-a", "--bridge", ovs.Bridge,
             "--source", "vm:101/net1", "--source", "vm:101/net6", "--output", "vm:103/net1");
         Assert.True(code == 0, stderr);
-        OvsSandbox.WaitFor(() => ovs.MirrorHolds("cluster-mirror", "output_port", "tap103i1"), Wait, "cluster-mirror applied");
+        WaitForOvs(() => ovs.MirrorHolds("cluster-mirror", "output_port", "tap103i1"), "cluster-mirror applied");
         ovs.RestartVmNic("tap101i6");
-        OvsSandbox.WaitFor(() => ovs.MirrorHolds("cluster-mirror", "select_src_port", "tap101i6"), Wait, "repair before the failover");
+        WaitForOvs(() => ovs.MirrorHolds("cluster-mirror", "select_src_port", "tap101i6"), "repair before the failover");
 
         // The singletons live on the oldest member (every node has both roles).
         var members = (await _nodes[0].TryGetJsonAsync("cluster/members"))!.Value;
@@ -91,7 +102,7 @@ public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output)
         var killedAt = Stopwatch.StartNew();
         victim.KillHard();
         ovs.RestartVmNic("tap101i1");
-        OvsSandbox.WaitFor(() => ovs.MirrorHolds("cluster-mirror", "select_src_port", "tap101i1"), Wait, "repair after the failover");
+        WaitForOvs(() => ovs.MirrorHolds("cluster-mirror", "select_src_port", "tap101i1"), "repair after the failover");
         output.WriteLine($"kill -9 of {victim.Address} to the first repair after it: {killedAt.Elapsed.TotalSeconds:0.0} s");
 
         // The moved supervisor knows the whole story from PostgreSQL: the definition and the repairs before the kill.
