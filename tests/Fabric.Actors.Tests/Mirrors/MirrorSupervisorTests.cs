@@ -112,6 +112,41 @@ public sealed class MirrorSupervisorTests : TestKit, IClassFixture<MirrorSupervi
     }
 
     [Fact]
+    public void State_comes_back_from_a_snapshot_after_the_journal_was_trimmed()
+    {
+        var id = "sup-" + Guid.NewGuid().ToString("N")[..8];
+        var supervisor = StartSupervisor(id, Settings(Seed()));
+        _agent.ExpectMsg<AssignSessions>(Wait);
+        for (var i = 0; i < 25; i++)
+        {
+            supervisor.Tell(new RepairRecorded(new MirrorRepair("seed-mirror", "pve-a", DateTimeOffset.UtcNow, "event", $"repair {i}", TimeSpan.FromMilliseconds(i), null)), _agent.Ref);
+        }
+
+        AwaitAssert(() => Assert.Equal(25, Ask<MirrorSessionDetail>(supervisor, new GetMirrorSession("seed-mirror")).View!.RepairCount), Wait);
+        AwaitAssert(() => Assert.True(SnapshotCount(id) > 0), Wait);
+        Stop(supervisor);
+
+        // SnapshotEvery = 10: the state is rebuilt from the last snapshot plus the events after it.
+        var restarted = StartSupervisor(id, Settings(Seed()));
+        _agent.ExpectMsg<AssignSessions>(Wait);
+        var view = Ask<MirrorSessionDetail>(restarted, new GetMirrorSession("seed-mirror")).View!;
+        Assert.Equal(25, view.RepairCount);
+        Assert.Equal("repair 24", view.LastRepair!.Missing);
+        var history = Ask<MirrorHistory>(restarted, new GetMirrorHistory("seed-mirror", 100));
+        Assert.Equal(26, history.Entries.Length); // defined + 25 repairs
+    }
+
+    private static long SnapshotCount(string persistenceId)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DbFile}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = $id";
+        command.Parameters.AddWithValue("$id", persistenceId);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    [Fact]
     public void Specs_compare_by_value()
     {
         Assert.Equal(Seed(), Seed());
