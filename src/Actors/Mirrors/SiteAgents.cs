@@ -1,0 +1,34 @@
+using Akka.Actor;
+using Fabric.Actors.Mirrors.Backends;
+using Fabric.Actors.Mirrors.IosXe;
+using Fabric.Actors.Mirrors.Ovs;
+using Fabric.Actors.Mirrors.Tc;
+
+namespace Fabric.Actors.Mirrors;
+
+/// <summary>The agent of a site, by its backend.</summary>
+public static class SiteAgents
+{
+    /// <summary>Timeout of one request to a backend's management API.</summary>
+    public static readonly TimeSpan ApiTimeout = TimeSpan.FromSeconds(10);
+
+    public static Props Props(MirrorSiteSettings site, MirrorSettings settings, IActorRef reportTo, MirrorMetrics? metrics)
+    {
+        ArgumentNullException.ThrowIfNull(site);
+        return site.Backend switch
+        {
+            MirrorBackendKind.Ovs => OvsMirrorAgent.Props(site, settings, reportTo, metrics),
+            MirrorBackendKind.Tc => TcMirrorAgent.Props(site, settings, reportTo, metrics),
+            MirrorBackendKind.IosXe => PollingMirrorAgent.Props(site, settings, reportTo, metrics, () => IosXe(site)),
+            _ => throw new ArgumentOutOfRangeException(nameof(site), site.Backend, "no agent for this backend"),
+        };
+    }
+
+    /// <summary>The RESTCONF backend of an iosxe site (reads the password file now).</summary>
+    public static IMirrorBackend IosXe(MirrorSiteSettings site)
+    {
+        ArgumentNullException.ThrowIfNull(site);
+        var api = site.Api ?? throw new InvalidOperationException($"site {site.Name}: no url");
+        return new IosXeBackend(new RestconfClient(api, api.ReadSecret(), ApiTimeout));
+    }
+}
