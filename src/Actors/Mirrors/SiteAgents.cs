@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Fabric.Actors.Mirrors.Aws;
 using Fabric.Actors.Mirrors.Backends;
 using Fabric.Actors.Mirrors.IosXe;
 using Fabric.Actors.Mirrors.Ovs;
@@ -20,9 +21,14 @@ public static class SiteAgents
             MirrorBackendKind.Ovs => OvsMirrorAgent.Props(site, settings, reportTo, metrics),
             MirrorBackendKind.Tc => TcMirrorAgent.Props(site, settings, reportTo, metrics),
             MirrorBackendKind.IosXe => PollingMirrorAgent.Props(site, settings, reportTo, metrics, () => IosXe(site)),
+            MirrorBackendKind.Aws => PollingMirrorAgent.Props(site, settings, reportTo, metrics, () => Aws(site)),
             _ => throw new ArgumentOutOfRangeException(nameof(site), site.Backend, "no agent for this backend"),
         };
     }
+
+    /// <summary>The EC2 backend of an aws site (credentials from the standard AWS chain).</summary>
+    public static IMirrorBackend Aws(MirrorSiteSettings site, TimeSpan? firstBackoff = null) =>
+        new AwsBackend(AwsBackend.CreateClient(site, ApiTimeout), site.Name, firstBackoff ?? TimeSpan.FromMilliseconds(200));
 
     /// <summary>The RESTCONF backend of an iosxe site (reads the password file now).</summary>
     public static IMirrorBackend IosXe(MirrorSiteSettings site)
