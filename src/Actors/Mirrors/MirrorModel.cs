@@ -228,10 +228,6 @@ public sealed record MirrorSessionSpec(
             return BackendChecks.Check(this);
         }
 
-        if (Backend == MirrorBackendKind.Proxmox && string.IsNullOrWhiteSpace(Bridge))
-        {
-            return ("bridge", "missing (required for backend proxmox)");
-        }
 
         for (var i = 0; i < Sources.Length; i++)
         {

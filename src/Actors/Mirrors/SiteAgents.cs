@@ -3,6 +3,7 @@ using Fabric.Actors.Mirrors.Aws;
 using Fabric.Actors.Mirrors.Backends;
 using Fabric.Actors.Mirrors.IosXe;
 using Fabric.Actors.Mirrors.Ovs;
+using Fabric.Actors.Mirrors.Proxmox;
 using Fabric.Actors.Mirrors.Tc;
 
 namespace Fabric.Actors.Mirrors;
@@ -22,6 +23,7 @@ public static class SiteAgents
             MirrorBackendKind.Tc => TcMirrorAgent.Props(site, settings, reportTo, metrics),
             MirrorBackendKind.IosXe => PollingMirrorAgent.Props(site, settings, reportTo, metrics, () => IosXe(site)),
             MirrorBackendKind.Aws => PollingMirrorAgent.Props(site, settings, reportTo, metrics, () => Aws(site)),
+            MirrorBackendKind.Proxmox => ProxmoxMirrorAgent.Props(site, settings, reportTo, metrics, () => Proxmox(site)),
             _ => throw new ArgumentOutOfRangeException(nameof(site), site.Backend, "no agent for this backend"),
         };
     }
@@ -29,6 +31,14 @@ public static class SiteAgents
     /// <summary>The EC2 backend of an aws site (credentials from the standard AWS chain).</summary>
     public static IMirrorBackend Aws(MirrorSiteSettings site, TimeSpan? firstBackoff = null) =>
         new AwsBackend(AwsBackend.CreateClient(site, ApiTimeout), site.Name, firstBackoff ?? TimeSpan.FromMilliseconds(200));
+
+    /// <summary>The PVE API client of a proxmox site (reads the token secret file now).</summary>
+    public static ProxmoxClient Proxmox(MirrorSiteSettings site)
+    {
+        ArgumentNullException.ThrowIfNull(site);
+        var api = site.Api ?? throw new InvalidOperationException($"site {site.Name}: no url");
+        return new ProxmoxClient(api, api.ReadSecret(), ApiTimeout);
+    }
 
     /// <summary>The RESTCONF backend of an iosxe site (reads the password file now).</summary>
     public static IMirrorBackend IosXe(MirrorSiteSettings site)
