@@ -38,7 +38,7 @@ public static partial class BackendChecks
             return ("snaplen", spec.Backend == MirrorBackendKind.Aws ? "use packet-length for backend aws" : "snaplen needs backend ovs (IOS-XE ERSPAN has mtu)");
         }
 
-        if (spec.Backend == MirrorBackendKind.IosXe)
+        if (spec.Backend == MirrorBackendKind.Iosxe)
         {
             for (var i = 0; i < spec.Sources.Length; i++)
             {

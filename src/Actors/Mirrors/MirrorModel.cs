@@ -20,7 +20,7 @@ public enum MirrorBackendKind
     Aws,
 
     /// <summary>Cisco IOS-XE over RESTCONF: <c>monitor session N type erspan-source</c>.</summary>
-    IosXe,
+    Iosxe,
 }
 
 /// <summary>
@@ -223,7 +223,7 @@ public sealed record MirrorSessionSpec(
             return ("sources", "expected at least one source");
         }
 
-        if (Backend is MirrorBackendKind.Aws or MirrorBackendKind.IosXe)
+        if (Backend is MirrorBackendKind.Aws or MirrorBackendKind.Iosxe)
         {
             return BackendChecks.Check(this);
         }

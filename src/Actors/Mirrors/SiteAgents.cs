@@ -21,7 +21,7 @@ public static class SiteAgents
         {
             MirrorBackendKind.Ovs => OvsMirrorAgent.Props(site, settings, reportTo, metrics),
             MirrorBackendKind.Tc => TcMirrorAgent.Props(site, settings, reportTo, metrics),
-            MirrorBackendKind.IosXe => PollingMirrorAgent.Props(site, settings, reportTo, metrics, () => IosXe(site)),
+            MirrorBackendKind.Iosxe => PollingMirrorAgent.Props(site, settings, reportTo, metrics, () => IosXe(site)),
             MirrorBackendKind.Aws => PollingMirrorAgent.Props(site, settings, reportTo, metrics, () => Aws(site)),
             MirrorBackendKind.Proxmox => ProxmoxMirrorAgent.Props(site, settings, reportTo, metrics, () => Proxmox(site)),
             _ => throw new ArgumentOutOfRangeException(nameof(site), site.Backend, "no agent for this backend"),

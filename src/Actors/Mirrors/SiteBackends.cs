@@ -27,7 +27,7 @@ internal static partial class SiteBackends
         string[] api = ["url", "user", "secret-file", "ca-file", "fingerprint"];
         var allowed = backend switch
         {
-            MirrorBackendKind.IosXe => api,
+            MirrorBackendKind.Iosxe => api,
             MirrorBackendKind.Proxmox => [.. api, "nodes"],
             MirrorBackendKind.Aws => ["region", "service-url"],
             _ => Array.Empty<string>(),
@@ -42,7 +42,7 @@ internal static partial class SiteBackends
 
         return backend switch
         {
-            MirrorBackendKind.IosXe => basic with { Api = ReadApi(site, backend) },
+            MirrorBackendKind.Iosxe => basic with { Api = ReadApi(site, backend) },
             MirrorBackendKind.Proxmox => basic with { Api = ReadApi(site, backend), ProxmoxNodes = ReadNodes(site) },
             MirrorBackendKind.Aws => ReadAws(site, basic),
             _ => basic,

@@ -45,9 +45,9 @@ public sealed class MirrorSettingsTests
     }
 
     [Theory]
-    [InlineData("fabric.sites = [ { name = pve-a, backend = vmware } ]", "fabric.sites[0].backend: expected one of ovs, tc, got \"vmware\"")]
+    [InlineData("fabric.sites = [ { name = pve-a, backend = vmware } ]", "fabric.sites[0].backend: expected one of ovs, tc, proxmox, aws, iosxe, got \"vmware\"")]
     [InlineData("fabric.sites = [ { name = pve-a, backend = ovs, ovsdb = \"http://x\" } ]", "fabric.sites[0].ovsdb: expected \"unix:PATH\", \"tcp:HOST:PORT\" or \"ssl:HOST:PORT\", got \"http://x\"")]
-    [InlineData("fabric.sites = [ { name = pve-a, backend = ovs, colour = red } ]", "fabric.sites[0].colour: unknown key (allowed here: name, backend, ovsdb, audit-interval)")]
+    [InlineData("fabric.sites = [ { name = pve-a, backend = ovs, colour = red } ]", "fabric.sites[0].colour: unknown key (allowed here: name, backend, ovsdb, audit-interval, url, user, secret-file, ca-file, fingerprint, nodes, region, service-url)")]
     [InlineData("fabric.sites = [ { name = \"PVE A\", backend = ovs } ]", "fabric.sites[0].name: expected 1-40 characters [a-z0-9-] starting with a letter or digit, got \"PVE A\"")]
     [InlineData("fabric.mirrors = [ { name = m, site = nowhere, sources = [eth1], output = eth2 } ]", "fabric.mirrors[0].site: no site \"nowhere\" in fabric.sites (declared: pve-a, lab-br)")]
     [InlineData("fabric.mirrors = [ { name = m, site = pve-a, bridge = vmbr1, sources = [\"vm:101/net1\", \"vm:1x1\"], output = \"vm:103/net1\" } ]", "fabric.mirrors[0].sources[1]: expected \"vm:<vmid>/net<n>\" (e.g. vm:101/net1), got \"vm:1x1\"")]

@@ -35,7 +35,7 @@ public sealed class IosXeBackend : IMirrorBackend
 
     public static string SessionPath(int number) => string.Create(CultureInfo.InvariantCulture, $"{Monitor}/session={number}");
 
-    public bool Accepts(MirrorSessionSpec spec) => spec?.Backend == MirrorBackendKind.IosXe;
+    public bool Accepts(MirrorSessionSpec spec) => spec?.Backend == MirrorBackendKind.Iosxe;
 
     /// <summary>The desired session as YANG-JSON (the body of the PUT).</summary>
     public static JsonObject Desired(MirrorSessionSpec spec)

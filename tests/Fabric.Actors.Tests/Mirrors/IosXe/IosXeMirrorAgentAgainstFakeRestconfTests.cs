@@ -41,7 +41,7 @@ public sealed class IosXeMirrorAgentAgainstFakeRestconfTests : TestKit, IAsyncLi
         var secret = Path.Combine(_dir, "password");
         File.WriteAllText(secret, Password + "\n");
         File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        return new MirrorSiteSettings("csr-a", MirrorBackendKind.IosXe, null, TimeSpan.FromMilliseconds(200))
+        return new MirrorSiteSettings("csr-a", MirrorBackendKind.Iosxe, null, TimeSpan.FromMilliseconds(200))
         {
             Api = new MirrorApiSettings(_router.Server.Url, "fabric", secret, null, fingerprint ?? _router.Server.Fingerprint),
         };
@@ -57,7 +57,7 @@ public sealed class IosXeMirrorAgentAgainstFakeRestconfTests : TestKit, IAsyncLi
     };
 
     private static MirrorSessionSpec Uplink(string name = "csr-uplink", int number = 1) => new(
-        name, "csr-a", MirrorBackendKind.IosXe, "", ["GigabitEthernet1", "GigabitEthernet2"], MirrorDirection.Both, "10.0.0.5", null, true,
+        name, "csr-a", MirrorBackendKind.Iosxe, "", ["GigabitEthernet1", "GigabitEthernet2"], MirrorDirection.Both, "10.0.0.5", null, true,
         new MirrorBackendOptions(SessionNumber: number, ErspanId: 100, OriginIp: "10.0.0.1", Mtu: 1464));
 
     private IActorRef StartAgent(MirrorSiteSettings site, params MirrorSessionSpec[] sessions)
