@@ -211,6 +211,8 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
             return Placement.Problem($"node {node} has no OVSDB endpoint in this site's nodes");
         }
 
+        var nics = new List<ProxmoxNic>();
+
         // The bridge: the session's, or (empty) the bridge of the first source VM's NIC.
         var sessionBridge = spec.Bridge;
 
@@ -233,7 +235,8 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
                 return (null, string.Create(CultureInfo.InvariantCulture, $"VM {e.VmId} has no net{e.NetIndex}"));
             }
 
-            var (bridge, _, firewall) = ProxmoxClient.ParseNet(net);
+            var (bridge, vlan, firewall) = ProxmoxClient.ParseNet(net);
+            nics.Add(new ProxmoxNic(e.VmId, e.NetIndex, node, vms[e.VmId].Status, bridge, vlan, firewall, PortName(e.VmId, e.NetIndex, firewall)));
             if (sessionBridge.Length == 0 && bridge is not null)
             {
                 sessionBridge = bridge;
@@ -268,7 +271,10 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
             return Placement.Problem("no bridge: set the session's bridge, or give the source VM NICs a bridge");
         }
 
-        return new Placement(node, spec with { Backend = MirrorBackendKind.Ovs, Bridge = sessionBridge, Sources = [.. ports], Output = outputPort! }, null, where);
+        return new Placement(node, spec with { Backend = MirrorBackendKind.Ovs, Bridge = sessionBridge, Sources = [.. ports], Output = outputPort! }, null, where)
+        {
+            Nics = [.. nics],
+        };
     }
 
     private void HandleResolved(Resolved done)
@@ -317,6 +323,14 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
             {
                 _moves[name] = (old, p.Node, p.What, DateTimeOffset.UtcNow, Stopwatch.GetTimestamp());
                 _log.Info("Site {0}: {1} of session {2} moved from {3} to {4}; moving the mirror", _site.Name, p.What, name, old, p.Node);
+            }
+
+            if (!_placement.TryGetValue(name, out var before) || before != p.Node)
+            {
+                foreach (var nic in p.Nics)
+                {
+                    _log.Info("Site {0}: session {1}: {2}", _site.Name, name, nic);
+                }
             }
 
             _placement[name] = p.Node;
@@ -378,6 +392,9 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
 
     private sealed record Placement(string? Node, MirrorSessionSpec? Derived, string? Error, string What)
     {
+        /// <summary>The VM NICs as resolved (for the log).</summary>
+        public ImmutableArray<ProxmoxNic> Nics { get; init; } = [];
+
         public static Placement Problem(string error) => new(null, null, error, "");
     }
 
