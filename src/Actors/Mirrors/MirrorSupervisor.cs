@@ -32,6 +32,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<string, long> _repairCounts = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LinkedList<MirrorHistoryEntry>> _history = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MirrorSessionStatus> _live = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, MirrorSessionStatus> _observed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _lastReport = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string?> _siteProblem = new(StringComparer.Ordinal);
     private long _eventsSinceSnapshot;
@@ -68,10 +69,11 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         Command<RepairRecorded>(m => PersistEvent(new MirrorRepairLogged(m.Repair)));
         Command<AgentReport>(HandleReport);
         Command<CheckSites>(_ => HandleCheckSites());
-        Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
+        // The journal is the full audit trail: events are kept after a snapshot (recovery starts at the snapshot).
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Mirror supervisor: snapshot failed"));
-        Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(f => _log.Warning(f.Cause, "Mirror supervisor: deleting journal up to the snapshot failed"));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Mirror supervisor: deleting older snapshots failed"));
     }
 
     public override string PersistenceId { get; }
@@ -112,6 +114,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
                 }
 
                 _live.Remove(r.Name);
+                _observed.Remove(r.Name);
                 AddHistory(new MirrorHistoryEntry(r.Name, r.At, "removed", $"removed ({r.Origin})", null));
                 break;
             case MirrorRepairLogged l:
@@ -122,6 +125,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
                 AddHistory(new MirrorHistoryEntry(l.Repair.Session, l.Repair.DetectedAt, "repair", text, l.Repair));
                 break;
             case MirrorSessionObserved o:
+                _observed[o.Status.Name] = o.Status;
                 AddHistory(new MirrorHistoryEntry(o.Status.Name, o.Status.Since, "observed", o.Status.Describe(), null));
                 break;
         }
@@ -279,9 +283,12 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        var previous = _live.GetValueOrDefault(changed.Status.Name);
         _live[changed.Status.Name] = changed.Status;
-        if (previous is null || previous.Health != changed.Status.Health || previous.Reason != changed.Status.Reason)
+
+        // The audit trail keeps settled statuses; "repairing" is transient and the repair itself is journaled.
+        var previous = _observed.GetValueOrDefault(changed.Status.Name);
+        if (changed.Status.Health != MirrorHealth.Repairing
+            && (previous is null || previous.Health != changed.Status.Health || previous.Reason != changed.Status.Reason))
         {
             PersistEvent(new MirrorSessionObserved(changed.Site, changed.Status));
         }
