@@ -18,7 +18,8 @@ namespace Fabric.Actors.Mirrors.Aws;
 /// (scale-in) or whose parameters differ from the rule, and never touches sessions without its
 /// tags (<c>fabric-session</c>, <c>fabric-site</c>). Creates carry a ClientToken derived from
 /// site, rule, ENI and parameters, so a retried or repeated create (agent restart) makes no
-/// duplicate. <c>TrafficMirrorSessionsPerInterfaceLimitExceeded</c> (3 sessions per source ENI)
+/// duplicate (a token whose session was deleted since is followed by the next generation).
+/// <c>TrafficMirrorSessionsPerInterfaceLimitExceeded</c> (3 sessions per source ENI)
 /// makes the rule <c>degraded</c> naming the ENI. Throttling (<c>RequestLimitExceeded</c>) is
 /// retried with exponential backoff and jitter; when it persists the site counts as unreachable.
 /// </summary>
@@ -27,6 +28,7 @@ public sealed class AwsBackend : IMirrorBackend
     public const string SessionTag = "fabric-session";
     public const string SiteTag = "fabric-site";
     public const string LimitExceeded = "TrafficMirrorSessionsPerInterfaceLimitExceeded";
+    private const int MaxTokenGenerations = 64;
     private readonly IAmazonEC2 _ec2;
     private readonly string _site;
     private readonly TimeSpan _firstBackoff;
@@ -99,7 +101,6 @@ public sealed class AwsBackend : IMirrorBackend
                 SessionNumber = number,
                 VirtualNetworkId = o.Vni,
                 Description = "Fabric mirror session " + spec.Name,
-                ClientToken = ClientToken(spec, eni, number),
                 TagSpecifications =
                 [
                     new TagSpecification
@@ -116,8 +117,24 @@ public sealed class AwsBackend : IMirrorBackend
 
             try
             {
-                var created = await Call(() => _ec2.CreateTrafficMirrorSessionAsync(request, cancellationToken)).ConfigureAwait(false);
-                changes.Add($"created {created.TrafficMirrorSession?.TrafficMirrorSessionId} for {eni}");
+                // AWS answers a repeated token with the session it created for it, also when that
+                // session was deleted since: then the next generation of the token is used.
+                for (var generation = 0; ; generation++)
+                {
+                    request.ClientToken = ClientToken(spec, eni, number, generation);
+                    var created = await Call(() => _ec2.CreateTrafficMirrorSessionAsync(request, cancellationToken)).ConfigureAwait(false);
+                    var id = created.TrafficMirrorSession?.TrafficMirrorSessionId;
+                    if (id is not null && (await Sessions([new Filter { Name = "traffic-mirror-session-id", Values = [id] }], cancellationToken).ConfigureAwait(false)).Count > 0)
+                    {
+                        changes.Add($"created {id} for {eni}");
+                        break;
+                    }
+
+                    if (generation == MaxTokenGenerations - 1)
+                    {
+                        throw new InvalidOperationException($"EC2 answered the create for {eni} with a session that does not exist ({id}) {MaxTokenGenerations} times");
+                    }
+                }
             }
             catch (AmazonEC2Exception ex) when (ex.ErrorCode == LimitExceeded)
             {
@@ -154,12 +171,16 @@ public sealed class AwsBackend : IMirrorBackend
 
     public void Dispose() => _ec2.Dispose();
 
-    /// <summary>The idempotency token of the create of <paramref name="spec"/>'s session on <paramref name="eni"/> (64 hex chars).</summary>
-    public string ClientToken(MirrorSessionSpec spec, string eni, int number)
+    /// <summary>
+    /// The idempotency token of the create of <paramref name="spec"/>'s session on
+    /// <paramref name="eni"/> (64 hex chars); <paramref name="generation"/> counts sessions made
+    /// with the earlier tokens that were deleted since.
+    /// </summary>
+    public string ClientToken(MirrorSessionSpec spec, string eni, int number, int generation = 0)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var o = spec.Opts;
-        var text = string.Create(CultureInfo.InvariantCulture, $"{_site}/{spec.Name}/{eni}/{spec.Output}/{o.FilterId}/{o.Vni}/{o.PacketLength}/{number}");
+        var text = string.Create(CultureInfo.InvariantCulture, $"{_site}/{spec.Name}/{eni}/{spec.Output}/{o.FilterId}/{o.Vni}/{o.PacketLength}/{number}/{generation}");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 

@@ -162,6 +162,21 @@ public sealed class AwsMirrorAgentAgainstFakeEc2Tests : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public void Session_deleted_by_someone_is_recreated_although_its_client_token_is_taken()
+    {
+        _ec2.AddEni("eni-51", Vpc, "subnet-01", ("Role", "web"));
+        var agent = StartAgent(WebRule());
+        AwaitOurEnis("eni-51");
+        var first = _ec2.Sessions().Single().Id;
+
+        _ec2.DeleteSession(first);
+
+        AwaitAssert(() => Assert.NotEqual(first, Assert.Single(_ec2.Sessions()).Id), Wait, TimeSpan.FromMilliseconds(50));
+        AwaitOurEnis("eni-51");
+        AwaitAssert(() => Assert.Equal("healthy (1 ENIs mirrored)", StatusOf(agent, "web-tier").Describe()), Wait);
+    }
+
+    [Fact]
     public void Rule_removed_deletes_only_the_sessions_Fabric_made_for_it()
     {
         _ec2.AddEni("eni-41", Vpc, "subnet-01", ("Role", "web"), ("Tier", "front"));

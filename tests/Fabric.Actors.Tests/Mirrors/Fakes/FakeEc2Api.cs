@@ -9,8 +9,9 @@ namespace Fabric.Actors.Tests.Mirrors.Fakes;
 /// An in-process FAKE of the EC2 Query API (form-encoded POST, XML answers in the
 /// <c>http://ec2.amazonaws.com/doc/2016-11-15/</c> namespace as AWS documents them), only the
 /// actions Fabric uses: DescribeNetworkInterfaces (filters tag:K, tag-key, vpc-id, subnet-id),
-/// DescribeTrafficMirrorSessions (filters tag:K, tag-key, network-interface-id),
-/// CreateTrafficMirrorSession (ClientToken idempotency, TagSpecification, at most 3 sessions per
+/// DescribeTrafficMirrorSessions (filters tag:K, tag-key, network-interface-id, traffic-mirror-session-id),
+/// CreateTrafficMirrorSession (ClientToken idempotency: a repeated token is answered with the
+/// session it created, also after that session was deleted, TagSpecification, at most 3 sessions per
 /// source ENI -> TrafficMirrorSessionsPerInterfaceLimitExceeded, session number 1-32766) and
 /// DeleteTrafficMirrorSession; it can answer RequestLimitExceeded (503) to test backoff.
 /// Requests must carry a SigV4 Authorization header with the expected access key id.
@@ -24,6 +25,7 @@ public sealed class FakeEc2Api : IAsyncDisposable
     private readonly Dictionary<string, Eni> _enis = [];
     private readonly Dictionary<string, MirrorSession> _sessions = [];
     private readonly Dictionary<string, string> _tokens = [];
+    private readonly Dictionary<string, MirrorSession> _deleted = [];
     private int _next = 1;
     private int _throttle;
     private FakeHttpsServer? _server;
@@ -185,7 +187,7 @@ public sealed class FakeEc2Api : IAsyncDisposable
             case "DeleteTrafficMirrorSession":
             {
                 var id = p.GetValueOrDefault("TrafficMirrorSessionId") ?? "";
-                return _sessions.Remove(id)
+                return Remove(id)
                     ? Ok(action, $"<trafficMirrorSessionId>{id}</trafficMirrorSessionId>")
                     : Error(400, "InvalidTrafficMirrorSessionId.NotFound", $"The traffic mirror session ID '{id}' does not exist");
             }
@@ -211,7 +213,7 @@ public sealed class FakeEc2Api : IAsyncDisposable
             p.TryGetValue("VirtualNetworkId", out var vni) ? int.Parse(vni, CultureInfo.InvariantCulture) : null,
             p.TryGetValue("PacketLength", out var len) ? int.Parse(len, CultureInfo.InvariantCulture) : null,
             tags);
-        if (token is not null && _tokens.TryGetValue(token, out var existing) && _sessions.TryGetValue(existing, out var earlier))
+        if (token is not null && _tokens.TryGetValue(token, out var existing) && (_sessions.TryGetValue(existing, out var earlier) || _deleted.TryGetValue(existing, out earlier)))
         {
             return earlier.Eni == session.Eni && earlier.Number == session.Number && earlier.Target == session.Target && earlier.Filter == session.Filter && earlier.Vni == session.Vni
                 ? Ok("CreateTrafficMirrorSession", $"<trafficMirrorSession>{SessionXml(earlier)}</trafficMirrorSession><clientToken>{token}</clientToken>")
@@ -241,6 +243,26 @@ public sealed class FakeEc2Api : IAsyncDisposable
         }
 
         return Ok("CreateTrafficMirrorSession", $"<trafficMirrorSession>{SessionXml(created)}</trafficMirrorSession><clientToken>{token}</clientToken>");
+    }
+
+    /// <summary>Someone deletes a session (console, another tool). AWS still answers its client token with it.</summary>
+    public void DeleteSession(string id)
+    {
+        lock (_gate)
+        {
+            Remove(id);
+        }
+    }
+
+    private bool Remove(string id)
+    {
+        if (!_sessions.Remove(id, out var session))
+        {
+            return false;
+        }
+
+        _deleted[id] = session;
+        return true;
     }
 
     private static string SessionXml(MirrorSession s) =>
@@ -285,6 +307,7 @@ public sealed class FakeEc2Api : IAsyncDisposable
     private static bool SessionMatches(MirrorSession s, string name, List<string> values) => name switch
     {
         "network-interface-id" => values.Contains(s.Eni),
+        "traffic-mirror-session-id" => values.Contains(s.Id),
         _ when name.StartsWith("tag:", StringComparison.Ordinal) || name == "tag-key" => Tagged(s.Tags, name, values),
         _ => throw new InvalidOperationException("fake EC2: filter " + name + " not supported"),
     };
