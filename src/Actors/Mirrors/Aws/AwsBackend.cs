@@ -117,7 +117,7 @@ public sealed class AwsBackend : IMirrorBackend
 
             try
             {
-                // AWS answers a repeated token with the session it created for it, also when that
+                // EC2 may answer a repeated token with the session it created for it, also when that
                 // session was deleted since: then the next generation of the token is used.
                 for (var generation = 0; ; generation++)
                 {

@@ -11,7 +11,7 @@ namespace Fabric.Actors.Tests.Mirrors.Fakes;
 /// actions Fabric uses: DescribeNetworkInterfaces (filters tag:K, tag-key, vpc-id, subnet-id),
 /// DescribeTrafficMirrorSessions (filters tag:K, tag-key, network-interface-id, traffic-mirror-session-id),
 /// CreateTrafficMirrorSession (ClientToken idempotency: a repeated token is answered with the
-/// session it created, also after that session was deleted, TagSpecification, at most 3 sessions per
+/// session it created, also after that session was deleted - the pessimistic reading of EC2 idempotency -, TagSpecification, at most 3 sessions per
 /// source ENI -> TrafficMirrorSessionsPerInterfaceLimitExceeded, session number 1-32766) and
 /// DeleteTrafficMirrorSession; it can answer RequestLimitExceeded (503) to test backoff.
 /// Requests must carry a SigV4 Authorization header with the expected access key id.
