@@ -39,6 +39,13 @@ public sealed record MirrorBackendOptions(
     int? PacketLength = null) : IFabricMessage
 {
     public static MirrorBackendOptions None { get; } = new();
+
+    /// <summary><c>session-number=1 erspan-id=100 …</c>: the options that are set, as in HOCON.</summary>
+    public string Describe() => string.Join(' ', new (string Key, object? Value)[]
+    {
+        ("session-number", SessionNumber), ("erspan-id", ErspanId), ("origin-ip", OriginIp), ("mtu", Mtu),
+        ("filter-id", FilterId), ("vni", Vni), ("packet-length", PacketLength),
+    }.Where(o => o.Value is not null).Select(o => string.Create(CultureInfo.InvariantCulture, $"{o.Key}={o.Value}")));
 }
 
 /// <summary>Which traffic of the sources is mirrored, seen from the source port.</summary>

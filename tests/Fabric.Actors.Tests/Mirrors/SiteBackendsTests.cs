@@ -50,6 +50,8 @@ public sealed class SiteBackendsTests : IDisposable
         Assert.Equal(new MirrorBackendOptions(SessionNumber: 1, ErspanId: 100, OriginIp: "10.0.0.1", Mtu: 1464), settings.Mirrors[1].Options);
         Assert.Equal(new MirrorBackendOptions(FilterId: "tmf-0456", Vni: 4242, PacketLength: 128), settings.Mirrors[2].Options);
         Assert.Null(settings.Mirrors[0].Options);
+        Assert.Equal("session-number=1 erspan-id=100 origin-ip=10.0.0.1 mtu=1464", settings.Mirrors[1].Opts.Describe());
+        Assert.Equal("filter-id=tmf-0456 vni=4242 packet-length=128", settings.Mirrors[2].Opts.Describe());
     }
 
     [Fact]
