@@ -35,15 +35,7 @@ public sealed record MirrorSiteSettings(string Name, MirrorBackendKind Backend, 
 /// readable by others), and how the server's certificate is verified: a CA file (PEM) or a pinned
 /// SHA-256 fingerprint of the certificate. Holds no secret itself.
 /// </summary>
-public sealed record MirrorApiSettings(Uri Url, string User, string SecretFile, string? CaFile, string? Fingerprint)
-{
-    /// <summary>Reads the secret file (trimmed), refusing a file other users may read.</summary>
-    public string ReadSecret()
-    {
-        SecretFiles.CheckPrivate(SecretFile);
-        return File.ReadAllText(SecretFile).Trim();
-    }
-}
+public sealed record MirrorApiSettings(Uri Url, string User, string SecretFile, string? CaFile, string? Fingerprint);
 
 /// <summary>Secret files: must exist and must not be readable or writable by others.</summary>
 public static class SecretFiles

@@ -32,19 +32,23 @@ public static class SiteAgents
     public static IMirrorBackend Aws(MirrorSiteSettings site, TimeSpan? firstBackoff = null) =>
         new AwsBackend(AwsBackend.CreateClient(site, ApiTimeout), site.Name, firstBackoff ?? TimeSpan.FromMilliseconds(200));
 
-    /// <summary>The PVE API client of a proxmox site (reads the token secret file now).</summary>
+    /// <summary>The PVE API client of a proxmox site (checks the token secret file now; re-read when it changes).</summary>
     public static ProxmoxClient Proxmox(MirrorSiteSettings site)
     {
         ArgumentNullException.ThrowIfNull(site);
         var api = site.Api ?? throw new InvalidOperationException($"site {site.Name}: no url");
-        return new ProxmoxClient(api, api.ReadSecret(), ApiTimeout);
+        var secret = new SecretFile(api.SecretFile);
+        secret.Read();
+        return new ProxmoxClient(api, secret, ApiTimeout);
     }
 
-    /// <summary>The RESTCONF backend of an iosxe site (reads the password file now).</summary>
+    /// <summary>The RESTCONF backend of an iosxe site (checks the password file now; re-read when it changes).</summary>
     public static IMirrorBackend IosXe(MirrorSiteSettings site)
     {
         ArgumentNullException.ThrowIfNull(site);
         var api = site.Api ?? throw new InvalidOperationException($"site {site.Name}: no url");
-        return new IosXeBackend(new RestconfClient(api, api.ReadSecret(), ApiTimeout));
+        var secret = new SecretFile(api.SecretFile);
+        secret.Read();
+        return new IosXeBackend(new RestconfClient(api, secret, ApiTimeout));
     }
 }

@@ -63,7 +63,7 @@ public sealed class SiteBackendsTests : IDisposable
             """));
         Assert.Equal($"fabric.sites[0].secret-file: secret file \"{secret}\" is readable or writable by others (mode 644); chmod o-rw it", ex.Message);
         Assert.DoesNotContain("do-not-print-me", ex.Message, StringComparison.Ordinal);
-        Assert.Throws<UnauthorizedAccessException>(() => new MirrorApiSettings(new Uri("https://10.1.0.1"), "fabric", secret, null, null).ReadSecret());
+        Assert.Throws<UnauthorizedAccessException>(() => new Fabric.Actors.Mirrors.Backends.SecretFile(secret).Read());
     }
 
     [Theory]

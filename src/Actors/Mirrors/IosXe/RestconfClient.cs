@@ -12,20 +12,22 @@ namespace Fabric.Actors.Mirrors.IosXe;
 /// bodies (RFC 7951, <c>application/yang-data+json</c>) and HTTP basic authentication. A missing
 /// resource (404) reads as null; a refusal is a <see cref="RestconfException"/> carrying the
 /// status and the <c>ietf-restconf:errors</c> message; a connection, TLS or timeout problem is a
-/// <see cref="MirrorBackendUnreachableException"/>. The password never leaves the
-/// Authorization header (not in messages, not in exceptions).
+/// <see cref="MirrorBackendUnreachableException"/>. The password is read from its file for each
+/// request (re-read when the file changes) and never leaves the Authorization header.
 /// </summary>
 public sealed class RestconfClient : IDisposable
 {
     public const string YangJson = "application/yang-data+json";
     private readonly HttpClient _http;
-    private readonly AuthenticationHeaderValue _authorization;
+    private readonly string _user;
+    private readonly SecretFile _password;
 
-    public RestconfClient(MirrorApiSettings api, string password, TimeSpan timeout)
+    public RestconfClient(MirrorApiSettings api, SecretFile password, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(api);
         _http = ApiHttp.Create(api, timeout);
-        _authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(api.User + ":" + password)));
+        _user = api.User;
+        _password = password;
     }
 
     /// <summary>GET <c>/restconf/data/{path}</c>; null when the resource does not exist.</summary>
@@ -64,7 +66,7 @@ public sealed class RestconfClient : IDisposable
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, "restconf/data/" + path);
-        request.Headers.Authorization = _authorization;
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(_user + ":" + _password.Read())));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(YangJson));
         if (body is not null)
         {

@@ -19,13 +19,15 @@ public sealed record ProxmoxNic(int VmId, int Net, string Node, string Status, s
 public sealed class ProxmoxClient : IDisposable
 {
     private readonly HttpClient _http;
-    private readonly string _authorization;
+    private readonly string _tokenId;
+    private readonly SecretFile _secret;
 
-    public ProxmoxClient(MirrorApiSettings api, string secret, TimeSpan timeout)
+    public ProxmoxClient(MirrorApiSettings api, SecretFile secret, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(api);
         _http = ApiHttp.Create(api with { Url = new Uri(api.Url, "/api2/json/") }, timeout);
-        _authorization = "PVEAPIToken=" + api.User + "=" + secret;
+        _tokenId = api.User;
+        _secret = secret;
     }
 
     /// <summary>vmid → (node, status) of every QEMU VM of the cluster.</summary>
@@ -90,7 +92,7 @@ public sealed class ProxmoxClient : IDisposable
     private async Task<JsonNode?> GetAsync(string path, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.TryAddWithoutValidation("Authorization", _authorization);
+        request.Headers.TryAddWithoutValidation("Authorization", "PVEAPIToken=" + _tokenId + "=" + _secret.Read());
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         HttpResponseMessage response;
         try

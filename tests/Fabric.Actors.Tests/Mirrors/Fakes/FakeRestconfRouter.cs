@@ -18,16 +18,18 @@ public sealed class FakeRestconfRouter : IAsyncDisposable
     private readonly object _gate = new();
     private readonly Dictionary<int, JsonObject> _sessions = [];
     private readonly string _user;
-    private readonly string _password;
     private FakeHttpsServer? _server;
 
     private FakeRestconfRouter(string user, string password)
     {
         _user = user;
-        _password = password;
+        Password = password;
     }
 
     public FakeHttpsServer Server => _server!;
+
+    /// <summary>The password the router accepts (change it to rotate).</summary>
+    public string Password { get; set; }
 
     /// <summary>Every request line the router served (method and path), for assertions.</summary>
     public List<string> Requests { get; } = [];
@@ -102,7 +104,7 @@ public sealed class FakeRestconfRouter : IAsyncDisposable
             Requests.Add(request.Method + " " + path);
         }
 
-        var expected = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(_user + ":" + _password));
+        var expected = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(_user + ":" + Password));
         if (request.Headers.Authorization.ToString() != expected)
         {
             await Error(context, 401, "protocol", "access-denied", "authentication failed").ConfigureAwait(false);

@@ -178,6 +178,22 @@ public sealed class IosXeMirrorAgentAgainstFakeRestconfTests : TestKit, IAsyncLi
     }
 
     [Fact]
+    public void Rotated_password_is_read_again_from_its_file_without_a_restart()
+    {
+        var site = Site();
+        var agent = StartAgent(site, Uplink());
+        AwaitRouter(IsDesired, "created");
+
+        _router.Password = "rotated-Pa55-2";
+        _router.Delete(1);
+        AwaitStatus(agent, "csr-uplink", MirrorHealth.Failed);
+        File.WriteAllText(site.Api!.SecretFile, "rotated-Pa55-2\n");
+
+        AwaitRouter(IsDesired, "recreated with the rotated password");
+        AwaitStatus(agent, "csr-uplink", MirrorHealth.Healthy);
+    }
+
+    [Fact]
     public void Password_appears_neither_in_logs_nor_in_statuses_nor_in_repairs()
     {
         var site = Site();
