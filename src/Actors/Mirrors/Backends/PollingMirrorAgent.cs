@@ -141,6 +141,7 @@ public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
 
             // Disabled sessions count as not assigned: what Fabric made for them is removed.
             IReadOnlyList<string> removed = [];
+            string? removeError = null;
             if (assigned is not null)
             {
                 try
@@ -149,11 +150,11 @@ public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
                 }
                 catch (Exception ex) when (ex is not MirrorBackendUnreachableException and not OperationCanceledException)
                 {
-                    removed = ["nothing: removing what Fabric made for unassigned sessions failed: " + ex.Message];
+                    removeError = ex.Message;
                 }
             }
 
-            return new CycleDone(trigger, results, removed, null);
+            return new CycleDone(trigger, results, removed, null) { RemoveError = removeError };
         }
         catch (MirrorBackendUnreachableException ex)
         {
@@ -190,6 +191,11 @@ public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
         foreach (var removed in done.Removed)
         {
             _log.Info("Site {0}: removed {1} (no longer assigned)", _site.Name, removed);
+        }
+
+        if (done.RemoveError is not null)
+        {
+            _log.Warning("Site {0}: removing what Fabric made for sessions no longer assigned failed: {1}", _site.Name, done.RemoveError);
         }
 
         if (done.Unreachable is not null)
@@ -232,7 +238,10 @@ public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
         string Trigger,
         IReadOnlyList<(MirrorSessionSpec Spec, MirrorBackendOutcome Outcome, DateTimeOffset At, TimeSpan Took)> Results,
         IReadOnlyList<string> Removed,
-        string? Unreachable);
+        string? Unreachable)
+    {
+        public string? RemoveError { get; init; }
+    }
 
     private sealed class ReportTick
     {
