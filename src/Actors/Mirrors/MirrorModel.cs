@@ -12,6 +12,40 @@ public enum MirrorBackendKind
 
     /// <summary>Linux tc: clsact qdisc + <c>u32 match u32 0 0 action mirred egress mirror dev X</c>.</summary>
     Tc,
+
+    /// <summary>Proxmox VE cluster: VM NICs resolved through the PVE API, mirrored on the OVS of the node the VM runs on.</summary>
+    Proxmox,
+
+    /// <summary>AWS VPC Traffic Mirroring: a rule mirroring every ENI that matches tag/VPC/subnet selectors.</summary>
+    Aws,
+
+    /// <summary>Cisco IOS-XE over RESTCONF: <c>monitor session N type erspan-source</c>.</summary>
+    Iosxe,
+}
+
+/// <summary>
+/// What only some backends need (null fields are unset). iosxe: <see cref="SessionNumber"/>
+/// (<c>monitor session N</c>), <see cref="ErspanId"/>, <see cref="OriginIp"/>, <see cref="Mtu"/>;
+/// aws: <see cref="FilterId"/> (tmf-…), <see cref="Vni"/>, <see cref="PacketLength"/>,
+/// <see cref="SessionNumber"/> (the AWS session number, lowest wins).
+/// </summary>
+public sealed record MirrorBackendOptions(
+    int? SessionNumber = null,
+    int? ErspanId = null,
+    string? OriginIp = null,
+    int? Mtu = null,
+    string? FilterId = null,
+    int? Vni = null,
+    int? PacketLength = null) : IFabricMessage
+{
+    public static MirrorBackendOptions None { get; } = new();
+
+    /// <summary><c>session-number=1 erspan-id=100 …</c>: the options that are set, as in HOCON.</summary>
+    public string Describe() => string.Join(' ', new (string Key, object? Value)[]
+    {
+        ("session-number", SessionNumber), ("erspan-id", ErspanId), ("origin-ip", OriginIp), ("mtu", Mtu),
+        ("filter-id", FilterId), ("vni", Vni), ("packet-length", PacketLength),
+    }.Where(o => o.Value is not null).Select(o => string.Create(CultureInfo.InvariantCulture, $"{o.Key}={o.Value}")));
 }
 
 /// <summary>Which traffic of the sources is mirrored, seen from the source port.</summary>
@@ -146,14 +180,19 @@ public sealed record MirrorSessionSpec(
     MirrorDirection Direction,
     string Output,
     int? SnapLength,
-    bool Enabled) : IFabricMessage
+    bool Enabled,
+    MirrorBackendOptions? Options = null) : IFabricMessage
 {
+    /// <summary>Backend options, never null (<see cref="MirrorBackendOptions.None"/> when unset).</summary>
+    public MirrorBackendOptions Opts => Options ?? MirrorBackendOptions.None;
+
     /// <summary>Value equality, including the sources in order (ImmutableArray alone compares by reference).</summary>
     public bool Equals(MirrorSessionSpec? other) =>
         other is not null
         && Name == other.Name && Site == other.Site && Backend == other.Backend && Bridge == other.Bridge
         && Sources.AsSpan().SequenceEqual(other.Sources.AsSpan())
-        && Direction == other.Direction && Output == other.Output && SnapLength == other.SnapLength && Enabled == other.Enabled;
+        && Direction == other.Direction && Output == other.Output && SnapLength == other.SnapLength && Enabled == other.Enabled
+        && Opts == other.Opts;
 
     public override int GetHashCode() => HashCode.Combine(Name, Site, Backend, Bridge, Sources.Length, Direction, Output, HashCode.Combine(SnapLength, Enabled));
 
@@ -190,6 +229,12 @@ public sealed record MirrorSessionSpec(
         {
             return ("sources", "expected at least one source");
         }
+
+        if (Backend is MirrorBackendKind.Aws or MirrorBackendKind.Iosxe)
+        {
+            return BackendChecks.Check(this);
+        }
+
 
         for (var i = 0; i < Sources.Length; i++)
         {

@@ -15,6 +15,57 @@ public sealed record MirrorSiteSettings(string Name, MirrorBackendKind Backend, 
 {
     /// <summary>The cluster role of the nodes that may act for this site.</summary>
     public string Role => "site-" + Name;
+
+    /// <summary>The HTTPS API of an iosxe (RESTCONF) or proxmox (PVE API) site.</summary>
+    public MirrorApiSettings? Api { get; init; }
+
+    /// <summary>proxmox: each PVE node's OVSDB endpoint (<c>nodes { pve1 = "tcp:10.0.0.1:6640" }</c>).</summary>
+    public ImmutableDictionary<string, OvsdbEndpoint> ProxmoxNodes { get; init; } = ImmutableDictionary<string, OvsdbEndpoint>.Empty;
+
+    /// <summary>aws: the region (e.g. eu-west-1).</summary>
+    public string? AwsRegion { get; init; }
+
+    /// <summary>aws: an EC2 endpoint other than the region's (VPC endpoint, or a test double).</summary>
+    public Uri? AwsServiceUrl { get; init; }
+}
+
+/// <summary>
+/// An HTTPS management API: its base URL, the user (IOS-XE user name, or the Proxmox token id
+/// <c>USER@REALM!TOKENID</c>), the file holding the secret (password or token secret; refused when
+/// readable by others), and how the server's certificate is verified: a CA file (PEM) or a pinned
+/// SHA-256 fingerprint of the certificate. Holds no secret itself.
+/// </summary>
+public sealed record MirrorApiSettings(Uri Url, string User, string SecretFile, string? CaFile, string? Fingerprint);
+
+/// <summary>Secret files: must exist and must not be readable or writable by others.</summary>
+public static class SecretFiles
+{
+    /// <summary>Null when <paramref name="path"/> is a private file, otherwise the problem.</summary>
+    public static string? Problem(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return $"secret file \"{path}\" does not exist";
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        var mode = File.GetUnixFileMode(path);
+        return (mode & (UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0
+            ? $"secret file \"{path}\" is readable or writable by others (mode {Convert.ToString((int)mode, 8)}); chmod o-rw it"
+            : null;
+    }
+
+    public static void CheckPrivate(string path)
+    {
+        if (Problem(path) is { } problem)
+        {
+            throw new UnauthorizedAccessException(problem);
+        }
+    }
 }
 
 /// <summary>
@@ -58,7 +109,7 @@ public sealed partial class MirrorSettings
         var sites = new List<MirrorSiteSettings>();
         foreach (var site in fabric.GetObjectList("sites"))
         {
-            site.RejectUnknownKeys("name", "backend", "ovsdb", "ssl", "audit-interval");
+            site.RejectUnknownKeys("name", "backend", "ovsdb", "ssl", "audit-interval", "url", "user", "secret-file", "ca-file", "fingerprint", "nodes", "region", "service-url");
             var name = site.GetString("name", allowEmpty: false);
             if (!SiteNameSyntax().IsMatch(name))
             {
@@ -103,7 +154,7 @@ public sealed partial class MirrorSettings
             }
 
             var audit = site.Has("audit-interval") ? site.GetDuration("audit-interval", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)) : TimeSpan.FromSeconds(30);
-            sites.Add(new MirrorSiteSettings(name, backend, endpoint, audit));
+            sites.Add(SiteBackends.Read(site, new MirrorSiteSettings(name, backend, endpoint, audit)));
         }
 
         var mirrors = new List<MirrorSessionSpec>();
@@ -141,7 +192,7 @@ public sealed partial class MirrorSettings
 
     private static MirrorSessionSpec ReadMirror(ConfigReader mirror, IReadOnlyList<MirrorSiteSettings> sites)
     {
-        mirror.RejectUnknownKeys("name", "site", "backend", "bridge", "sources", "direction", "output", "snaplen", "enabled");
+        mirror.RejectUnknownKeys("name", "site", "backend", "bridge", "sources", "direction", "output", "snaplen", "enabled", "session-number", "erspan-id", "origin-ip", "mtu", "filter-id", "vni", "packet-length");
         var name = mirror.GetString("name", allowEmpty: false);
         var siteName = mirror.GetString("site", allowEmpty: false);
         var site = sites.FirstOrDefault(s => s.Name == siteName)
@@ -165,12 +216,27 @@ public sealed partial class MirrorSettings
             mirror.Has("direction") ? mirror.GetEnum<MirrorDirection>("direction") : MirrorDirection.Both,
             mirror.GetString("output", allowEmpty: false),
             mirror.Has("snaplen") ? mirror.GetInt("snaplen", 14, 65535) : null,
-            !mirror.Has("enabled") || mirror.GetBool("enabled"));
+            !mirror.Has("enabled") || mirror.GetBool("enabled"),
+            ReadOptions(mirror));
         if (spec.Check() is { } problem)
         {
             throw mirror.Problem(problem.Key, problem.Problem);
         }
 
         return spec;
+    }
+
+    private static MirrorBackendOptions? ReadOptions(ConfigReader mirror)
+    {
+        int? Int(string key) => mirror.Has(key) ? mirror.GetInt(key) : null;
+        var options = new MirrorBackendOptions(
+            Int("session-number"),
+            Int("erspan-id"),
+            mirror.GetOptionalString("origin-ip"),
+            Int("mtu"),
+            mirror.GetOptionalString("filter-id"),
+            Int("vni"),
+            Int("packet-length"));
+        return options == MirrorBackendOptions.None ? null : options;
     }
 }

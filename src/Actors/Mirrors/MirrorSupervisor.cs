@@ -407,7 +407,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
     }
 
     internal static string Describe(MirrorSessionSpec s) =>
-        $"site={s.Site} backend={s.Backend.ToString().ToLowerInvariant()}{(s.Bridge.Length > 0 ? " bridge=" + s.Bridge : "")} sources=[{string.Join(", ", s.Sources)}] direction={s.Direction.ToString().ToLowerInvariant()} output={s.Output}{(s.SnapLength is { } n ? " snaplen=" + n : "")}{(s.Enabled ? "" : " disabled")}";
+        $"site={s.Site} backend={s.Backend.ToString().ToLowerInvariant()}{(s.Bridge.Length > 0 ? " bridge=" + s.Bridge : "")} sources=[{string.Join(", ", s.Sources)}] direction={s.Direction.ToString().ToLowerInvariant()} output={s.Output}{(s.SnapLength is { } n ? " snaplen=" + n : "")}{(s.Options is { } o ? " " + o.Describe() : "")}{(s.Enabled ? "" : " disabled")}";
 
     private sealed class MergeConfiguration
     {

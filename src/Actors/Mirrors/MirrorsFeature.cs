@@ -2,8 +2,6 @@ using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
 using Fabric.Actors.Hosting;
 using Fabric.Actors.Metrics;
-using Fabric.Actors.Mirrors.Ovs;
-using Fabric.Actors.Mirrors.Tc;
 using Microsoft.Extensions.Logging;
 
 namespace Fabric.Actors.Mirrors;
@@ -54,9 +52,7 @@ public sealed class MirrorsFeature : IFabricFeature
 
         foreach (var site in settings.Sites.Where(s => context.Startup.HasRole(s.Role)))
         {
-            var agent = site.Backend == MirrorBackendKind.Ovs
-                ? OvsMirrorAgent.Props(site, settings, proxy, metrics)
-                : TcMirrorAgent.Props(site, settings, proxy, metrics);
+            var agent = SiteAgents.Props(site, settings, proxy, metrics);
             system.ActorOf(
                 ClusterSingletonManager.Props(agent, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system).WithRole(site.Role)),
                 AgentName(site.Name));

@@ -45,9 +45,9 @@ public sealed class MirrorSettingsTests
     }
 
     [Theory]
-    [InlineData("fabric.sites = [ { name = pve-a, backend = vmware } ]", "fabric.sites[0].backend: expected one of ovs, tc, got \"vmware\"")]
+    [InlineData("fabric.sites = [ { name = pve-a, backend = vmware } ]", "fabric.sites[0].backend: expected one of ovs, tc, proxmox, aws, iosxe, got \"vmware\"")]
     [InlineData("fabric.sites = [ { name = pve-a, backend = ovs, ovsdb = \"http://x\" } ]", "fabric.sites[0].ovsdb: expected \"unix:PATH\", \"tcp:HOST:PORT\" or \"ssl:HOST:PORT\", got \"http://x\"")]
-    [InlineData("fabric.sites = [ { name = pve-a, backend = ovs, colour = red } ]", "fabric.sites[0].colour: unknown key (allowed here: name, backend, ovsdb, ssl, audit-interval)")]
+    [InlineData("fabric.sites = [ { name = pve-a, backend = ovs, colour = red } ]", "fabric.sites[0].colour: unknown key (allowed here: name, backend, ovsdb, ssl, audit-interval, url, user, secret-file, ca-file, fingerprint, nodes, region, service-url)")]
     [InlineData("fabric.sites = [ { name = pve-a, backend = ovs, ovsdb = \"ssl:10.0.0.1:6640\" } ]", "fabric.sites[0].ssl.private-key: missing (required)")]
     [InlineData("fabric.sites = [ { name = pve-a, backend = ovs, ovsdb = \"ssl:10.0.0.1:6640\", ssl { private-key = /nonexistent/k.pem, certificate = /etc/hostname, ca-cert = /etc/hostname } } ]", "fabric.sites[0].ssl.private-key: no such file \"/nonexistent/k.pem\"")]
     [InlineData("fabric.sites = [ { name = pve-a, backend = ovs, ssl { private-key = a } } ]", "fabric.sites[0].ssl: only for an ssl: ovsdb endpoint")]

@@ -75,14 +75,24 @@ internal sealed class MirrorsCommands : ICommandGroup
     {
         var name = NameArgument();
         var site = new Option<string>("--site") { Description = "Site (fabric.sites[].name) whose agent applies it", Required = true };
-        var backend = new Option<string?>("--backend") { Description = "ovs or tc (default: the site's backend)" };
+        var backend = new Option<string?>("--backend") { Description = "ovs, tc, proxmox, aws or iosxe (default: the site's backend)" };
         var bridge = new Option<string?>("--bridge") { Description = "OVS bridge, e.g. vmbr1 (required for ovs)" };
         var source = new Option<string[]>("--source") { Description = "A source, repeatable: vm:101/net1, a port name, or vlan:100", Required = true, AllowMultipleArgumentsPerToken = false };
         var output = new Option<string>("--output") { Description = "Where mirrored frames go: vm:103/net1, a port name, or vlan:N", Required = true };
         var direction = new Option<string>("--direction") { Description = "both, ingress or egress", DefaultValueFactory = _ => "both" };
         var snaplen = new Option<int?>("--snaplen") { Description = "Bytes kept per mirrored frame, 14-65535 (ovs only)" };
         var disabled = new Option<bool>("--disabled") { Description = "Define the session without applying it" };
-        var add = new Command("add", "Define a session, or change the session of that name") { name, site, backend, bridge, source, output, direction, snaplen, disabled };
+        var sessionNumber = new Option<int?>("--session-number") { Description = "iosxe: monitor session N (1-1024); aws: session number, lowest wins (1-32766, default 1)" };
+        var erspanId = new Option<int?>("--erspan-id") { Description = "iosxe: ERSPAN id, 1-1023" };
+        var originIp = new Option<string?>("--origin-ip") { Description = "iosxe: ERSPAN origin IPv4 address (--output is the destination address)" };
+        var mtu = new Option<int?>("--mtu") { Description = "iosxe: ERSPAN MTU, 176-9000" };
+        var filterId = new Option<string?>("--filter-id") { Description = "aws: traffic mirror filter tmf-… (--output is the target tmt-…, --source a selector tag:K=V, vpc:vpc-…, subnet:subnet-…)" };
+        var vni = new Option<int?>("--vni") { Description = "aws: VXLAN network identifier, 0-16777215" };
+        var packetLength = new Option<int?>("--packet-length") { Description = "aws: bytes mirrored per packet, 1-8947" };
+        var add = new Command("add", "Define a session, or change the session of that name")
+        {
+            name, site, backend, bridge, source, output, direction, snaplen, disabled, sessionNumber, erspanId, originIp, mtu, filterId, vni, packetLength,
+        };
         add.SetHandler(globals, async (ctx, parse, ct) =>
         {
             var body = new Dictionary<string, object?>
@@ -107,6 +117,18 @@ internal sealed class MirrorsCommands : ICommandGroup
             if (parse.GetValue(snaplen) is { } s)
             {
                 body["snaplen"] = s;
+            }
+
+            foreach (var (key, value) in new (string, object?)[]
+            {
+                ("session-number", parse.GetValue(sessionNumber)), ("erspan-id", parse.GetValue(erspanId)), ("origin-ip", parse.GetValue(originIp)),
+                ("mtu", parse.GetValue(mtu)), ("filter-id", parse.GetValue(filterId)), ("vni", parse.GetValue(vni)), ("packet-length", parse.GetValue(packetLength)),
+            })
+            {
+                if (value is not null)
+                {
+                    body[key] = value;
+                }
             }
 
             var result = await ctx.Client.PostAsync("mirrors", body, ct).ConfigureAwait(false);
@@ -184,6 +206,14 @@ internal sealed class MirrorsCommands : ICommandGroup
         Row("direction", Str(s, "direction") ?? "");
         Row("output", Str(s, "output") ?? "");
         Row("snaplen", s.TryGetProperty("snaplen", out var snap) && snap.ValueKind == JsonValueKind.Number ? snap.GetInt32().ToString(CultureInfo.InvariantCulture) : "whole frames");
+        if (s.TryGetProperty("options", out var options) && options.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var option in options.EnumerateObject().Where(o => o.Value.ValueKind != JsonValueKind.Null))
+            {
+                Row(option.Name, option.Value.ToString());
+            }
+        }
+
         Row("enabled", s.TryGetProperty("enabled", out var en) && en.ValueKind == JsonValueKind.True ? "yes" : "no");
         Row("status", s.TryGetProperty("status", out var st) ? Str(st, "describe") ?? "" : "");
         Row("repairs", Number(s, "repairCount"));

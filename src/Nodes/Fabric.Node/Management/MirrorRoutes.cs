@@ -129,9 +129,10 @@ public sealed class MirrorRoutes : IManagementRoutes
 
         foreach (var property in body.EnumerateObject())
         {
-            if (property.Name is not ("name" or "site" or "backend" or "bridge" or "sources" or "direction" or "output" or "snaplen" or "enabled"))
+            if (property.Name is not ("name" or "site" or "backend" or "bridge" or "sources" or "direction" or "output" or "snaplen" or "enabled"
+                or "session-number" or "erspan-id" or "origin-ip" or "mtu" or "filter-id" or "vni" or "packet-length"))
             {
-                throw new FabricConfigException(property.Name, "unknown field (allowed: name, site, backend, bridge, sources, direction, output, snaplen, enabled)");
+                throw new FabricConfigException(property.Name, "unknown field (allowed: name, site, backend, bridge, sources, direction, output, snaplen, enabled, session-number, erspan-id, origin-ip, mtu, filter-id, vni, packet-length)");
             }
         }
 
@@ -144,7 +145,7 @@ public sealed class MirrorRoutes : IManagementRoutes
         }
         else if (!Enum.TryParse(backendText, ignoreCase: true, out backend) || !Enum.IsDefined(backend))
         {
-            throw new FabricConfigException("backend", $"expected ovs or tc, got \"{backendText}\"");
+            throw new FabricConfigException("backend", $"expected ovs, tc, proxmox, aws or iosxe, got \"{backendText}\"");
         }
 
         var direction = MirrorDirection.Both;
@@ -173,8 +174,14 @@ public sealed class MirrorRoutes : IManagementRoutes
             snaplen = snap.ValueKind == JsonValueKind.Number && snap.TryGetInt32(out var n) ? n : throw new FabricConfigException("snaplen", "expected an integer");
         }
 
+        int? Int(string key) => !body.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null ? null
+            : v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var n) ? n : throw new FabricConfigException(key, "expected an integer");
+        string? Optional(string key) => Text(key, false) is { Length: > 0 } t ? t : null;
+        var options = new MirrorBackendOptions(Int("session-number"), Int("erspan-id"), Optional("origin-ip"), Int("mtu"), Optional("filter-id"), Int("vni"), Int("packet-length"));
+
         var enabled = !body.TryGetProperty("enabled", out var en) || en.ValueKind != JsonValueKind.False;
-        return new MirrorSessionSpec(Text("name", true), site, backend, Text("bridge", false), sources.ToImmutable(), direction, Text("output", true), snaplen, enabled);
+        return new MirrorSessionSpec(Text("name", true), site, backend, Text("bridge", false), sources.ToImmutable(), direction, Text("output", true), snaplen, enabled,
+            options == MirrorBackendOptions.None ? null : options);
     }
 
     public sealed record MirrorListJson(IReadOnlyList<SessionJson> Sessions);
@@ -212,7 +219,8 @@ public sealed class MirrorRoutes : IManagementRoutes
         bool Enabled,
         StatusJson Status,
         long RepairCount,
-        RepairEntryJson? LastRepair)
+        RepairEntryJson? LastRepair,
+        OptionsJson? Options = null)
     {
         public static SessionJson From(MirrorSessionView v) => new(
             v.Spec.Name,
@@ -226,6 +234,20 @@ public sealed class MirrorRoutes : IManagementRoutes
             v.Spec.Enabled,
             StatusJson.From(v.Status),
             v.RepairCount,
-            v.LastRepair is null ? null : RepairEntryJson.From(v.LastRepair));
+            v.LastRepair is null ? null : RepairEntryJson.From(v.LastRepair),
+            v.Spec.Options is null ? null : OptionsJson.From(v.Spec.Options));
+    }
+
+    /// <summary>Backend options (iosxe, aws) as the console shows them; nulls omitted.</summary>
+    public sealed record OptionsJson(
+        [property: System.Text.Json.Serialization.JsonPropertyName("session-number")] int? SessionNumber,
+        [property: System.Text.Json.Serialization.JsonPropertyName("erspan-id")] int? ErspanId,
+        [property: System.Text.Json.Serialization.JsonPropertyName("origin-ip")] string? OriginIp,
+        [property: System.Text.Json.Serialization.JsonPropertyName("mtu")] int? Mtu,
+        [property: System.Text.Json.Serialization.JsonPropertyName("filter-id")] string? FilterId,
+        [property: System.Text.Json.Serialization.JsonPropertyName("vni")] int? Vni,
+        [property: System.Text.Json.Serialization.JsonPropertyName("packet-length")] int? PacketLength)
+    {
+        public static OptionsJson From(MirrorBackendOptions o) => new(o.SessionNumber, o.ErspanId, o.OriginIp, o.Mtu, o.FilterId, o.Vni, o.PacketLength);
     }
 }

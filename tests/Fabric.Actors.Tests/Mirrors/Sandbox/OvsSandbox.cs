@@ -21,10 +21,25 @@ public sealed class OvsSandbox : IDisposable
     private readonly string _suffix = Guid.NewGuid().ToString("N")[..6];
     private Process? _ovsdb;
     private Process? _vswitchd;
+    private bool _dummyDatapath;
 
     public OvsSandbox()
+        : this(proxmoxTaps: true)
     {
-        foreach (var name in ProxmoxTaps)
+    }
+
+    /// <summary>
+    /// A sandbox without the Proxmox taps (a second "node" whose VMs arrive by migration). Two
+    /// <c>netdev</c> datapaths cannot share one kernel (each wants the kernel tap
+    /// <c>ovs-netdev</c>), so the second node's vswitchd runs with <c>--enable-dummy</c> and a
+    /// <c>datapath_type=dummy</c> bridge: the same userspace datapath, with internal ports that
+    /// are not kernel devices; its VM NICs are real kernel taps as on the first node.
+    /// </summary>
+    internal OvsSandbox(bool proxmoxTaps)
+    {
+        _dummyDatapath = !proxmoxTaps;
+        var taps = proxmoxTaps ? ProxmoxTaps : [];
+        foreach (var name in taps)
         {
             if (LinkExists(name))
             {
@@ -46,9 +61,12 @@ public sealed class OvsSandbox : IDisposable
             StartOvsdb();
             Vsctl("--no-wait", "init");
             StartVswitchd();
-            Vsctl("add-br", Bridge, "--", "set", "bridge", Bridge, "datapath_type=netdev");
-            _links.Add(Bridge); // the netdev bridge's internal port is a kernel tap of that name
-            foreach (var tap in ProxmoxTaps.Append(OtherVmTap))
+            Vsctl("add-br", Bridge, "--", "set", "bridge", Bridge, _dummyDatapath ? "datapath_type=dummy" : "datapath_type=netdev");
+            if (!_dummyDatapath)
+            {
+                _links.Add(Bridge); // the netdev bridge's internal port is a kernel tap of that name
+            }
+            foreach (var tap in taps.Append(OtherVmTap))
             {
                 AddTap(tap);
                 AddPort(tap);
@@ -197,8 +215,9 @@ public sealed class OvsSandbox : IDisposable
 
     private void StartVswitchd()
     {
-        _vswitchd = Start("ovs-vswitchd", $"unix:{SocketPath}", "--disable-system", $"--pidfile={Path.Combine(Directory, "ovs-vswitchd.pid")}",
-            $"--unixctl={Path.Combine(Directory, "ovs-vswitchd.ctl")}", $"--log-file={Path.Combine(Directory, "ovs-vswitchd.log")}", "-vconsole:off");
+        string[] args = [$"unix:{SocketPath}", "--disable-system", $"--pidfile={Path.Combine(Directory, "ovs-vswitchd.pid")}",
+            $"--unixctl={Path.Combine(Directory, "ovs-vswitchd.ctl")}", $"--log-file={Path.Combine(Directory, "ovs-vswitchd.log")}", "-vconsole:off"];
+        _vswitchd = Start("ovs-vswitchd", _dummyDatapath ? [.. args, "--enable-dummy"] : args);
     }
 
     private Process Start(string file, params string[] args)
