@@ -182,6 +182,9 @@ public static class NodeProgram
                 kestrel.ListenAnyIP(settings.ManagementPort);
             }
         });
+        // Under systemd (Type=notify) this tells systemd READY=1 once the host has started and logs
+        // in the journal's format; elsewhere it does nothing.
+        builder.Host.UseSystemd();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         builder.Services.AddSingleton(system);
         builder.Services.AddSingleton(settings);
