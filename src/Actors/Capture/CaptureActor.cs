@@ -1,0 +1,60 @@
+using Akka.Actor;
+using Akka.Event;
+using Fabric.Actors.Pipelines;
+
+namespace Fabric.Actors.Capture;
+
+/// <summary>
+/// One per interface (or capture file). Owns a dedicated OS thread, pinned to the configured CPU, that runs
+/// <see cref="CaptureLoop"/>; the actor only starts and stops it. Actor name: <c>capture</c> under its pipeline.
+/// </summary>
+public sealed class CaptureActor : UntypedActor
+{
+    private readonly CaptureSettings _settings;
+    private readonly CaptureLoop _loop;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private Thread? _thread;
+
+    public CaptureActor(CaptureSettings settings, PacketBatchPool pool, BatchQueue downstream, StageCounters counters,
+        CaptureStatus status)
+    {
+        _settings = settings;
+        _loop = new CaptureLoop(settings, pool, downstream, counters, status, _log);
+    }
+
+    public static Props Props(CaptureSettings settings, PacketBatchPool pool, BatchQueue downstream,
+        StageCounters counters, CaptureStatus status) =>
+        Akka.Actor.Props.Create(() => new CaptureActor(settings, pool, downstream, counters, status));
+
+    protected override void PreStart()
+    {
+        if (_settings.Cpu is int cpu)
+        {
+            if (!CpuAffinity.Exists(cpu))
+            {
+                throw new ArgumentOutOfRangeException(nameof(CaptureSettings.Cpu), cpu, $"CPU {cpu} does not exist on this machine.");
+            }
+
+            if (!CpuAffinity.Isolated().Contains(cpu))
+            {
+                _log.Warning("Capture CPU {0} for {1} is not isolated (isolcpus=); other work will share it", cpu, _settings.SourceName);
+            }
+        }
+
+        _thread = new Thread(_loop.Run)
+        {
+            IsBackground = true,
+            Name = $"capture-{_settings.SourceName}",
+            Priority = ThreadPriority.AboveNormal,
+        };
+        _thread.Start();
+    }
+
+    protected override void PostStop()
+    {
+        _loop.Stop();
+        _thread?.Join(TimeSpan.FromSeconds(5));
+    }
+
+    protected override void OnReceive(object message) => Unhandled(message);
+}

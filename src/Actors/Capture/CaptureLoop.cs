@@ -1,0 +1,348 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Akka.Event;
+using Fabric.Actors.Pipelines;
+using SharpPcap;
+using SharpPcap.LibPcap;
+
+namespace Fabric.Actors.Capture;
+
+/// <summary>
+/// The body of a capture thread: reads packets with pcap_next_ex (no allocation: pointers into libpcap's ring),
+/// copies them into pooled batches and posts full batches (or partial ones after the flush interval) to the
+/// decap stage. Never blocks on downstream: a refused post or an empty pool is a counted drop. When the
+/// interface disappears the loop closes it, backs off and re-opens it when it is back, logging once per event.
+/// </summary>
+internal sealed unsafe class CaptureLoop
+{
+    private readonly CaptureSettings _settings;
+    private readonly PacketBatchPool _pool;
+    private readonly BatchQueue _downstream;
+    private readonly StageCounters _counters;
+    private readonly CaptureStatus _status;
+    private readonly ILoggingAdapter _log;
+    private readonly ManualResetEventSlim _stop = new();
+    private readonly int _queueFull;
+    private readonly int _noBuffer;
+    private PacketBatch? _batch;
+    private long _batchStarted;
+    private long _sequence;
+    private long _noBufferPackets;
+    private long _noBufferBytes;
+    private long _inPackets;
+    private long _inBytes;
+
+    public CaptureLoop(CaptureSettings settings, PacketBatchPool pool, BatchQueue downstream, StageCounters counters,
+        CaptureStatus status, ILoggingAdapter log)
+    {
+        _settings = settings;
+        _pool = pool;
+        _downstream = downstream;
+        _counters = counters;
+        _status = status;
+        _log = log;
+        _queueFull = counters.ReasonIndex("queue-full");
+        _noBuffer = counters.ReasonIndex("no-buffer");
+    }
+
+    public static readonly IReadOnlyList<string> DropReasons = ["queue-full", "no-buffer"];
+
+    private const int PollTimeoutMs = 10;
+
+    public void Stop() => _stop.Set();
+
+    public void Run()
+    {
+        int tid = _settings.Cpu is int cpu ? CpuAffinity.PinCurrentThread(cpu) : Native.Libc.gettid();
+        _status.Started(tid);
+        var backoff = TimeSpan.FromMilliseconds(50);
+        bool reportedMissing = false;
+        while (!_stop.IsSet)
+        {
+            PcapDevice? device = TryOpen(out string? error);
+            if (device is null)
+            {
+                if (!reportedMissing)
+                {
+                    _log.Warning("Capture source {0} is not available ({1}); waiting for it", _settings.SourceName, error);
+                    reportedMissing = true;
+                }
+
+                _stop.Wait(backoff);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _settings.MaxBackoff.Ticks));
+                continue;
+            }
+
+            if (reportedMissing)
+            {
+                _log.Info("Capture source {0} is back; capturing again", _settings.SourceName);
+                reportedMissing = false;
+            }
+
+            backoff = TimeSpan.FromMilliseconds(50);
+            _status.Opened();
+            string? failure = _settings.File is null ? ReadLive(device) : ReadFile(device);
+            Flush();
+            PublishStats(device);
+            device.Close();
+            _status.Closed(failure);
+            if (failure is not null)
+            {
+                _log.Warning("Capture source {0} failed: {1}; re-opening when it is back", _settings.SourceName, failure);
+                reportedMissing = true;
+            }
+
+            if (_settings.File is not null)
+            {
+                _status.EndOfFile();
+                break;
+            }
+        }
+
+        Flush();
+        if (_batch is not null)
+        {
+            _batch.SetReferences(1);
+            _batch.Release();
+            _batch = null;
+        }
+    }
+
+    private PcapDevice? TryOpen(out string? error)
+    {
+        error = null;
+        try
+        {
+            if (_settings.File is not null)
+            {
+                var file = new CaptureFileReaderDevice(_settings.File);
+                file.Open(new DeviceConfiguration { TimestampResolution = TimestampResolution.Nanosecond });
+                return file;
+            }
+
+            if (!Directory.Exists($"/sys/class/net/{_settings.Interface}"))
+            {
+                error = "no such interface";
+                return null;
+            }
+
+            var pcapInterface = PcapInterface.GetAllPcapInterfaces().FirstOrDefault(i => i.Name == _settings.Interface);
+            if (pcapInterface is null)
+            {
+                error = "libpcap does not list it";
+                return null;
+            }
+
+            var device = new LibPcapLiveDevice(pcapInterface);
+            device.Open(new DeviceConfiguration
+            {
+                Snaplen = _settings.Snaplen,
+                Mode = _settings.Promiscuous ? DeviceModes.Promiscuous : DeviceModes.None,
+                ReadTimeout = 10,
+                KernelBufferSize = _settings.KernelBufferBytes,
+                TimestampResolution = TimestampResolution.Nanosecond,
+            });
+            if (_settings.Filter is not null)
+            {
+                device.Filter = _settings.Filter;
+            }
+
+            device.NonBlockingMode = true;
+            return device;
+        }
+        catch (PcapException e)
+        {
+            error = e.Message;
+            return null;
+        }
+    }
+
+    /// <summary>Reads in non-blocking mode and waits in poll() when nothing is there, so the loop wakes up
+    /// at least every <see cref="PollTimeoutMs"/> to hand on a partly filled batch and to see a stop request
+    /// (a blocking pcap_next_ex on a TPACKET_V3 ring may not return while the interface is idle).</summary>
+    private string? ReadLive(PcapDevice device)
+    {
+        long lastStats = Stopwatch.GetTimestamp();
+        long statsEvery = Stopwatch.Frequency / 2;
+        nint header = 0, data = 0;
+        var pollFd = new Native.Libc.PollFd
+        {
+            Fd = Native.LibPcap.pcap_get_selectable_fd(device.Handle.DangerousGetHandle()),
+            Events = Native.Libc.POLLIN,
+        };
+        while (!_stop.IsSet)
+        {
+            int rc = device.GetNextPacketPointers(ref header, ref data);
+            if (rc == 1)
+            {
+                Append((PcapHeader*)header, (byte*)data);
+            }
+            else if (rc < 0)
+            {
+                return device.LastError is { Length: > 0 } text ? text : $"pcap_next_ex returned {rc}";
+            }
+            else
+            {
+                pollFd.Revents = 0;
+                Native.Libc.poll(&pollFd, 1, PollTimeoutMs);
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            if (_batch is { Count: > 0 } && now - _batchStarted >= _settings.FlushInterval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond)
+            {
+                Flush();
+            }
+
+            if (now - lastStats >= statsEvery)
+            {
+                PublishStats(device);
+                lastStats = now;
+            }
+        }
+
+        return null;
+    }
+
+    private string? ReadFile(PcapDevice device)
+    {
+        nint header = 0, data = 0;
+        long firstPacketNs = -1;
+        long startTicks = Stopwatch.GetTimestamp();
+        while (!_stop.IsSet)
+        {
+            int rc = device.GetNextPacketPointers(ref header, ref data);
+            if (rc == -2)
+            {
+                return null;
+            }
+
+            if (rc < 0)
+            {
+                return device.LastError is { Length: > 0 } text ? text : $"pcap_next_ex returned {rc}";
+            }
+
+            if (rc == 0)
+            {
+                continue;
+            }
+
+            var h = (PcapHeader*)header;
+            if (_settings.Speed == FileSpeed.Original)
+            {
+                long ts = h->Seconds * 1_000_000_000L + h->Fraction;
+                if (firstPacketNs < 0)
+                {
+                    firstPacketNs = ts;
+                }
+
+                long dueTicks = startTicks + (long)((ts - firstPacketNs) / 1e9 * Stopwatch.Frequency);
+                long waitTicks = dueTicks - Stopwatch.GetTimestamp();
+                if (waitTicks > 0)
+                {
+                    Flush();
+                    if (_stop.Wait(TimeSpan.FromSeconds((double)waitTicks / Stopwatch.Frequency)))
+                    {
+                        return null;
+                    }
+                }
+            }
+
+            Append(h, (byte*)data);
+        }
+
+        return null;
+    }
+
+    private void Append(PcapHeader* header, byte* data)
+    {
+        int length = (int)header->CapturedLength;
+        long ts = header->Seconds * 1_000_000_000L + header->Fraction;
+        _inPackets++;
+        _inBytes += length;
+        var packet = new ReadOnlySpan<byte>(data, length);
+        if (_batch is null && !Rent())
+        {
+            _noBufferPackets++;
+            _noBufferBytes += length;
+            return;
+        }
+
+        if (!_batch!.TryAppend(packet, (int)header->OriginalLength, ts))
+        {
+            Flush();
+            if (!Rent())
+            {
+                _noBufferPackets++;
+                _noBufferBytes += length;
+                return;
+            }
+
+            _batch!.TryAppend(packet, (int)header->OriginalLength, ts);
+        }
+    }
+
+    private bool Rent()
+    {
+        _batch = _pool.TryRent();
+        _batchStarted = Stopwatch.GetTimestamp();
+        return _batch is not null;
+    }
+
+    /// <summary>Publishes the counters and hands the current batch on (or counts it dropped when the decap
+    /// stage is full, keeping the batch for reuse).</summary>
+    private void Flush()
+    {
+        _counters.AddIn(_inPackets, _inBytes);
+        _counters.AddDropped(_noBuffer, _noBufferPackets, _noBufferBytes);
+        _inPackets = _inBytes = _noBufferPackets = _noBufferBytes = 0;
+        var batch = _batch;
+        if (batch is null || batch.Count == 0)
+        {
+            return;
+        }
+
+        long bytes = batch.TotalBytes();
+        int count = batch.Count;
+        batch.Sequence = ++_sequence;
+        if (_downstream.TryPost(batch))
+        {
+            _counters.AddOut(count, bytes);
+            _batch = null;
+        }
+        else
+        {
+            _counters.AddDropped(_queueFull, count, bytes);
+            batch.Reset();
+            _batchStarted = Stopwatch.GetTimestamp();
+        }
+    }
+
+    private void PublishStats(PcapDevice device)
+    {
+        if (device is not LibPcapLiveDevice live)
+        {
+            return;
+        }
+
+        try
+        {
+            var stats = live.Statistics;
+            _status.SessionStats(stats.ReceivedPackets, stats.DroppedPackets, stats.InterfaceDroppedPackets);
+        }
+        catch (PcapException)
+        {
+            // The device failed between two reads; its last counters stay published.
+        }
+    }
+
+    /// <summary>struct pcap_pkthdr on LP64 Linux (timeval of two longs; the fraction is ns when the handle was
+    /// opened with nanosecond precision).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PcapHeader
+    {
+        public long Seconds;
+        public long Fraction;
+        public uint CapturedLength;
+        public uint OriginalLength;
+    }
+}

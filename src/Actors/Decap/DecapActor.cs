@@ -1,0 +1,239 @@
+using Akka.Actor;
+using Fabric.Actors.Pipelines;
+using Fabric.Protocols.Decap;
+
+namespace Fabric.Actors.Decap;
+
+/// <summary>What the decap stage of a pipeline does besides decapsulating.</summary>
+public sealed record DecapStageSettings
+{
+    public DecapOptions Options { get; init; } = new();
+
+    /// <summary>BPF on the inner frames; null: none.</summary>
+    public string? Filter { get; init; }
+
+    /// <summary>Dedup window; null: no dedup.</summary>
+    public TimeSpan? DedupWindow { get; init; }
+
+    public int DedupEntries { get; init; } = 65536;
+
+    /// <summary>Frames longer than this are cut to it (original length kept); 0: no slicing.</summary>
+    public int SnapLength { get; init; }
+
+    /// <summary>CPU the stage's own thread is pinned to (the actor then runs on a pinned dispatcher); null: not pinned.</summary>
+    public int? Cpu { get; init; }
+}
+
+/// <summary>A sink as the decap stage sees it: its bounded hand-off and its counters.</summary>
+public sealed record SinkPort(BatchQueue Queue, StageCounters Counters);
+
+/// <summary>
+/// Decapsulates every packet of a batch in place (offsets and lengths move, bytes stay), then applies the
+/// inner BPF filter, dedup and slicing, compacts the batch and fans it out to the sinks (reference-counted).
+/// Every packet that does not go out is counted under one named reason: the decap status, "filtered",
+/// "deduplicated" or "no-room" (a reassembled datagram that did not fit in the batch's buffer).
+/// Actor name: <c>decap</c> under its pipeline.
+/// </summary>
+public sealed class DecapActor : UntypedActor
+{
+    private static readonly string[] StatusReason = BuildStatusReasons();
+
+    private readonly DecapStageSettings _settings;
+    private readonly BatchQueue _queue;
+    private readonly StageCounters _counters;
+    private readonly IReadOnlyList<SinkPort> _sinks;
+    private readonly Decapsulator _decapsulator;
+    private readonly Deduplicator? _dedup;
+    private readonly InnerFilter? _filter;
+    private readonly int[] _reasonIndex = new int[DecapStatusInfo.Count];
+    private readonly long[] _droppedPackets;
+    private readonly long[] _droppedBytes;
+    private readonly int _filtered;
+    private readonly int _deduplicated;
+    private readonly int _noRoom;
+    private readonly int[] _sinkQueueFull;
+
+    public DecapActor(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks)
+    {
+        _settings = settings;
+        _queue = queue;
+        _counters = counters;
+        _sinks = sinks;
+        _decapsulator = new Decapsulator(settings.Options);
+        _dedup = settings.DedupWindow is { } window ? new Deduplicator(window, settings.DedupEntries) : null;
+        _filter = settings.Filter is { } filter ? InnerFilter.Compile(filter) : null;
+        for (int s = 0; s < DecapStatusInfo.Count; s++)
+        {
+            _reasonIndex[s] = DecapStatusInfo.Emits((DecapStatus)s) ? -1 : counters.ReasonIndex(StatusReason[s]);
+        }
+
+        _filtered = counters.ReasonIndex("filtered");
+        _deduplicated = counters.ReasonIndex("deduplicated");
+        _noRoom = counters.ReasonIndex("no-room");
+        _droppedPackets = new long[counters.Reasons.Length];
+        _droppedBytes = new long[counters.Reasons.Length];
+        _sinkQueueFull = [.. sinks.Select(s => s.Counters.ReasonIndex("queue-full"))];
+    }
+
+    /// <summary>Drop reasons of the decap stage: every non-emitting decap status, then the stage's own.</summary>
+    public static IReadOnlyList<string> DropReasons { get; } =
+        [.. Enumerable.Range(0, DecapStatusInfo.Count).Where(s => !DecapStatusInfo.Emits((DecapStatus)s)).Select(s => StatusReason[s]),
+         "filtered", "deduplicated", "no-room"];
+
+    /// <summary>Event counters of the decap stage (not drops): frames cut to the snap length, passed through
+    /// unchanged (not a tunnel, policy pass), reassembled from outer fragments.</summary>
+    public static IReadOnlyList<string> EventNames { get; } = ["sliced", "passed-through", "reassembled"];
+
+    public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks) =>
+        Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks));
+
+    protected override void PreStart()
+    {
+        if (_settings.Cpu is int cpu)
+        {
+            Fabric.Actors.Capture.CpuAffinity.PinCurrentThread(cpu);
+        }
+    }
+
+    protected override void PostStop() => _filter?.Dispose();
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case PacketBatch batch:
+                _queue.Completed();
+                Process(batch);
+                FanOut(batch);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    /// <summary>Decapsulates, filters, dedups and slices the batch in place (exposed for tests and tools).</summary>
+    internal void Process(PacketBatch batch)
+    {
+        int count = batch.Count;
+        _counters.AddIn(count, batch.TotalBytes());
+        Array.Clear(_droppedPackets);
+        Array.Clear(_droppedBytes);
+        var buffer = batch.Buffer;
+        var offsets = batch.Offsets;
+        var lengths = batch.CapturedLengths;
+        var originals = batch.OriginalLengths;
+        var times = batch.Timestamps;
+        int kept = 0;
+        long outBytes = 0;
+        long sliced = 0, passed = 0, reassembled = 0;
+        for (int i = 0; i < count; i++)
+        {
+            int length = lengths[i];
+            var status = _decapsulator.Decapsulate(buffer, offsets[i], length, originals[i], times[i], out var result, out _);
+            if (!DecapStatusInfo.Emits(status))
+            {
+                Drop(_reasonIndex[(int)status], length);
+                continue;
+            }
+
+            int offset = result.Offset;
+            if (status is DecapStatus.PassedThrough or DecapStatus.ReassembledPassedThrough)
+            {
+                passed++;
+            }
+
+            if (DecapStatusInfo.InReassemblyBuffer(status))
+            {
+                reassembled++;
+                var frame = _decapsulator.ReassembledFrame;
+                offset = batch.Reserve(frame.Length);
+                if (offset < 0)
+                {
+                    Drop(_noRoom, length);
+                    continue;
+                }
+
+                frame.CopyTo(buffer.AsSpan(offset));
+            }
+
+            var inner = buffer.AsSpan(offset, result.Length);
+            if (_filter is not null && !_filter.Matches(inner, result.OriginalLength))
+            {
+                Drop(_filtered, length);
+                continue;
+            }
+
+            if (_dedup is not null && _dedup.IsDuplicate(inner, times[i]))
+            {
+                Drop(_deduplicated, length);
+                continue;
+            }
+
+            int innerLength = result.Length;
+            if (_settings.SnapLength > 0 && innerLength > _settings.SnapLength)
+            {
+                innerLength = _settings.SnapLength;
+                sliced++;
+            }
+
+            offsets[kept] = offset;
+            lengths[kept] = innerLength;
+            originals[kept] = result.OriginalLength;
+            times[kept] = times[i];
+            outBytes += innerLength;
+            kept++;
+        }
+
+        batch.Truncate(kept);
+        _counters.AddOut(kept, outBytes);
+        _counters.AddEvent(0, sliced);
+        _counters.AddEvent(1, passed);
+        _counters.AddEvent(2, reassembled);
+        for (int r = 0; r < _droppedPackets.Length; r++)
+        {
+            _counters.AddDropped(r, _droppedPackets[r], _droppedBytes[r]);
+        }
+    }
+
+    private void Drop(int reason, int bytes)
+    {
+        _droppedPackets[reason]++;
+        _droppedBytes[reason] += bytes;
+    }
+
+    private void FanOut(PacketBatch batch)
+    {
+        if (batch.Count == 0)
+        {
+            batch.SetReferences(1);
+            batch.Release();
+            return;
+        }
+
+        int count = batch.Count;
+        long bytes = batch.TotalBytes();
+        batch.SetReferences(_sinks.Count);
+        for (int s = 0; s < _sinks.Count; s++)
+        {
+            var sink = _sinks[s];
+            if (!sink.Queue.TryPost(batch))
+            {
+                sink.Counters.AddIn(count, bytes);
+                sink.Counters.AddDropped(_sinkQueueFull[s], count, bytes);
+                batch.Release();
+            }
+        }
+    }
+
+    private static string[] BuildStatusReasons()
+    {
+        var names = new string[DecapStatusInfo.Count];
+        for (int s = 0; s < names.Length; s++)
+        {
+            names[s] = DecapStatusInfo.Name((DecapStatus)s);
+        }
+
+        return names;
+    }
+}

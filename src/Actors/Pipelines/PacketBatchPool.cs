@@ -1,0 +1,71 @@
+namespace Fabric.Actors.Pipelines;
+
+/// <summary>
+/// A bounded pool of <see cref="PacketBatch"/>es, all allocated up front: the memory of a pipeline is fixed at
+/// start. <see cref="TryRent"/> never waits; an empty pool means every batch is still owned downstream, and the
+/// producer counts the packets it cannot store as dropped. Rent and return happen once per batch, never per packet.
+/// </summary>
+public sealed class PacketBatchPool
+{
+    private readonly PacketBatch[] _free;
+    private readonly Lock _gate = new();
+    private int _freeCount;
+
+    public PacketBatchPool(int batches, int packetsPerBatch, int bytesPerBatch)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
+        Size = batches;
+        _free = new PacketBatch[batches];
+        for (int i = 0; i < batches; i++)
+        {
+            _free[i] = new PacketBatch(packetsPerBatch, bytesPerBatch, this);
+        }
+
+        _freeCount = batches;
+    }
+
+    /// <summary>Number of batches the pool owns.</summary>
+    public int Size { get; }
+
+    /// <summary>Batches currently in the pool.</summary>
+    public int Available
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _freeCount;
+            }
+        }
+    }
+
+    /// <summary>An empty batch, or null when all are in use.</summary>
+    public PacketBatch? TryRent()
+    {
+        lock (_gate)
+        {
+            if (_freeCount == 0)
+            {
+                return null;
+            }
+
+            var batch = _free[--_freeCount];
+            _free[_freeCount] = null!;
+            return batch;
+        }
+    }
+
+    internal void Return(PacketBatch batch)
+    {
+        batch.Reset();
+        lock (_gate)
+        {
+            if (_freeCount == _free.Length)
+            {
+                throw new InvalidOperationException("PacketBatchPool received more batches than it owns.");
+            }
+
+            _free[_freeCount++] = batch;
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Event;
+using Fabric.Actors.Capture;
+using Fabric.Actors.Decap;
+using Fabric.Actors.Sinks;
+
+namespace Fabric.Actors.Pipelines;
+
+/// <summary>
+/// One running pipeline: creates its sinks, then the decap stage, then the capture actor (so nothing is
+/// posted to a stage that does not exist yet), and stops as a whole when any stage fails. Actor name:
+/// <c>pipeline-&lt;name&gt;</c> under <c>/user/pipelines</c>.
+/// </summary>
+public sealed class PipelineActor : UntypedActor
+{
+    /// <summary>Dispatcher id for stages pinned to a CPU (one dedicated thread per actor).</summary>
+    public const string PinnedDispatcherId = "fabric-pinned-dispatcher";
+
+    private readonly PipelineRuntime _runtime;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    public PipelineActor(PipelineRuntime runtime) => _runtime = runtime;
+
+    public static Props Props(PipelineRuntime runtime) => Akka.Actor.Props.Create(() => new PipelineActor(runtime));
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(e =>
+        {
+            _log.Error(e, "Pipeline {0}: a stage failed: {1}", _runtime.Settings.Name, e.Message);
+            Context.Parent.Tell(new PipelineFailed(_runtime.Settings.Name, e.Message));
+            return Directive.Stop;
+        });
+
+    protected override void PreStart()
+    {
+        var settings = _runtime.Settings;
+        for (int i = 0; i < settings.Sinks.Count; i++)
+        {
+            var port = _runtime.Sinks[i];
+            var props = settings.Sinks[i] switch
+            {
+                TapSinkSettings tap => TapSinkActor.Props(tap, port.Queue, port.Counters),
+                PcapSinkSettings pcap => PcapSinkActor.Props(pcap, port.Queue, port.Counters),
+                ForwardSinkSettings forward => ForwarderSinkActor.Props(forward, port.Queue, port.Counters),
+                var other => throw new InvalidOperationException($"unknown sink {other.GetType().Name}"),
+            };
+            port.Queue.Target = Context.Watch(Context.ActorOf(props, $"sink-{i}"));
+        }
+
+        var decapProps = DecapActor.Props(settings.Decap, _runtime.DecapQueue, _runtime.Decap, _runtime.Sinks);
+        if (settings.Decap.Cpu is not null)
+        {
+            EnsurePinnedDispatcher(Context.System);
+            decapProps = decapProps.WithDispatcher(PinnedDispatcherId);
+        }
+
+        _runtime.DecapQueue.Target = Context.Watch(Context.ActorOf(decapProps, "decap"));
+        Context.Watch(Context.ActorOf(
+            CaptureActor.Props(settings.Source, _runtime.Pool, _runtime.DecapQueue, _runtime.Capture, _runtime.CaptureStatus),
+            "capture"));
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Terminated terminated:
+                _log.Error("Pipeline {0}: stage {1} stopped; stopping the pipeline", _runtime.Settings.Name, terminated.ActorRef.Path.Name);
+                Context.Stop(Self);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private static void EnsurePinnedDispatcher(ActorSystem system)
+    {
+        if (system.Dispatchers.HasDispatcher(PinnedDispatcherId))
+        {
+            return;
+        }
+
+        system.Settings.InjectTopLevelFallback(ConfigurationFactory.ParseString($"{PinnedDispatcherId} {{ type = PinnedDispatcher }}"));
+    }
+}
+
+/// <summary>Sent by a pipeline to its manager when a stage failed.</summary>
+internal sealed record PipelineFailed(string Name, string Reason);

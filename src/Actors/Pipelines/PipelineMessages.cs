@@ -1,0 +1,40 @@
+using System.Collections.Immutable;
+
+namespace Fabric.Actors.Pipelines;
+
+/// <summary>Asks the <see cref="PipelineManager"/> for every pipeline (reply: <see cref="PipelineList"/>).</summary>
+public sealed record ListPipelines : IFabricMessage
+{
+    public static readonly ListPipelines Instance = new();
+}
+
+/// <summary>Asks for the stats of one pipeline, or of all when <see cref="Name"/> is null (reply: <see cref="PipelineStatsReply"/>).</summary>
+public sealed record GetPipelineStats(string? Name) : IFabricMessage;
+
+/// <summary>Stops a running pipeline (reply: <see cref="PipelineCommandResult"/> once it has stopped).</summary>
+public sealed record StopPipeline(string Name) : IFabricMessage;
+
+/// <summary>Starts a stopped pipeline (reply: <see cref="PipelineCommandResult"/> once its stages are created).</summary>
+public sealed record StartPipeline(string Name) : IFabricMessage;
+
+/// <summary>The outcome of a stop or start; <see cref="Message"/> is one line for the operator.</summary>
+public sealed record PipelineCommandResult(bool Ok, string Message) : IFabricMessage;
+
+/// <summary>One line per pipeline.</summary>
+public sealed record PipelineSummary(string Name, string State, string Source, ImmutableArray<string> Sinks,
+    long Captured, long Delivered, long Dropped, string? Error) : IFabricMessage;
+
+public sealed record PipelineList(ImmutableArray<PipelineSummary> Pipelines) : IFabricMessage;
+
+/// <summary>libpcap's own counters of the source and its outages.</summary>
+public sealed record SourceStats(string Source, bool Up, long KernelReceived, long KernelDropped, long InterfaceDropped,
+    long Outages, long Opens, int CaptureThreadId, string? LastError) : IFabricMessage;
+
+/// <summary>
+/// The counters of one pipeline. <see cref="Captured"/> = packets the capture stage took in; for each sink,
+/// <c>Captured = that sink's out + its drops + the drops of capture and decap</c> (<see cref="Balanced"/>).
+/// </summary>
+public sealed record PipelineStats(string Name, string State, DateTimeOffset? Started, SourceStats Source,
+    ImmutableArray<StageSnapshot> Stages, long Captured, bool Balanced, string? Error) : IFabricMessage;
+
+public sealed record PipelineStatsReply(ImmutableArray<PipelineStats> Pipelines, string? Error) : IFabricMessage;

@@ -1,0 +1,62 @@
+using Fabric.Actors.Capture;
+using Fabric.Actors.Decap;
+
+namespace Fabric.Actors.Pipelines;
+
+/// <summary>
+/// Everything one run of a pipeline shares between its stages and its observers: the batch pool, the bounded
+/// hand-offs, and the counters of every stage. Created when the pipeline starts; its counters stay readable
+/// after it stopped (until the next start).
+/// </summary>
+public sealed class PipelineRuntime
+{
+    public PipelineRuntime(PipelineSettings settings)
+    {
+        Settings = settings;
+        Pool = new PacketBatchPool(settings.Batches, settings.BatchPackets, settings.BatchBytes);
+        Capture = new StageCounters("capture", CaptureLoop.DropReasons);
+        CaptureStatus = new CaptureStatus();
+        DecapQueue = new BatchQueue(settings.QueueDepth);
+        Decap = new StageCounters("decap", DecapActor.DropReasons, DecapActor.EventNames);
+        Sinks = [.. settings.Sinks.Select(s => new SinkPort(new BatchQueue(settings.QueueDepth), new StageCounters(s.Stage, SinkReasons(s), SinkEvents(s))))];
+        Started = DateTimeOffset.UtcNow;
+    }
+
+    public PipelineSettings Settings { get; }
+
+    public PacketBatchPool Pool { get; }
+
+    public StageCounters Capture { get; }
+
+    public CaptureStatus CaptureStatus { get; }
+
+    public BatchQueue DecapQueue { get; }
+
+    public StageCounters Decap { get; }
+
+    public IReadOnlyList<SinkPort> Sinks { get; }
+
+    public DateTimeOffset Started { get; }
+
+    /// <summary>True when no batch is waiting in front of or being worked on by any stage.</summary>
+    public bool Idle => DecapQueue.Pending == 0 && Sinks.All(s => s.Queue.Pending == 0) && Pool.Available == Pool.Size;
+
+    public IReadOnlyList<StageSnapshot> Snapshot() =>
+        [Capture.Snapshot(), Decap.Snapshot(), .. Sinks.Select(s => s.Counters.Snapshot())];
+
+    private static IReadOnlyList<string> SinkEvents(Sinks.SinkSettings sink) => sink switch
+    {
+        Fabric.Actors.Sinks.TapSinkSettings => Fabric.Actors.Sinks.TapSinkActor.EventNames,
+        Fabric.Actors.Sinks.PcapSinkSettings => Fabric.Actors.Sinks.PcapSinkActor.EventNames,
+        Fabric.Actors.Sinks.ForwardSinkSettings => Fabric.Actors.Sinks.ForwarderSinkActor.EventNames,
+        _ => [],
+    };
+
+    private static IReadOnlyList<string> SinkReasons(Sinks.SinkSettings sink) => sink switch
+    {
+        Fabric.Actors.Sinks.TapSinkSettings => Fabric.Actors.Sinks.TapSinkActor.DropReasons,
+        Fabric.Actors.Sinks.PcapSinkSettings => Fabric.Actors.Sinks.PcapSinkActor.DropReasons,
+        Fabric.Actors.Sinks.ForwardSinkSettings => Fabric.Actors.Sinks.ForwarderSinkActor.DropReasons,
+        _ => throw new ArgumentOutOfRangeException(nameof(sink), sink.GetType().Name, "unknown sink type"),
+    };
+}

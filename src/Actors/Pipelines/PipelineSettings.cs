@@ -1,0 +1,402 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
+using Fabric.Actors.Capture;
+using Fabric.Actors.Configuration;
+using Fabric.Actors.Decap;
+using Fabric.Actors.Sinks;
+using Fabric.Protocols.Decap;
+
+namespace Fabric.Actors.Pipelines;
+
+/// <summary>One pipeline of <c>fabric.pipelines</c>: source, capture thread, decap stage, sinks and queues.</summary>
+public sealed record PipelineSettings
+{
+    public required string Name { get; init; }
+
+    public required CaptureSettings Source { get; init; }
+
+    public required DecapStageSettings Decap { get; init; }
+
+    public required IReadOnlyList<SinkSettings> Sinks { get; init; }
+
+    /// <summary>Start with the node (otherwise only from the console).</summary>
+    public bool Autostart { get; init; } = true;
+
+    /// <summary>Packets per batch.</summary>
+    public int BatchPackets { get; init; } = 1024;
+
+    /// <summary>Buffer bytes per batch.</summary>
+    public int BatchBytes { get; init; } = 2 << 20;
+
+    /// <summary>Batches in the pipeline's pool (its whole packet memory is batches x batch-bytes).</summary>
+    public int Batches { get; init; } = 32;
+
+    /// <summary>Batches that may wait in front of each stage before the producer drops.</summary>
+    public int QueueDepth { get; init; } = 8;
+}
+
+/// <summary>
+/// Reads and validates <c>fabric.pipelines</c> (hocon/fabric.conf documents every key). Unknown keys and bad
+/// values throw <see cref="FabricConfigException"/> with the full path, e.g.
+/// <c>fabric.pipelines[0].sinks[1].rotate-size</c>.
+/// </summary>
+public static partial class PipelineSettingsReader
+{
+    public const string Path = "fabric.pipelines";
+
+    private static readonly string[] PipelineKeys =
+    [
+        "name", "source", "capture-cpu", "decap-cpu", "decap", "filter", "dedup", "snap-length", "sinks", "autostart",
+        "batch-packets", "batch-bytes", "batches", "queue-depth",
+    ];
+
+    private static readonly string[] SourceKeys = ["interface", "file", "speed", "snaplen", "buffer-size", "promiscuous", "filter"];
+    private static readonly string[] DedupKeys = ["window", "entries"];
+    private static readonly string[] TapKeys = ["type", "device", "mtu", "persistent"];
+    private static readonly string[] PcapKeys = ["type", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval"];
+    private static readonly string[] ForwardKeys = ["type", "encapsulation", "destination", "vni", "session-id", "mtu", "oversize"];
+
+    /// <summary>Every pipeline of <paramref name="config"/>; an empty list when there are none.</summary>
+    public static IReadOnlyList<PipelineSettings> Read(Config config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (!config.HasPath(Path))
+        {
+            return [];
+        }
+
+        var value = config.GetValue(Path);
+        IList<HoconValue> rawItems;
+        try
+        {
+            rawItems = value is null || value.IsEmpty || value.IsString() ? throw new FormatException() : value.GetArray();
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or ConfigurationException or NotImplementedException or InvalidCastException)
+        {
+            throw new FabricConfigException(Path, "expected a list of pipelines [ { name = ..., source { ... }, sinks = [ ... ] } ]", e);
+        }
+
+        if (rawItems.Count == 0)
+        {
+            return [];
+        }
+
+        var fabric = ConfigReader.At(config, "fabric");
+        var pipelines = fabric.GetObjectList("pipelines");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var result = new List<PipelineSettings>(pipelines.Count);
+        for (int i = 0; i < pipelines.Count; i++)
+        {
+            var pipeline = ReadPipeline(config, pipelines[i], rawItems[i]);
+            if (!names.Add(pipeline.Name))
+            {
+                throw pipelines[i].Problem("name", $"duplicate pipeline name \"{pipeline.Name}\"");
+            }
+
+            result.Add(pipeline);
+        }
+
+        var interfaces = result.Where(p => p.Source.Interface is not null).GroupBy(p => p.Source.Interface).FirstOrDefault(g => g.Count() > 1);
+        if (interfaces is not null)
+        {
+            int index = result.FindLastIndex(p => p.Source.Interface == interfaces.Key);
+            throw new FabricConfigException($"{Path}[{index}].source.interface", $"interface {interfaces.Key} is already captured by another pipeline (one capture per interface)");
+        }
+
+        return result;
+    }
+
+    private static PipelineSettings ReadPipeline(Config config, ConfigReader p, HoconValue raw)
+    {
+        p.RejectUnknownKeys(PipelineKeys);
+        string name = p.GetString("name", allowEmpty: false);
+        if (!NamePattern().IsMatch(name))
+        {
+            throw p.Problem("name", $"expected lower-case letters, digits and '-' (at most 40), got \"{name}\"");
+        }
+
+        var source = ReadSource(p.GetObject("source"), p);
+        if (p.Has("capture-cpu"))
+        {
+            source = source with { Cpu = Cpu(p, "capture-cpu") };
+        }
+
+        int? decapCpu = p.Has("decap-cpu") ? Cpu(p, "decap-cpu") : null;
+        var options = ReadDecap(config, p, raw);
+        string? filter = p.GetOptionalString("filter");
+        if (filter is not null && InnerFilter.Check(filter) is string problem)
+        {
+            throw p.Problem("filter", $"BPF does not compile: {problem}");
+        }
+
+        TimeSpan? window = null;
+        int entries = 65536;
+        if (p.Has("dedup"))
+        {
+            var dedup = p.GetObject("dedup");
+            dedup.RejectUnknownKeys(DedupKeys);
+            window = dedup.Has("window") ? dedup.GetDuration("window", TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10)) : TimeSpan.FromSeconds(2);
+            entries = dedup.Has("entries") ? dedup.GetInt("entries", 64, 1 << 24) : entries;
+        }
+
+        int snapLength = p.Has("snap-length") ? p.GetInt("snap-length", 0, 262144) : 0;
+        var sinks = p.GetObjectList("sinks");
+        if (sinks.Count == 0)
+        {
+            throw p.Problem("sinks", "a pipeline needs at least one sink");
+        }
+
+        var sinkSettings = new List<SinkSettings>(sinks.Count);
+        for (int s = 0; s < sinks.Count; s++)
+        {
+            sinkSettings.Add(ReadSink(sinks[s], s, name));
+        }
+
+        var taps = sinkSettings.OfType<TapSinkSettings>().GroupBy(t => t.Device).FirstOrDefault(g => g.Count() > 1);
+        if (taps is not null)
+        {
+            throw p.Problem("sinks", $"TAP device {taps.Key} is used by two sinks");
+        }
+
+        var settings = new PipelineSettings
+        {
+            Name = name,
+            Source = source,
+            Decap = new DecapStageSettings
+            {
+                Options = options,
+                Filter = filter,
+                DedupWindow = window,
+                DedupEntries = entries,
+                SnapLength = snapLength,
+                Cpu = decapCpu,
+            },
+            Sinks = sinkSettings,
+            Autostart = !p.Has("autostart") || p.GetBool("autostart"),
+            BatchPackets = p.Has("batch-packets") ? p.GetInt("batch-packets", 1, 65536) : 1024,
+            BatchBytes = p.Has("batch-bytes") ? (int)p.GetByteSize("batch-bytes", 65536, 1L << 30) : 2 << 20,
+            Batches = p.Has("batches") ? p.GetInt("batches", 2, 4096) : 32,
+            QueueDepth = p.Has("queue-depth") ? p.GetInt("queue-depth", 1, 4096) : 8,
+        };
+        if (settings.BatchBytes < settings.Source.Snaplen)
+        {
+            throw p.Problem("batch-bytes", $"must hold at least one packet of snaplen {settings.Source.Snaplen} bytes");
+        }
+
+        return settings;
+    }
+
+    private static CaptureSettings ReadSource(ConfigReader source, ConfigReader pipeline)
+    {
+        if (!pipeline.Has("source"))
+        {
+            throw pipeline.Problem("source", "missing: source { interface = ens4 } or source { file = \"x.pcap\" }");
+        }
+
+        source.RejectUnknownKeys(SourceKeys);
+        string? name = source.GetOptionalString("interface");
+        string? file = source.GetOptionalString("file");
+        if ((name is null) == (file is null))
+        {
+            throw source.Problem(name is null ? "interface" : "file", "give exactly one of interface or file");
+        }
+
+        if (name is not null && (name.Length is 0 or > 15 || name.Contains('/', StringComparison.Ordinal) || name.Any(char.IsWhiteSpace)))
+        {
+            throw source.Problem("interface", $"not an interface name: \"{name}\"");
+        }
+
+        if (file is not null && !File.Exists(file))
+        {
+            throw source.Problem("file", $"no such file: {file}");
+        }
+
+        if (name is not null && source.Has("speed"))
+        {
+            throw source.Problem("speed", "only for a file source");
+        }
+
+        string? outerFilter = source.GetOptionalString("filter");
+        if (outerFilter is not null && InnerFilter.Check(outerFilter) is string problem)
+        {
+            throw source.Problem("filter", $"BPF does not compile: {problem}");
+        }
+
+        return new CaptureSettings
+        {
+            Interface = name,
+            File = file,
+            Speed = source.Has("speed") ? source.GetEnum<FileSpeed>("speed") : FileSpeed.Topspeed,
+            Snaplen = source.Has("snaplen") ? source.GetInt("snaplen", 64, 262144) : 65535,
+            KernelBufferBytes = source.Has("buffer-size") ? (int)source.GetByteSize("buffer-size", 65536, int.MaxValue) : null,
+            Promiscuous = !source.Has("promiscuous") || source.GetBool("promiscuous"),
+            Filter = outerFilter,
+        };
+    }
+
+    private static int Cpu(ConfigReader p, string key)
+    {
+        int cpu = p.GetInt(key, 0, 1023);
+        if (!CpuAffinity.Exists(cpu))
+        {
+            string online = string.Join(",", CpuAffinity.Online());
+            throw p.Problem(key, $"CPU {cpu} does not exist on this machine (online: {online})");
+        }
+
+        return cpu;
+    }
+
+    private static DecapOptions ReadDecap(Config config, ConfigReader p, HoconValue raw)
+    {
+        var own = raw.GetObject().Items.TryGetValue("decap", out var decap) ? decap : null;
+        if (own is null)
+        {
+            return DecapSettings.FromConfig(config);
+        }
+
+        if (!own.IsObject())
+        {
+            throw p.Problem("decap", "expected an object { ... } of fabric.decap overrides");
+        }
+
+        var rootValue = new HoconValue();
+        var rootObject = new HoconObject();
+        rootValue.NewValue(rootObject);
+        var fabricValue = new HoconValue();
+        var fabricObject = new HoconObject();
+        fabricValue.NewValue(fabricObject);
+        rootObject.Items["fabric"] = fabricValue;
+        fabricObject.Items["decap"] = own;
+        var merged = new Config(new HoconRoot(rootValue)).WithFallback(config);
+        try
+        {
+            return DecapSettings.FromConfig(merged);
+        }
+        catch (FabricConfigException e) when (e.Path.StartsWith(DecapSettings.DefaultPath, StringComparison.Ordinal))
+        {
+            throw new FabricConfigException(p.PathOf("decap") + e.Path[DecapSettings.DefaultPath.Length..], e.Problem, e);
+        }
+    }
+
+    private static SinkSettings ReadSink(ConfigReader sink, int index, string pipeline)
+    {
+        string type = sink.GetString("type", allowEmpty: false);
+        switch (type)
+        {
+            case "tap":
+            {
+                sink.RejectUnknownKeys(TapKeys);
+                string device = sink.GetString("device", allowEmpty: false);
+                if (device.Length > 15 || device.Contains('/', StringComparison.Ordinal) || device.Any(char.IsWhiteSpace))
+                {
+                    throw sink.Problem("device", $"not a device name (at most 15 characters): \"{device}\"");
+                }
+
+                return new TapSinkSettings
+                {
+                    Stage = $"tap-{device}",
+                    Device = device,
+                    Mtu = sink.Has("mtu") ? sink.GetInt("mtu", 68, 65535) : 9000,
+                    Persistent = !sink.Has("persistent") || sink.GetBool("persistent"),
+                };
+            }
+
+            case "pcap":
+            {
+                sink.RejectUnknownKeys(PcapKeys);
+                string directory = sink.GetString("directory", allowEmpty: false);
+                if (!System.IO.Path.IsPathFullyQualified(directory))
+                {
+                    throw sink.Problem("directory", $"expected an absolute path, got \"{directory}\"");
+                }
+
+                string precision = sink.Has("precision") ? sink.GetString("precision") : "us";
+                if (precision is not ("us" or "ns"))
+                {
+                    throw sink.Problem("precision", $"expected us or ns, got \"{precision}\"");
+                }
+
+                return new PcapSinkSettings
+                {
+                    Stage = $"pcap-{index}",
+                    Directory = directory,
+                    Prefix = pipeline,
+                    RotateSize = sink.Has("rotate-size") ? sink.GetByteSize("rotate-size", 0, long.MaxValue) : 1L << 30,
+                    RotateInterval = OptionalDuration(sink, "rotate-interval", TimeSpan.FromHours(1)),
+                    KeepSize = sink.Has("keep-size") ? sink.GetByteSize("keep-size", 0, long.MaxValue) : 0,
+                    KeepAge = OptionalDuration(sink, "keep-age", null),
+                    Nanoseconds = precision == "ns",
+                    WriteBufferBytes = sink.Has("write-buffer") ? (int)sink.GetByteSize("write-buffer", 4096, 256L << 20) : 1 << 20,
+                    FlushInterval = sink.Has("flush-interval") ? sink.GetDuration("flush-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)) : TimeSpan.FromSeconds(1),
+                };
+            }
+
+            case "forward":
+            {
+                sink.RejectUnknownKeys(ForwardKeys);
+                var encapsulation = sink.Has("encapsulation") ? sink.GetEnum<ForwardEncapsulation>("encapsulation") : ForwardEncapsulation.Vxlan;
+                string destinationText = sink.GetString("destination", allowEmpty: false);
+                int defaultPort = encapsulation == ForwardEncapsulation.Vxlan ? 4789 : 0;
+                if (!TryParseDestination(destinationText, defaultPort, out var destination))
+                {
+                    throw sink.Problem("destination", $"expected an IP address with an optional port, e.g. \"192.0.2.9:4789\", got \"{destinationText}\"");
+                }
+
+                if (encapsulation == ForwardEncapsulation.Vxlan && destination.Port == 0)
+                {
+                    throw sink.Problem("destination", "VXLAN needs a UDP port");
+                }
+
+                return new ForwardSinkSettings
+                {
+                    Stage = $"forward-{index}",
+                    Encapsulation = encapsulation,
+                    Destination = destination,
+                    Vni = sink.Has("vni") ? sink.GetInt("vni", 0, 0xFFFFFF) : 0,
+                    SessionId = sink.Has("session-id") ? sink.GetInt("session-id", 0, 1023) : 0,
+                    Mtu = sink.Has("mtu") ? sink.GetInt("mtu", 576, 65535) : 1500,
+                    Oversize = sink.Has("oversize") ? sink.GetEnum<OversizePolicy>("oversize") : OversizePolicy.Truncate,
+                };
+            }
+
+            default:
+                throw sink.Problem("type", $"expected tap, pcap or forward, got \"{type}\"");
+        }
+    }
+
+    private static TimeSpan? OptionalDuration(ConfigReader reader, string key, TimeSpan? fallback)
+    {
+        if (!reader.Has(key))
+        {
+            return fallback;
+        }
+
+        string text = reader.GetString(key);
+        if (text is "off" or "none" or "0")
+        {
+            return null;
+        }
+
+        return reader.GetDuration(key, TimeSpan.FromSeconds(1));
+    }
+
+    private static bool TryParseDestination(string text, int defaultPort, out IPEndPoint endpoint)
+    {
+        if (IPEndPoint.TryParse(text, out var parsed) && parsed is not null)
+        {
+            endpoint = parsed.Port == 0 && defaultPort != 0 ? new IPEndPoint(parsed.Address, defaultPort) : parsed;
+            return true;
+        }
+
+        endpoint = new IPEndPoint(IPAddress.None, 0);
+        return false;
+    }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,39}$", RegexOptions.CultureInvariant)]
+    private static partial Regex NamePattern();
+
+    internal static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,179 @@
+using Akka.Actor;
+using Akka.Event;
+using Fabric.Actors.Pipelines;
+
+namespace Fabric.Actors.Sinks;
+
+/// <summary>
+/// Writes every frame of each batch to a persistent TAP device. When the device is deleted under it (a write
+/// fails with EBADFD) it re-creates it at once and then, if that fails, once a second; frames that arrive while
+/// there is no device are counted as "device-missing". Each event is logged once, not per retry or per frame.
+/// </summary>
+public sealed class TapSinkActor : UntypedActor, IWithTimers
+{
+    public static readonly IReadOnlyList<string> DropReasons = ["queue-full", "write-error", "device-missing"];
+
+    /// <summary>Event counters: times the device was re-created after it disappeared.</summary>
+    public static readonly IReadOnlyList<string> EventNames = ["recreated"];
+
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
+    private readonly TapSinkSettings _settings;
+    private readonly BatchQueue _queue;
+    private readonly StageCounters _counters;
+    private readonly int _writeError;
+    private readonly int _deviceMissing;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private TapDevice? _device;
+    private bool _missingReported;
+    private bool _wasOpen;
+
+    public TapSinkActor(TapSinkSettings settings, BatchQueue queue, StageCounters counters)
+    {
+        _settings = settings;
+        _queue = queue;
+        _counters = counters;
+        _writeError = counters.ReasonIndex("write-error");
+        _deviceMissing = counters.ReasonIndex("device-missing");
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(TapSinkSettings settings, BatchQueue queue, StageCounters counters) =>
+        Akka.Actor.Props.Create(() => new TapSinkActor(settings, queue, counters));
+
+    protected override void PreStart() => TryOpen();
+
+    protected override void PostStop()
+    {
+        _device?.Dispose();
+        _device = null;
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case PacketBatch batch:
+                try
+                {
+                    Write(batch);
+                }
+                finally
+                {
+                    batch.Release();
+                    _queue.Completed();
+                }
+
+                break;
+            case Reopen:
+                if (_device is null)
+                {
+                    TryOpen();
+                }
+
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void Write(PacketBatch batch)
+    {
+        int count = batch.Count;
+        long bytesIn = batch.TotalBytes();
+        _counters.AddIn(count, bytesIn);
+        long outPackets = 0, outBytes = 0, errorPackets = 0, errorBytes = 0, missingPackets = 0, missingBytes = 0;
+        var lengths = batch.CapturedLengths;
+        for (int i = 0; i < count; i++)
+        {
+            int length = lengths[i];
+            if (_device is null)
+            {
+                missingPackets++;
+                missingBytes += length;
+                continue;
+            }
+
+            int errno = _device.Write(batch.Packet(i));
+            if (errno != 0 && TapDevice.IsDeviceGone(errno))
+            {
+                _device.Dispose();
+                _device = null;
+                _log.Warning("TAP {0} was deleted; re-creating it", _settings.Device);
+                if (TryOpen())
+                {
+                    errno = _device!.Write(batch.Packet(i));
+                }
+                else
+                {
+                    missingPackets++;
+                    missingBytes += length;
+                    continue;
+                }
+            }
+
+            if (errno == 0)
+            {
+                outPackets++;
+                outBytes += length;
+            }
+            else
+            {
+                errorPackets++;
+                errorBytes += length;
+            }
+        }
+
+        _counters.AddOut(outPackets, outBytes);
+        _counters.AddDropped(_writeError, errorPackets, errorBytes);
+        _counters.AddDropped(_deviceMissing, missingPackets, missingBytes);
+    }
+
+    private bool TryOpen()
+    {
+        try
+        {
+            _device = TapDevice.Open(_settings.Device, _settings.Mtu, _settings.Persistent);
+            if (_missingReported || _wasOpen)
+            {
+                _counters.AddEvent(0, 1);
+                _log.Info("TAP {0} re-created", _settings.Device);
+            }
+            else
+            {
+                _log.Info("TAP {0} open (mtu {1})", _settings.Device, _settings.Mtu);
+            }
+
+            _missingReported = false;
+            _wasOpen = true;
+            return true;
+        }
+        catch (TapDeviceException e)
+        {
+            if (!_missingReported)
+            {
+                _log.Error("{0}; retrying every {1}", e.Message, RetryInterval);
+                _missingReported = true;
+            }
+
+            Timers.StartSingleTimer(Reopen.Instance, Reopen.Instance, RetryInterval);
+            return false;
+        }
+    }
+
+    private sealed class Reopen
+    {
+        public static readonly Reopen Instance = new();
+    }
+}
+
+/// <summary>A TAP sink: <c>{ type = tap, device = mon0, mtu = 9000, persistent = on }</c>.</summary>
+public sealed record TapSinkSettings : SinkSettings
+{
+    public required string Device { get; init; }
+
+    public int Mtu { get; init; } = 9000;
+
+    public bool Persistent { get; init; } = true;
+}

@@ -1,0 +1,90 @@
+using Akka.Configuration;
+using Fabric.Actors.Configuration;
+using Fabric.Actors.Pipelines;
+using Fabric.Actors.Sinks;
+using Xunit;
+
+namespace Fabric.Actors.Tests.Pipelines;
+
+public class PipelineSettingsReaderTests
+{
+    // Akka's HOCON parser wants a newline, not a comma, after a nested object inside an object:
+    // the one-line cases below are written with ", " and turned into newlines here.
+    private static Config Load(string pipelines) =>
+        ConfigurationFactory.ParseString("fabric.pipelines = " + System.Text.RegularExpressions.Regex.Replace(pipelines, @"\}, (?=[a-z])", "}\n"))
+            .WithFallback(FabricConfig.Reference);
+
+    [Fact]
+    public void The_issue_shape_is_read_with_defaults()
+    {
+        var config = Load("""
+            [ {
+                name = aws-mirror
+                source { interface = ens4 }
+                capture-cpu = 0
+                decap { max-depth = 2 }
+                filter = "tcp or udp"
+                dedup { window = 2s }
+                sinks = [
+                  { type = tap, device = mon0, mtu = 9000 }
+                  { type = pcap, directory = "/var/lib/fabric/pcap", rotate-size = 1GiB, rotate-interval = 1h, keep-size = 20TiB, keep-age = 30d }
+                  { type = forward, encapsulation = vxlan, destination = "192.0.2.9:4789", vni = 42 }
+                ]
+            } ]
+            """);
+
+        var pipeline = Assert.Single(PipelineSettingsReader.Read(config));
+        Assert.Equal("aws-mirror", pipeline.Name);
+        Assert.Equal("ens4", pipeline.Source.Interface);
+        Assert.Equal(0, pipeline.Source.Cpu);
+        Assert.Equal(65535, pipeline.Source.Snaplen);
+        Assert.Equal(2, pipeline.Decap.Options.MaxDepth);
+        Assert.Equal(TimeSpan.FromSeconds(2), pipeline.Decap.DedupWindow);
+        var tap = Assert.IsType<TapSinkSettings>(pipeline.Sinks[0]);
+        Assert.Equal(("mon0", 9000, "tap-mon0"), (tap.Device, tap.Mtu, tap.Stage));
+        var pcap = Assert.IsType<PcapSinkSettings>(pipeline.Sinks[1]);
+        Assert.Equal(1L << 30, pcap.RotateSize);
+        Assert.Equal(20L << 40, pcap.KeepSize);
+        Assert.Equal(TimeSpan.FromDays(30), pcap.KeepAge);
+        var forward = Assert.IsType<ForwardSinkSettings>(pipeline.Sinks[2]);
+        Assert.Equal(("192.0.2.9:4789", 42), (forward.Destination.ToString(), forward.Vni));
+    }
+
+    [Theory]
+    [InlineData("[ { name = a, source { interface = x0 }, sinks = [ { type = tap, device = t0 }, { type = pcap, directory = \"/tmp/p\", rotate-size = lots } ] } ]",
+        "fabric.pipelines[0].sinks[1].rotate-size")]
+    [InlineData("[ { name = a, source { interface = x0 }, colour = red, sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].colour")]
+    [InlineData("[ { name = a, source { interface = x0 }, sinks = [ { type = tap, device = t0, speed = 3 } ] } ]",
+        "fabric.pipelines[0].sinks[0].speed")]
+    [InlineData("[ { name = a, source { interface = x0 }, sinks = [ { type = mirror } ] } ]",
+        "fabric.pipelines[0].sinks[0].type")]
+    [InlineData("[ { name = a, source { interface = x0 }, capture-cpu = 1000, sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].capture-cpu")]
+    [InlineData("[ { name = a, source { interface = x0 }, filter = \"tcp and and\", sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].filter")]
+    [InlineData("[ { name = a, source { interface = x0, file = \"/etc/hostname\" }, sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].source.file")]
+    [InlineData("[ { name = a, source { interface = x0 }, decap { max-depth = 99 }, sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].decap.max-depth")]
+    [InlineData("[ { name = a, source { interface = x0 }, sinks = [] } ]",
+        "fabric.pipelines[0].sinks")]
+    [InlineData("[ { name = a, source { interface = x0 }, sinks = [ { type = tap, device = t0 } ] }, { name = a, source { interface = x1 }, sinks = [ { type = tap, device = t1 } ] } ]",
+        "fabric.pipelines[1].name")]
+    [InlineData("[ { name = a, source { interface = x0 }, sinks = [ { type = forward, destination = \"nowhere\" } ] } ]",
+        "fabric.pipelines[0].sinks[0].destination")]
+    [InlineData("[ { name = A_B, source { interface = x0 }, sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].name")]
+    public void Bad_values_and_unknown_keys_are_refused_with_their_path(string pipelines, string path)
+    {
+        var e = Assert.Throws<FabricConfigException>(() => PipelineSettingsReader.Read(Load(pipelines)));
+        Assert.Equal(path, e.Path);
+        Assert.StartsWith(path + ": ", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void No_pipelines_is_an_empty_list()
+    {
+        Assert.Empty(PipelineSettingsReader.Read(FabricConfig.Reference));
+    }
+}

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+
+namespace Fabric.System.Tests.DataPlane;
+
+/// <summary>Runs the real tools (ip, tcpdump, tcpreplay) for namespace tests.</summary>
+internal static class Shell
+{
+    /// <summary>Runs a command; throws with its stderr when it fails and <paramref name="check"/> is set.</summary>
+    public static string Run(string file, string arguments, bool check = true)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        }) ?? throw new InvalidOperationException($"cannot start {file}");
+        var output = process.StandardOutput.ReadToEndAsync();
+        string error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (check && process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {arguments} exited {process.ExitCode}: {error.Trim()}");
+        }
+
+        return output.Result;
+    }
+
+    public static string Ip(string arguments, bool check = true) => Run("ip", arguments, check);
+
+    public static string InNamespace(string ns, string command, bool check = true)
+    {
+        int space = command.IndexOf(' ', StringComparison.Ordinal);
+        return Run("ip", $"netns exec {ns} {command}", check);
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds or the timeout passes.</summary>
+    public static void WaitUntil(Func<bool> condition, TimeSpan timeout, Func<string> describe)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"not within {timeout}: {describe()}");
+            }
+
+            Thread.Sleep(50);
+        }
+    }
+}
+
+/// <summary>tcpdump writing a file, started and stopped by pid.</summary>
+internal sealed class Tcpdump : IDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Tcpdump(string device, string file, string? ns = null, string extra = "")
+    {
+        File = file;
+        string arguments = $"-i {device} -U -n -w {file} {extra}";
+        var info = ns is null
+            ? new ProcessStartInfo("tcpdump", arguments)
+            : new ProcessStartInfo("ip", $"netns exec {ns} tcpdump {arguments}");
+        info.RedirectStandardError = true;
+        info.RedirectStandardOutput = true;
+        _process = Process.Start(info) ?? throw new InvalidOperationException("cannot start tcpdump");
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true)
+            {
+                _listening.TrySetResult();
+            }
+        };
+        _process.BeginErrorReadLine();
+        if (!_listening.Task.Wait(TimeSpan.FromSeconds(10)))
+        {
+            Dispose();
+            throw new TimeoutException($"tcpdump on {device} did not start listening");
+        }
+    }
+
+    public string File { get; }
+
+    /// <summary>Stops tcpdump with SIGINT (it writes out what it has) and waits for it.</summary>
+    public void Stop()
+    {
+        if (!_process.HasExited)
+        {
+            Shell.Run("kill", $"-INT {_process.Id}", check: false);
+            if (!_process.WaitForExit(10_000))
+            {
+                _process.Kill();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _process.Dispose();
+    }
+}
