@@ -8,7 +8,8 @@ namespace Fabric.System.Tests.Deploy;
 /// installed unit's ExecStart line, run as the unit's User= (no systemd needed), starts a node that
 /// answers /ready; SIGTERM by pid stops it; <c>dpkg -r</c> and <c>--purge</c> leave nothing behind.
 /// </summary>
-public sealed class DebPackageTests(DebPackageFixture deb) : IClassFixture<DebPackageFixture>
+[Collection(DebCollection.Name)]
+public sealed class DebPackageTests(DebPackageFixture deb)
 {
     private const string UnitFile = "/lib/systemd/system/fabric-node.service";
 
