@@ -188,9 +188,12 @@ internal sealed unsafe class CaptureLoop
             }
 
             long now = Stopwatch.GetTimestamp();
-            if (_batch is { Count: > 0 } && now - _batchStarted >= _settings.FlushInterval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond)
+            if (now - _batchStarted >= _settings.FlushInterval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond)
             {
+                // Hand on a partly filled batch, and publish the counters even when there is no batch
+                // (packets counted as no-buffer while every batch was downstream).
                 Flush();
+                _batchStarted = now;
             }
 
             if (now - lastStats >= statsEvery)
@@ -269,8 +272,9 @@ internal sealed unsafe class CaptureLoop
 
         if (!_batch!.TryAppend(packet, (int)header->OriginalLength, ts))
         {
+            // Flush hands the batch on, or (decap stage full) empties it for reuse and keeps it.
             Flush();
-            if (!Rent())
+            if (_batch is null && !Rent())
             {
                 _noBufferPackets++;
                 _noBufferBytes += length;
@@ -281,9 +285,17 @@ internal sealed unsafe class CaptureLoop
         }
     }
 
+    /// <summary>Takes an empty batch from the pool. A live source never waits (an empty pool is a counted
+    /// drop); a file source waits for the stages instead, since nothing is lost by reading later.</summary>
     private bool Rent()
     {
         _batch = _pool.TryRent();
+        while (_batch is null && _settings.File is not null && !_stop.IsSet)
+        {
+            _stop.Wait(1);
+            _batch = _pool.TryRent();
+        }
+
         _batchStarted = Stopwatch.GetTimestamp();
         return _batch is not null;
     }
@@ -304,7 +316,14 @@ internal sealed unsafe class CaptureLoop
         long bytes = batch.TotalBytes();
         int count = batch.Count;
         batch.Sequence = ++_sequence;
-        if (_downstream.TryPost(batch))
+        bool posted = _downstream.TryPost(batch);
+        while (!posted && _settings.File is not null && !_stop.IsSet)
+        {
+            _stop.Wait(1);
+            posted = _downstream.TryPost(batch);
+        }
+
+        if (posted)
         {
             _counters.AddOut(count, bytes);
             _batch = null;

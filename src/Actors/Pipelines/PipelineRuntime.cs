@@ -16,9 +16,12 @@ public sealed class PipelineRuntime
         Pool = new PacketBatchPool(settings.Batches, settings.BatchPackets, settings.BatchBytes);
         Capture = new StageCounters("capture", CaptureLoop.DropReasons);
         CaptureStatus = new CaptureStatus();
-        DecapQueue = new BatchQueue(settings.QueueDepth);
+        // A file source is replayed without loss: the capture thread waits for a free batch, and queues as
+        // deep as the pool can never overflow. A live source never waits: queue-depth bounds each hand-off.
+        int depth = settings.Source.File is null ? settings.QueueDepth : settings.Batches;
+        DecapQueue = new BatchQueue(depth);
         Decap = new StageCounters("decap", DecapActor.DropReasons, DecapActor.EventNames);
-        Sinks = [.. settings.Sinks.Select(s => new SinkPort(new BatchQueue(settings.QueueDepth), new StageCounters(s.Stage, SinkReasons(s), SinkEvents(s))))];
+        Sinks = [.. settings.Sinks.Select(s => new SinkPort(new BatchQueue(depth), new StageCounters(s.Stage, SinkReasons(s), SinkEvents(s))))];
         Started = DateTimeOffset.UtcNow;
     }
 

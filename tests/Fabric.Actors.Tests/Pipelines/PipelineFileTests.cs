@@ -212,6 +212,31 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     }
 
     [Fact]
+    public void A_file_is_replayed_without_loss_through_a_tiny_pool_and_every_batch_returns_to_it()
+    {
+        // A tiny pool and one-batch queues: the file is read faster than the stages take it; a file source
+        // waits for them instead of dropping. "finished" also means the pool is whole again.
+        string source = Corpus.PathOf("zeek/tunnels_gre-within-gre.pcap");
+        string output = Path.Combine(_directory, "pressure");
+        var manager = Start($$"""
+            name = pressure
+            source { file = "{{source}}" }
+            batches = 2
+            batch-packets = 4
+            batch-bytes = 64KiB
+            queue-depth = 1
+            sinks = [ { type = pcap, directory = "{{output}}", flush-interval = 50ms } ]
+            """);
+
+        var stats = WaitFinished(manager, "pressure");
+
+        Assert.Equal(628, stats.Captured);
+        AssertConserved(stats);
+        Assert.Equal(0, stats.Stages.Sum(s => s.DroppedPackets - s.Dropped.GetValueOrDefault("not-encapsulated").Packets));
+        Assert.Equal(stats.Stages[2].Out.Packets, Directory.GetFiles(output).Sum(f => ReadFrames(f).Count));
+    }
+
+    [Fact]
     public async Task Stop_and_start_at_run_time()
     {
         string source = Corpus.PathOf("zeek/tunnels_vxlan.pcap");

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Live capture, same run, same veth, same offered load: tcpreplay --topspeed of a large ERSPAN II capture
+# from a namespace onto a veth; on the root side Fabric (capture + decap + TAP sink, in a fabric-node) and
+# `tcpdump -i IF -w /dev/null` capture at the same time. Prints what each received and dropped.
+#   sudo bash bench/live-vs-tcpdump.sh [COPIES] [RUNS]     (COPIES x 4 frames of zeek/erspanII.pcap)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COPIES=${1:-250000}; RUNS=${2:-3}
+WORK=$(mktemp -d /tmp/fd-livebench-XXXX)
+NODE_DLL=$WORK/node/fabric-node.dll
+source bench/node.sh
+ID=$((RANDOM % 9000 + 1000)); NS=fdl${ID}a; IF=fdl${ID}c; PEER=fdl${ID}p; TAP=fdl${ID}t
+TCPDUMP_PID=
+cleanup() {
+  stop_node
+  [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null || true
+  ip link del "$IF" 2>/dev/null || true; ip link del "$TAP" 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true; rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+dotnet build -c Release src/Nodes/Fabric.Node -o "$WORK/node" -nologo -v quiet -clp:ErrorsOnly >/dev/null
+python3 bench/make_capture.py "$(corpus)/zeek/erspanII.pcap" "$WORK/outer.pcap" "$COPIES"
+ip netns add "$NS"
+ip link add "$IF" type veth peer name "$PEER"
+echo 1 > "/proc/sys/net/ipv6/conf/$IF/disable_ipv6"
+ip link set "$PEER" netns "$NS"
+ip netns exec "$NS" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1
+ip link set "$IF" mtu 9000 up
+ip netns exec "$NS" ip link set "$PEER" mtu 9000 up
+
+start_node "$WORK/node-run" "    name = live
+    source { interface = $IF }
+    sinks = [ { type = tap, device = $TAP } ]"
+until [ "$(stats live | jq -r .source.up)" = true ]; do sleep 0.1; done
+
+for run in $(seq 1 "$RUNS"); do
+  before=$(stats live)
+  tcpdump -i "$IF" -n -w /dev/null 2> "$WORK/tcpdump.err" &
+  TCPDUMP_PID=$!
+  until grep -q "listening on" "$WORK/tcpdump.err"; do sleep 0.05; done
+  sent=$(ip netns exec "$NS" tcpreplay --topspeed -i "$PEER" "$WORK/outer.pcap" 2>&1 | awk '/Successful packets:/ {print $3}')
+  # Wait until Fabric has read everything libpcap received (its ring is drained) and its counters stop moving.
+  last=-1
+  for _ in $(seq 1 120); do
+    sleep 0.5
+    s=$(stats live)
+    now=$(jq '.stages[2].in.packets + ([.stages[].dropped[].packets] | add)' <<<"$s")
+    drained=$(jq '.captured >= .source.kernelReceived - .source.kernelDropped' <<<"$s")
+    [ "$now" = "$last" ] && [ "$drained" = true ] && break
+    last=$now
+  done
+  kill -INT "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true; TCPDUMP_PID=
+  after=$(stats live)
+  t_captured=$(awk '/packets captured/ {print $1}' "$WORK/tcpdump.err")
+  t_dropped=$(awk '/dropped by kernel/ {print $1}' "$WORK/tcpdump.err")
+  delta() { echo $(( $(jq "$1" <<<"$after") - $(jq "$1" <<<"$before") )); }
+  f_recv=$(delta .source.kernelReceived); f_kdrop=$(delta .source.kernelDropped)
+  f_captured=$(delta .captured); f_delivered=$(delta '.stages[2].out.packets')
+  f_dropped=$(delta '[.stages[].dropped[].packets] | add')
+  echo "run $run: offered $sent | tcpdump captured $t_captured, kernel-dropped $t_dropped | fabric libpcap-received $f_recv, kernel-dropped $f_kdrop, captured $f_captured, delivered to TAP $f_delivered, pipeline-dropped $f_dropped"
+done
+echo "pipeline drops by reason (all runs):"
+stats live | jq -c '[.stages[] | {stage, dropped: (.dropped | with_entries(select(.value.packets > 0)) | map_values(.packets))}]'

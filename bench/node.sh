@@ -1,0 +1,44 @@
+# Helpers for the data-plane bench scripts (sourced). Starts one fabric-node (role capture) with the
+# pipeline given as HOCON, on free loopback ports, in a temporary directory; stops it by pid.
+# The shared corpus: $FABRIC_CORPUS, else ../shared/corpus from the repository (one level further up from a worktree).
+corpus() {
+  for c in "${FABRIC_CORPUS:-}" ../shared/corpus ../../shared/corpus; do
+    [ -n "$c" ] && [ -f "$c/INDEX.tsv" ] && { echo "$c"; return 0; }
+  done
+  echo "no ../shared/corpus (set FABRIC_CORPUS)" >&2; return 1
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_node DIR PIPELINE_HOCON  -> sets NODE_PID, NODE_HTTP
+start_node() {
+  local dir=$1 pipeline=$2
+  NODE_HTTP=$(free_port); local remoting; remoting=$(free_port)
+  mkdir -p "$dir"
+  cat > "$dir/node.conf" <<CONF
+akka.cluster.roles = [capture]
+akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = $remoting }
+fabric {
+  data-dir = "$dir"
+  management.http { host = 127.0.0.1, port = $NODE_HTTP }
+  pipelines = [ {
+$pipeline
+  } ]
+}
+akka.discovery.config.services.fabric-local.endpoints = [ "127.0.0.1:$NODE_HTTP" ]
+akka.management.cluster.bootstrap.contact-point-discovery { service-name = fabric-local, discovery-method = config, required-contact-point-nr = 1 }
+CONF
+  dotnet "$NODE_DLL" --config "$dir/node.conf" > "$dir/node.log" 2>&1 &
+  NODE_PID=$!
+  for _ in $(seq 1 300); do
+    curl -sf "http://127.0.0.1:$NODE_HTTP/pipelines" >/dev/null 2>&1 && return 0
+    kill -0 "$NODE_PID" 2>/dev/null || { echo "fabric-node exited; see $dir/node.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "fabric-node did not answer; see $dir/node.log" >&2; return 1
+}
+
+stop_node() { [ -n "${NODE_PID:-}" ] && kill "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null; NODE_PID=; }
+
+# stats NAME -> JSON of one pipeline
+stats() { curl -sf "http://127.0.0.1:$NODE_HTTP/pipelines/$1/stats" | jq '.pipelines[0]'; }

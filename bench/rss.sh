@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Steady-state memory of a fabric-node under load: a live pipeline (capture + decap + TAP sink) on a veth,
+# tcpreplay offering a large ERSPAN II capture in a loop at a fixed rate for DURATION seconds; VmRSS of the
+# node sampled every 10 s. Prints the samples, the first and last, and the maximum.
+#   sudo bash bench/rss.sh [DURATION_S] [PPS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-300}; PPS=${2:-50000}
+WORK=$(mktemp -d /tmp/fd-rssbench-XXXX)
+NODE_DLL=$WORK/node/fabric-node.dll
+source bench/node.sh
+ID=$((RANDOM % 9000 + 1000)); NS=fdr${ID}a; IF=fdr${ID}c; PEER=fdr${ID}p; TAP=fdr${ID}t
+REPLAY_PID=
+cleanup() {
+  [ -n "$REPLAY_PID" ] && kill "$REPLAY_PID" 2>/dev/null || true
+  stop_node
+  ip link del "$IF" 2>/dev/null || true; ip link del "$TAP" 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true; rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+dotnet build -c Release src/Nodes/Fabric.Node -o "$WORK/node" -nologo -v quiet -clp:ErrorsOnly >/dev/null
+python3 bench/make_capture.py "$(corpus)/zeek/erspanII.pcap" "$WORK/outer.pcap" 25000
+ip netns add "$NS"
+ip link add "$IF" type veth peer name "$PEER"
+echo 1 > "/proc/sys/net/ipv6/conf/$IF/disable_ipv6"
+ip link set "$PEER" netns "$NS"
+ip netns exec "$NS" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1
+ip link set "$IF" mtu 9000 up
+ip netns exec "$NS" ip link set "$PEER" mtu 9000 up
+start_node "$WORK/node-run" "    name = rss
+    source { interface = $IF }
+    sinks = [ { type = tap, device = $TAP } ]"
+until [ "$(stats rss | jq -r .source.up)" = true ]; do sleep 0.1; done
+
+ip netns exec "$NS" tcpreplay --loop=0 --pps="$PPS" -q -i "$PEER" "$WORK/outer.pcap" >/dev/null 2>&1 &
+REPLAY_PID=$!
+rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$NODE_PID/status"; }
+samples=()
+for t in $(seq 0 10 "$DURATION"); do
+  [ "$t" -gt 0 ] && sleep 10
+  r=$(rss); samples+=("$r")
+  c=$(stats rss | jq -c '{captured, delivered: .stages[2].out.packets, dropped: ([.stages[].dropped[].packets] | add), kernelDropped: .source.kernelDropped}')
+  echo "t=${t}s rss=${r}MiB $c"
+done
+max=$(printf '%s\n' "${samples[@]}" | sort -n | tail -1)
+echo "rss first ${samples[0]} MiB, last ${samples[-1]} MiB, max $max MiB over ${DURATION}s at ${PPS} packets/s offered"
