@@ -6,7 +6,8 @@
 # RUNS times each (tcpdump first, then fabric, then tcpdump...), all reading the file from the page
 # cache (one untimed warm-up read first) and writing to the same directory. Prints every wall time,
 # the medians and the ratio fabric/tcpdump (goal <= 1.0). Work files go to $BENCH_DIR (default a
-# temp dir under /var/tmp, removed at the end).
+# temp dir under /var/tmp, removed at the end); the two outputs go to $BENCH_OUT (default the same
+# dir; e.g. BENCH_OUT=/dev/shm takes the disk's write-back out of the measurement).
 set -euo pipefail
 packets=${1:-5000000}
 runs=${2:-5}
@@ -14,8 +15,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/fabric-bench.XXXXXX)}
 keep=${BENCH_DIR:+1}
-mkdir -p "$work"
-trap '[[ -n "$keep" ]] || rm -rf "$work"' EXIT
+out=${BENCH_OUT:-$work}
+mkdir -p "$work" "$out"
+trap 'rm -f "$out/fabric-out.pcap" "$out/tcpdump-out.pcap"; [[ -n "$keep" ]] || rm -rf "$work"' EXIT
 
 echo "bench: building fabric (Release)"
 dotnet build "$root/src/Nodes/Fabric.Console" -c Release -nologo -v quiet -clp:ErrorsOnly -o "$work/fabric-bin" >/dev/null
@@ -34,14 +36,14 @@ seconds() { local start end; start=$(date +%s.%N); "$@" > /dev/null 2>&1; end=$(
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 # Correctness first: every packet is ERSPAN, so fabric must write as many frames as it reads.
-written=$("$fabric" decap "$input" "$work/fabric-out.pcap" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["written"])')
+written=$("$fabric" decap "$input" "$out/fabric-out.pcap" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["written"])')
 [[ $written == "$packets" ]] || { echo "bench: fabric wrote $written frames, expected $packets" >&2; exit 1; }
 
 tcpdump_times=()
 fabric_times=()
 for ((i = 1; i <= runs; i++)); do
-  t=$(seconds tcpdump -r "$input" -w "$work/tcpdump-out.pcap")
-  f=$(seconds "$fabric" decap "$input" "$work/fabric-out.pcap")
+  t=$(seconds tcpdump -r "$input" -w "$out/tcpdump-out.pcap")
+  f=$(seconds "$fabric" decap "$input" "$out/fabric-out.pcap")
   tcpdump_times+=("$t")
   fabric_times+=("$f")
   printf 'bench: run %d: tcpdump %.3f s, fabric %.3f s\n' "$i" "$t" "$f"
@@ -50,7 +52,7 @@ done
 mt=$(median "${tcpdump_times[@]}")
 mf=$(median "${fabric_times[@]}")
 ratio=$(echo "$mf / $mt" | bc -l)
-printf 'bench: %s packets, %s bytes, %d runs each (alternating)\n' "$packets" "$size" "$runs"
+printf 'bench: %s packets, %s bytes, %d runs each (alternating), outputs in %s\n' "$packets" "$size" "$runs" "$out"
 printf 'bench: median tcpdump -r IN -w OUT : %.3f s (%.2f Mpps)\n' "$mt" "$(echo "$packets / $mt / 1000000" | bc -l)"
 printf 'bench: median fabric decap IN OUT  : %.3f s (%.2f Mpps)\n' "$mf" "$(echo "$packets / $mf / 1000000" | bc -l)"
 printf 'bench: ratio fabric/tcpdump        : %.3f (goal <= 1.0)\n' "$ratio"

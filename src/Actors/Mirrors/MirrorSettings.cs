@@ -58,7 +58,7 @@ public sealed partial class MirrorSettings
         var sites = new List<MirrorSiteSettings>();
         foreach (var site in fabric.GetObjectList("sites"))
         {
-            site.RejectUnknownKeys("name", "backend", "ovsdb", "audit-interval");
+            site.RejectUnknownKeys("name", "backend", "ovsdb", "ssl", "audit-interval");
             var name = site.GetString("name", allowEmpty: false);
             if (!SiteNameSyntax().IsMatch(name))
             {
@@ -79,10 +79,27 @@ public sealed partial class MirrorSettings
                 {
                     throw site.Problem("ovsdb", error);
                 }
+
+                if (endpoint!.Transport == OvsdbTransport.Ssl)
+                {
+                    var ssl = site.GetObject("ssl");
+                    ssl.RejectUnknownKeys("private-key", "certificate", "ca-cert");
+                    string File(string key)
+                    {
+                        var path = ssl.GetString(key, allowEmpty: false);
+                        return System.IO.File.Exists(path) ? path : throw ssl.Problem(key, $"no such file \"{path}\"");
+                    }
+
+                    endpoint = endpoint with { Tls = new OvsdbTlsFiles(File("private-key"), File("certificate"), File("ca-cert")) };
+                }
+                else if (site.Has("ssl"))
+                {
+                    throw site.Problem("ssl", "only for an ssl: ovsdb endpoint");
+                }
             }
-            else if (site.Has("ovsdb"))
+            else if (site.Has("ovsdb") || site.Has("ssl"))
             {
-                throw site.Problem("ovsdb", "only for backend ovs");
+                throw site.Problem(site.Has("ovsdb") ? "ovsdb" : "ssl", "only for backend ovs");
             }
 
             var audit = site.Has("audit-interval") ? site.GetDuration("audit-interval", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)) : TimeSpan.FromSeconds(30);

@@ -69,10 +69,11 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         Command<RepairRecorded>(m => PersistEvent(new MirrorRepairLogged(m.Repair)));
         Command<AgentReport>(HandleReport);
         Command<CheckSites>(_ => HandleCheckSites());
-        Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
+        // The journal is the full audit trail: events are kept after a snapshot (recovery starts at the snapshot).
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Mirror supervisor: snapshot failed"));
-        Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(f => _log.Warning(f.Cause, "Mirror supervisor: deleting journal up to the snapshot failed"));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Mirror supervisor: deleting older snapshots failed"));
     }
 
     public override string PersistenceId { get; }

@@ -21,10 +21,9 @@ public enum ErspanVlanPolicy : byte
 {
     /// <summary>Keep it aside in <see cref="PacketMetadata.ErspanVlan"/>; the inner frame is untouched.</summary>
     Metadata = 0,
-    /// <summary>Also insert an 802.1Q tag with that VLAN into the inner frame (like rcdcap), when the
-    /// original frame was tagged on the source port (type II En=1 ISL or En=2 802.1Q; type III with
-    /// a non-zero VLAN) and the inner frame carries no tag of its own. Never when En=3 (the frame
-    /// already carries its tag).</summary>
+    /// <summary>Also insert an 802.1Q tag with that VLAN (PCP = ERSPAN CoS) into the inner frame, as
+    /// rcdcap does: for any type II En except 3 (the frame already carries its tag) and for type
+    /// III; never with VLAN 0 (no VLAN to tell) nor when the inner frame carries a tag of its own.</summary>
     Retag = 1,
 }
 

@@ -27,7 +27,7 @@ namespace Fabric.Protocols.Decap;
 public sealed class Decapsulator
 {
     private const int SynthesizedHeaderLength = EthernetHeader.MinLength;
-    private const int MaxPrefixLength = 512;
+    private const int MaxPrefixLength = ReassemblySlot.MaxPrefixLength;
 
     private const byte PortNone = 0;
     private const byte PortVxlan = 1;
@@ -727,7 +727,7 @@ public sealed class Decapsulator
                 md.ErspanIndex = erspan.Index;
                 headerLength = ErspanIIHeader.HeaderLength;
                 tunnel.PayloadIsEthernet = true;
-                tunnel.RetagCandidate = erspan.En is ErspanIIHeader.EnIsl or ErspanIIHeader.EnDot1Q && erspan.Vlan != 0;
+                tunnel.RetagCandidate = erspan.En != ErspanIIHeader.EnTagInFrame && erspan.Vlan != 0;
                 tunnel.Tci = (ushort)((erspan.Cos << 13) | erspan.Vlan);
                 break;
             }

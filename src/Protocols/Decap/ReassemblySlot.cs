@@ -7,6 +7,9 @@ namespace Fabric.Protocols.Decap;
 /// </summary>
 internal sealed class ReassemblySlot
 {
+    /// <summary>Most bytes kept of the first fragment's headers (link header, IP header, extension headers).</summary>
+    public const int MaxPrefixLength = 512;
+
     private readonly int _capacity;
     private readonly ulong[] _units;
     private AddressBytes _source;
@@ -35,7 +38,7 @@ internal sealed class ReassemblySlot
 
     public byte[] Data => _data!;
 
-    public byte[] Prefix { get; } = new byte[512];
+    public byte[] Prefix { get; } = new byte[MaxPrefixLength];
 
     /// <summary>-1 until the first fragment (offset 0) arrived.</summary>
     public int PrefixLength { get; set; }

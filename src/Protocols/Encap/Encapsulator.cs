@@ -268,13 +268,23 @@ public sealed class Encapsulator
     /// <summary>A port in 49152-65535 from the inner MACs and EtherType (stable per flow pair).</summary>
     private static ushort EntropyPort(ReadOnlySpan<byte> inner)
     {
-        uint hash = 2166136261;
-        var n = Math.Min(inner.Length, EthernetHeader.MinLength);
-        for (var i = 0; i < n; i++)
+        ulong key;
+        if (inner.Length >= EthernetHeader.MinLength)
         {
-            hash = (hash ^ inner[i]) * 16777619;
+            // MACs and EtherType in two reads, mixed with a multiplicative hash.
+            key = BinaryPrimitives.ReadUInt64LittleEndian(inner)
+                  ^ ((ulong)BinaryPrimitives.ReadUInt64LittleEndian(inner[6..]) << 3);
+        }
+        else
+        {
+            key = 0;
+            foreach (var b in inner)
+            {
+                key = (key << 8) | b;
+            }
         }
 
-        return (ushort)(49152 | ((hash ^ (hash >> 16)) & 0x3FFF));
+        var hash = key * 0x9E3779B97F4A7C15UL;
+        return (ushort)(49152 | ((hash >> 50) & 0x3FFF));
     }
 }

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 
 namespace Fabric.Protocols.Ovsdb;
 
@@ -10,6 +12,13 @@ public enum OvsdbTransport
     Tcp,
     Ssl,
 }
+
+/// <summary>
+/// The files an <c>ssl:</c> connection needs, as ovs-vsctl's <c>--private-key</c>,
+/// <c>--certificate</c> and <c>--ca-cert</c> (PEM). The server's certificate must chain to the CA;
+/// like Open vSwitch itself, the host name is not compared with the certificate.
+/// </summary>
+public sealed record OvsdbTlsFiles(string PrivateKey, string Certificate, string CaCertificate);
 
 /// <summary>
 /// An OVSDB server address in the syntax of ovs-vsctl's <c>--db</c>:
@@ -101,10 +110,18 @@ public sealed record OvsdbEndpoint(OvsdbTransport Transport, string Path, string
     public static OvsdbEndpoint Parse(string text) =>
         TryParse(text, out var endpoint, out var error) ? endpoint! : throw new FormatException(error);
 
+    /// <summary>Client certificate, key and CA for <c>ssl:</c> (required there, unused otherwise).</summary>
+    public OvsdbTlsFiles? Tls { get; init; }
+
     /// <summary>Opens a connected stream to the server.</summary>
-    /// <exception cref="OvsdbConnectionException">Not reachable, or a transport this client does not speak yet.</exception>
+    /// <exception cref="OvsdbConnectionException">Not reachable, TLS refused, or ssl: without <see cref="Tls"/>.</exception>
     public async Task<Stream> ConnectAsync(CancellationToken cancellationToken)
     {
+        if (Transport == OvsdbTransport.Ssl)
+        {
+            return await ConnectTlsAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         Socket? socket = null;
         try
         {
@@ -119,9 +136,7 @@ public sealed record OvsdbEndpoint(OvsdbTransport Transport, string Path, string
                     await socket.ConnectAsync(Host, Port, cancellationToken).ConfigureAwait(false);
                     break;
                 default:
-                    // ssl: needs the switch's private key, certificate and CA (ovs-vsctl's -p/-c/-C);
-                    // the endpoint syntax is accepted so configurations can name it, the transport is not spoken yet.
-                    throw new OvsdbConnectionException($"{this}: ssl endpoints are not supported by this version; use unix: or tcp: (for example through stunnel)");
+                    throw new OvsdbConnectionException($"{this}: unexpected transport");
             }
 
             var stream = new NetworkStream(socket, ownsSocket: true);
@@ -136,6 +151,68 @@ public sealed record OvsdbEndpoint(OvsdbTransport Transport, string Path, string
         {
             socket?.Dispose();
         }
+    }
+
+    private async Task<Stream> ConnectTlsAsync(CancellationToken cancellationToken)
+    {
+        if (Tls is null)
+        {
+            throw new OvsdbConnectionException($"{this}: an ssl: endpoint needs a private key, a certificate and a CA certificate");
+        }
+
+        X509Certificate2 client;
+        X509Certificate2Collection ca;
+        try
+        {
+            client = X509Certificate2.CreateFromPemFile(Tls.Certificate, Tls.PrivateKey);
+            ca = [];
+            ca.ImportFromPemFile(Tls.CaCertificate);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new OvsdbConnectionException($"{this}: cannot read the TLS files: {ex.Message}", ex);
+        }
+
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(Host, Port, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            client.Dispose();
+            throw new OvsdbConnectionException($"{this}: {ex.Message}", ex);
+        }
+
+        var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false, (_, certificate, _, _) => ChainsTo(certificate, ca));
+        try
+        {
+            await tls.AuthenticateAsClientAsync(
+                new SslClientAuthenticationOptions { TargetHost = Host, ClientCertificates = [client] },
+                cancellationToken).ConfigureAwait(false);
+            return tls;
+        }
+        catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw new OvsdbConnectionException($"{this}: TLS handshake failed: {ex.Message}", ex);
+        }
+    }
+
+    private static bool ChainsTo(X509Certificate? certificate, X509Certificate2Collection ca)
+    {
+        if (certificate is null)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var server = new X509Certificate2(certificate);
+        return chain.Build(server);
     }
 
     public override string ToString() => Transport switch

@@ -178,3 +178,9 @@ internal static class SamplePackets
         return Outer(Ipv4Header.ProtocolUdp, udp, geneve, inner);
     }
 }
+
+/// <summary>The same measurement in thread CPU time (see <see cref="ThreadCpuClock"/>), for a loaded machine.</summary>
+[Config(typeof(CpuTimeConfig))]
+public class DecapsulatorCpuTimeBenchmarks : DecapsulatorBenchmarks
+{
+}

@@ -193,7 +193,19 @@ public class DecapsulatorTests
     }
 
     [Fact]
-    public void Retag_never_happens_for_en_3_untagged_sources_or_already_tagged_frames()
+    public void Retag_applies_to_en_0_like_rcdcap()
+    {
+        var inner = PacketBuilder.InnerFrame();
+        var frame = PacketBuilder.ErspanII(inner, PacketBuilder.DefaultErspanII with { En = ErspanIIHeader.EnUntagged, Vlan = 342, Cos = 6 });
+
+        Assert.Equal(DecapStatus.Ok, Run(new Decapsulator(new DecapOptions { ErspanVlan = ErspanVlanPolicy.Retag }), frame, out var result, out var md));
+
+        Assert.True(md.Retagged);
+        Assert.Equal(new byte[] { 0x81, 0x00, (byte)((6 << 5) | (342 >> 8)), 342 & 0xFF }, Slice(frame, result)[12..16]);
+    }
+
+    [Fact]
+    public void Retag_never_happens_for_en_3_vlan_0_or_already_tagged_frames()
     {
         var decapsulator = new Decapsulator(new DecapOptions { ErspanVlan = ErspanVlanPolicy.Retag });
         var inner = PacketBuilder.InnerFrame();
@@ -204,15 +216,20 @@ public class DecapsulatorTests
         Assert.Equal(tagged, Slice(en3, r1));
         Assert.False(m1.Retagged);
 
-        var en0 = PacketBuilder.ErspanII(inner, PacketBuilder.DefaultErspanII with { En = ErspanIIHeader.EnUntagged });
-        Assert.Equal(DecapStatus.Ok, Run(decapsulator, en0, out var r2, out var m2));
-        Assert.Equal(inner, Slice(en0, r2));
+        var vlan0 = PacketBuilder.ErspanII(inner, PacketBuilder.DefaultErspanII with { En = ErspanIIHeader.EnDot1Q, Vlan = 0 });
+        Assert.Equal(DecapStatus.Ok, Run(decapsulator, vlan0, out var r2, out var m2));
+        Assert.Equal(inner, Slice(vlan0, r2));
         Assert.False(m2.Retagged);
 
         var alreadyTagged = PacketBuilder.ErspanII(tagged, PacketBuilder.DefaultErspanII with { En = ErspanIIHeader.EnDot1Q });
         Assert.Equal(DecapStatus.Ok, Run(decapsulator, alreadyTagged, out var r3, out var m3));
         Assert.Equal(tagged, Slice(alreadyTagged, r3));
         Assert.False(m3.Retagged);
+
+        var en3Untagged = PacketBuilder.ErspanII(inner, PacketBuilder.DefaultErspanII with { En = ErspanIIHeader.EnTagInFrame });
+        Assert.Equal(DecapStatus.Ok, Run(decapsulator, en3Untagged, out var r4, out var m4));
+        Assert.Equal(inner, Slice(en3Untagged, r4));
+        Assert.False(m4.Retagged);
     }
 
     [Fact]

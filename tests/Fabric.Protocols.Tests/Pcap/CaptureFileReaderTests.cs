@@ -29,7 +29,7 @@ public sealed class CaptureFileReaderTests
     }
 
     // Timestamps, captured and original lengths against tshark's reading of the same file:
-    // a pcapng file (58 of 156 bytes captured), a nanosecond pcap, a big-endian-free µs pcap, and the largest file.
+    // a pcapng file (58 of 156 bytes captured), a nanosecond pcap, a microsecond pcap, and the largest file.
     [Theory]
     [InlineData("zeek/tunnels_geneve-truncated.pcapng")]
     [InlineData("zeek/vntag.pcap")]

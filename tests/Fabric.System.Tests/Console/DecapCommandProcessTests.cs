@@ -94,6 +94,35 @@ public sealed partial class DecapCommandProcessTests : IDisposable
     }
 
     [Fact]
+    public void Raw_ip_packets_passed_through_get_an_ethernet_header()
+    {
+        // A LINKTYPE_RAW capture of one IPv4 and one IPv6 UDP packet, no tunnel; the policy passes them.
+        byte[] ipv4 = [0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x03, 0xE8, 0, 53, 0, 8, 0, 0];
+        byte[] ipv6 = [0x60, 0, 0, 0, 0, 8, 17, 64, .. new byte[15], 1, .. new byte[15], 2, 0x03, 0xE8, 0, 53, 0, 8, 0, 0];
+        var raw = Path.Combine(_directory, "raw.pcap");
+        using (var writer = PcapWriter.Create(raw, LinkTypes.Raw))
+        {
+            writer.Write(ipv4, 1_000_000_000, ipv4.Length);
+            writer.Write(ipv6, 2_000_000_000, ipv6.Length);
+        }
+
+        var config = Path.Combine(_directory, "pass.conf");
+        File.WriteAllText(config, "fabric.decap { non-encapsulated = pass }\n");
+        var output = Path.Combine(_directory, "inner.pcap");
+
+        var run = Fabric("decap", raw, output, "--config", config, "--json");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Equal(2, JsonDocument.Parse(run.Stdout).RootElement.GetProperty("outcomes").GetProperty("passed-through").GetInt64());
+        var tcpdump = Run("tcpdump", "-n", "-e", "-r", output);
+        Assert.True(tcpdump.ExitCode == 0, tcpdump.Stderr);
+        var lines = tcpdump.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Contains("ethertype IPv4 (0x0800), length 42: 10.0.0.1.1000 > 10.0.0.2.53", lines[0], StringComparison.Ordinal);
+        Assert.Contains("ethertype IPv6 (0x86dd), length 62: ::1.1000 > ::2.53", lines[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_config_value_exits_2_naming_the_key()
     {
         var config = Path.Combine(_directory, "decap.conf");
@@ -193,6 +222,89 @@ public sealed partial class DecapCommandProcessTests : IDisposable
 
         Assert.Equal(2, run.ExitCode);
         Assert.Equal("previous contents", File.ReadAllText(output));
+    }
+
+    [Fact]
+    public async Task Sigterm_mid_run_removes_the_temporary_file_and_leaves_no_output()
+    {
+        // The input is a FIFO fed by the test, so the run is mid-way for as long as the test wants.
+        var fifo = Path.Combine(_directory, "feed.pcap");
+        Assert.Equal(0, Run("mkfifo", fifo).ExitCode);
+        var output = Path.Combine(_directory, "inner.pcap");
+        byte[] vxlan;
+        using (var source = CaptureFileReader.Open(Corpus("tcpdump/vxlan.pcap")))
+        {
+            Assert.Equal(CaptureReadStatus.Packet, source.ReadNext(out var first));
+            vxlan = first.Data.ToArray();
+        }
+
+        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fabric"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { "decap", fifo, output })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var fabric = Process.Start(start)!;
+        var stderr = fabric.StandardError.ReadToEndAsync();
+        var stdout = fabric.StandardOutput.ReadToEndAsync();
+        try
+        {
+            using (var feed = new FileStream(fifo, FileMode.Open, FileAccess.Write))
+            using (var writer = new PcapWriter(feed, LinkTypes.Ethernet, leaveOpen: true))
+            {
+                WriteRecords(writer, vxlan, 70_000);
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while (Directory.GetFiles(_directory, "*.partial").Length == 0 && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(20);
+                }
+
+                Assert.Single(Directory.GetFiles(_directory, "*.partial"));
+                Assert.Equal(0, Run("kill", "-TERM", fabric.Id.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).ExitCode);
+
+                // Keep feeding: the run notices the signal between records and stops; then the FIFO breaks.
+                for (var chunk = 0; chunk < 200 && !fabric.HasExited; chunk++)
+                {
+                    try
+                    {
+                        WriteRecords(writer, vxlan, 65_536);
+                    }
+                    catch (IOException)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // The FIFO broke while closing: fabric has stopped reading.
+        }
+
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await fabric.WaitForExitAsync(timeout.Token);
+        }
+
+        Assert.Equal(1, fabric.ExitCode);
+        Assert.Equal($"fabric: interrupted; {output} left as it was", OneLine(await stderr));
+        Assert.Equal("", await stdout);
+        Assert.Equal([fifo], Directory.GetFileSystemEntries(_directory));
+    }
+
+    private static void WriteRecords(PcapWriter writer, byte[] frame, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            writer.Write(frame, i * 1_000L, frame.Length);
+        }
+
+        writer.Flush();
     }
 
     private static string OneLine(string stderr)

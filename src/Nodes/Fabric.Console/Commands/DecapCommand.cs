@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using Akka.Configuration;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Decap;
 using Fabric.Protocols.Decap;
@@ -34,10 +34,26 @@ internal sealed class DecapCommand : ICommandGroup
             output,
             config,
         };
-        command.SetHandler(globals, (ctx, parse, _) =>
+        command.SetHandler(globals, (ctx, parse, cancellation) =>
         {
             var options = LoadOptions(parse.GetValue(config));
-            var report = DecapFile.Run(parse.GetValue(input)!, parse.GetValue(output)!, options);
+            var outputPath = parse.GetValue(output)!;
+            DecapFileReport report;
+            // Ctrl-C or SIGTERM stops the run cleanly: the temporary file is removed, OUT stays as it was.
+            using (var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellation))
+            using (PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt(interrupted)))
+            using (PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt(interrupted)))
+            {
+                try
+                {
+                    report = DecapFile.Run(parse.GetValue(input)!, outputPath, options, interrupted.Token);
+                }
+                catch (OperationCanceledException e)
+                {
+                    throw new ConsoleException($"interrupted; {outputPath} left as it was", ExitCodes.Failed, e);
+                }
+            }
+
             Print(ctx, report);
             if (report.InputProblem is not null)
             {
@@ -50,36 +66,29 @@ internal sealed class DecapCommand : ICommandGroup
         return command;
     }
 
+    private static Action<PosixSignalContext> Interrupt(CancellationTokenSource source) => context =>
+    {
+        context.Cancel = true;
+        source.Cancel();
+    };
+
     /// <summary>Reads <c>fabric.decap</c> from a HOCON file, or the defaults without one.</summary>
     internal static DecapOptions LoadOptions(string? file) => file is null ? new DecapOptions() : LoadHocon(file);
 
     // Kept apart so that a run without --config never loads Akka's assemblies (start-up time).
+    // The file is read like a node's own configuration (FabricConfig: over the reference, unknown
+    // fabric.* keys refused), so a node's config file can be given as it is.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static DecapOptions LoadHocon(string file)
     {
-        string text;
-        try
+        if (!File.Exists(file))
         {
-            text = File.ReadAllText(file);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ConsoleException($"--config {file}: cannot read: {e.Message.ReplaceLineEndings(" ")}", ExitCodes.Usage, e);
-        }
-
-        Config hocon;
-        try
-        {
-            hocon = ConfigurationFactory.ParseString(text);
-        }
-        catch (Exception e) when (e is ConfigurationException or FormatException or InvalidOperationException)
-        {
-            throw new ConsoleException($"--config {file}: not valid HOCON: {e.Message.ReplaceLineEndings(" ")}", ExitCodes.Usage, e);
+            throw new ConsoleException($"--config {file}: no such file", ExitCodes.Usage);
         }
 
         try
         {
-            return DecapSettings.FromConfig(hocon);
+            return DecapSettings.FromConfig(FabricConfig.Load([file]));
         }
         catch (FabricConfigException e)
         {

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Fabric.Protocols.Decap;
 using Fabric.Protocols.Pcap;
 
@@ -16,8 +17,12 @@ internal static class DecapFile
     /// <summary>Name of the outcome for records of a pcapng interface whose link type is neither Ethernet nor raw IP.</summary>
     public const string UnsupportedLinkTypeOutcome = "unsupported-link-type";
 
-    /// <summary>Runs the job. Throws <see cref="ConsoleException"/> (exit 2) for bad input or an unwritable output.</summary>
-    public static DecapFileReport Run(string input, string output, DecapOptions options)
+    /// <summary>
+    /// Runs the job. Throws <see cref="ConsoleException"/> (exit 2) for bad input or an unwritable
+    /// output; <see cref="OperationCanceledException"/> when <paramref name="cancellation"/> fires
+    /// (Ctrl-C), after removing the temporary file.
+    /// </summary>
+    public static DecapFileReport Run(string input, string output, DecapOptions options, CancellationToken cancellation = default)
     {
         var inputPath = Path.GetFullPath(input);
         var outputPath = Path.GetFullPath(output);
@@ -67,8 +72,14 @@ internal static class DecapFile
             using (writer)
             {
                 var decapsulator = new Decapsulator(options);
+                var ethernetScratch = Array.Empty<byte>();
                 while ((status = reader.ReadNext(out var record)) == CaptureReadStatus.Packet)
                 {
+                    if ((reader.RecordCount & 0xFFFF) == 0)
+                    {
+                        cancellation.ThrowIfCancellationRequested();
+                    }
+
                     var linkLayer = ToLinkLayer(record.LinkType);
                     if (linkLayer is null)
                     {
@@ -78,9 +89,8 @@ internal static class DecapFile
 
                     // In place, in the reader's buffer: the record is ours until the next read.
                     var frameBytes = record.WritableData;
-                    var length = frameBytes.Length;
                     var decap = decapsulator.Decapsulate(
-                        frameBytes, 0, length, Math.Max(record.OriginalLength, length), record.TimestampNs,
+                        frameBytes, 0, frameBytes.Length, Math.Max(record.OriginalLength, frameBytes.Length), record.TimestampNs,
                         linkLayer.Value, out var result, out _);
                     counts[(int)decap]++;
                     if (!DecapStatusInfo.Emits(decap))
@@ -91,6 +101,14 @@ internal static class DecapFile
                     var frame = DecapStatusInfo.InReassemblyBuffer(decap)
                         ? decapsulator.ReassembledFrame
                         : frameBytes.Slice(result.Offset, result.Length);
+                    if (linkLayer == LinkLayer.RawIp && decap is DecapStatus.PassedThrough or DecapStatus.ReassembledPassedThrough)
+                    {
+                        // A raw IP packet passed through unchanged: OUT is Ethernet, so give it a header.
+                        var length = WithEthernetHeader(frame, options, ref ethernetScratch);
+                        writer.Write(ethernetScratch.AsSpan(0, length), record.TimestampNs, result.OriginalLength + EthernetHeaderLength);
+                        continue;
+                    }
+
                     writer.Write(frame, record.TimestampNs, result.OriginalLength);
                 }
             }
@@ -130,6 +148,25 @@ internal static class DecapFile
             TryDelete(temporary);
             throw;
         }
+    }
+
+    private const int EthernetHeaderLength = 14;
+
+    /// <summary>Copies an IP packet behind a synthesized Ethernet header (the decapsulator's MACs) into a reused buffer.</summary>
+    private static int WithEthernetHeader(ReadOnlySpan<byte> ip, DecapOptions options, ref byte[] scratch)
+    {
+        var length = EthernetHeaderLength + ip.Length;
+        if (scratch.Length < length)
+        {
+            scratch = new byte[Math.Max(length, CaptureFileReader.DefaultMaxRecordLength + EthernetHeaderLength)];
+        }
+
+        options.SynthesizedDestinationMac.WriteTo(scratch);
+        options.SynthesizedSourceMac.WriteTo(scratch.AsSpan(6));
+        var etherType = !ip.IsEmpty && ip[0] >> 4 == 6 ? (ushort)0x86DD : (ushort)0x0800;
+        BinaryPrimitives.WriteUInt16BigEndian(scratch.AsSpan(12), etherType);
+        ip.CopyTo(scratch.AsSpan(EthernetHeaderLength));
+        return length;
     }
 
     private static CaptureFileReader OpenInput(string input)
