@@ -46,7 +46,17 @@ internal sealed class InteractiveShell
             string? line;
             if (interactive)
             {
-                line = ReadLine(prompt);
+                // At the prompt Ctrl-C is a key (it clears the line); while a command runs it is
+                // SIGINT again, which cancels that command only.
+                System.Console.TreatControlCAsInput = true;
+                try
+                {
+                    line = ReadLine(prompt);
+                }
+                finally
+                {
+                    System.Console.TreatControlCAsInput = false;
+                }
             }
             else
             {
@@ -146,10 +156,10 @@ internal sealed class InteractiveShell
                 case ConsoleKey.Tab:
                     cursor = Complete(buffer, cursor, prompt);
                     break;
-                case ConsoleKey.D when key.Modifiers.HasFlag(ConsoleModifiers.Control) && buffer.Length == 0:
+                case ConsoleKey.D when (key.KeyChar == '\u0004' || key.Modifiers.HasFlag(ConsoleModifiers.Control)) && buffer.Length == 0:
                     System.Console.WriteLine();
                     return null;
-                case ConsoleKey.C when key.Modifiers.HasFlag(ConsoleModifiers.Control):
+                case ConsoleKey.C when key.KeyChar == '\u0003' || key.Modifiers.HasFlag(ConsoleModifiers.Control):
                     System.Console.WriteLine("^C");
                     buffer.Clear();
                     cursor = 0;
