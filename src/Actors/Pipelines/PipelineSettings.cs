@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 using Akka.Configuration;
@@ -72,9 +71,9 @@ public static partial class PipelineSettingsReader
         IList<HoconValue> rawItems;
         try
         {
-            rawItems = value is null || value.IsEmpty || value.IsString() ? throw new FormatException() : value.GetArray();
+            rawItems = value is null || value.IsEmpty || value.IsString() || value.IsObject() ? throw new FormatException() : value.GetArray();
         }
-        catch (Exception e) when (e is FormatException or InvalidOperationException or ConfigurationException or NotImplementedException or InvalidCastException)
+        catch (Exception e) when (e is FormatException or InvalidOperationException or ConfigurationException or InvalidCastException)
         {
             throw new FabricConfigException(Path, "expected a list of pipelines [ { name = ..., source { ... }, sinks = [ ... ] } ]", e);
         }
@@ -397,6 +396,4 @@ public static partial class PipelineSettingsReader
 
     [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,39}$", RegexOptions.CultureInvariant)]
     private static partial Regex NamePattern();
-
-    internal static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -119,7 +119,8 @@ public sealed class CaptureFileReader : IDisposable
     /// <exception cref="IOException">The file cannot be opened or read.</exception>
     public static CaptureFileReader Open(string path, int bufferSize = DefaultBufferSize, int maxRecordLength = DefaultMaxRecordLength)
     {
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
+        // ReadWrite/Delete: a capture still being written (or rotated away) can be read up to its torn end.
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.SequentialScan);
         try
         {
             return Open(stream, leaveOpen: false, path, bufferSize, maxRecordLength);

@@ -237,6 +237,33 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     }
 
     [Fact]
+    public void Decap_stage_on_its_own_pinned_thread()
+    {
+        string source = Corpus.PathOf("zeek/tunnels_vxlan.pcap");
+        string output = Path.Combine(_directory, "pinned");
+        var manager = Start($$"""
+            name = pinned
+            source { file = "{{source}}" }
+            capture-cpu = 0
+            decap-cpu = 0
+            sinks = [ { type = pcap, directory = "{{output}}", flush-interval = 50ms } ]
+            """);
+
+        var stats = WaitFinished(manager, "pinned");
+
+        Assert.Equal(10, stats.Captured);
+        Assert.Equal(10, stats.Stages[2].Out.Packets);
+        AssertConserved(stats);
+        // The decap stage's dedicated thread (pinned dispatcher; the OS shows its name cut to 15 characters).
+        var decapThreads = Directory.GetDirectories($"/proc/{Environment.ProcessId}/task")
+            .Where(t => File.ReadAllText(Path.Combine(t, "comm")).StartsWith("fabric-pinned", StringComparison.Ordinal))
+            .Select(t => File.ReadAllText(Path.Combine(t, "status")))
+            .ToList();
+        Assert.NotEmpty(decapThreads);
+        Assert.All(decapThreads, status => Assert.Contains("Cpus_allowed_list:\t0\n", status, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Stop_and_start_at_run_time()
     {
         string source = Corpus.PathOf("zeek/tunnels_vxlan.pcap");

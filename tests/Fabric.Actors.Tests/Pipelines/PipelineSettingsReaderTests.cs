@@ -82,6 +82,17 @@ public class PipelineSettingsReaderTests
         Assert.StartsWith(path + ": ", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("{ name = a }")]
+    [InlineData("\"text\"")]
+    [InlineData("42")]
+    public void Pipelines_that_are_not_a_list_are_refused(string value)
+    {
+        var config = ConfigurationFactory.ParseString("fabric.pipelines = " + value).WithFallback(FabricConfig.Reference);
+        var e = Assert.Throws<FabricConfigException>(() => PipelineSettingsReader.Read(config));
+        Assert.Equal("fabric.pipelines", e.Path);
+    }
+
     [Fact]
     public void No_pipelines_is_an_empty_list()
     {

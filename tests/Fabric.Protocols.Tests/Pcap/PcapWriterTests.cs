@@ -80,6 +80,26 @@ public sealed class PcapWriterTests : IDisposable
     }
 
     [Fact]
+    public void A_file_still_open_for_writing_can_be_read_up_to_what_was_flushed()
+    {
+        var output = Path.Combine(_directory, "live.pcap");
+        using var writer = PcapWriter.Create(output, LinkTypes.Ethernet, bufferSize: 4096);
+        for (var i = 0; i < 10; i++)
+        {
+            writer.Write(new byte[60], i, 60);
+        }
+
+        writer.Flush();
+        writer.Write(new byte[60], 99, 60); // still buffered
+
+        using var reader = CaptureFileReader.Open(output);
+        var (records, status) = CaptureFileReaderTests.ReadAll(reader);
+
+        Assert.Equal(CaptureReadStatus.EndOfFile, status);
+        Assert.Equal(10, records.Count);
+    }
+
+    [Fact]
     public void A_record_larger_than_the_buffer_is_written_through_in_order()
     {
         var stream = new MemoryStream();

@@ -213,6 +213,24 @@ public sealed partial class DecapCommandProcessTests : IDisposable
     }
 
     [Fact]
+    public void Output_that_is_a_directory_or_the_input_itself_exits_2()
+    {
+        var input = Path.Combine(_directory, "in.pcap");
+        File.Copy(Corpus("tcpdump/vxlan.pcap"), input);
+        var before = File.ReadAllBytes(input);
+
+        var intoDirectory = Fabric("decap", input, _directory);
+        var overInput = Fabric("decap", input, input);
+
+        Assert.Equal(2, intoDirectory.ExitCode);
+        Assert.Equal($"fabric: {_directory}: is a directory; give the output file's name", OneLine(intoDirectory.Stderr));
+        Assert.Equal(2, overInput.ExitCode);
+        Assert.Equal($"fabric: {input}: the output would overwrite the input; choose another file", OneLine(overInput.Stderr));
+        Assert.Equal(before, File.ReadAllBytes(input));
+        Assert.Equal([input], Directory.GetFileSystemEntries(_directory));
+    }
+
+    [Fact]
     public void Failed_run_leaves_an_existing_output_untouched()
     {
         var output = Path.Combine(_directory, "inner.pcap");

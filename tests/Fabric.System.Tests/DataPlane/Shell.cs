@@ -26,11 +26,8 @@ internal static class Shell
 
     public static string Ip(string arguments, bool check = true) => Run("ip", arguments, check);
 
-    public static string InNamespace(string ns, string command, bool check = true)
-    {
-        int space = command.IndexOf(' ', StringComparison.Ordinal);
-        return Run("ip", $"netns exec {ns} {command}", check);
-    }
+    public static string InNamespace(string ns, string command, bool check = true) =>
+        Run("ip", $"netns exec {ns} {command}", check);
 
     /// <summary>Polls <paramref name="condition"/> until it holds or the timeout passes.</summary>
     public static void WaitUntil(Func<bool> condition, TimeSpan timeout, Func<string> describe)

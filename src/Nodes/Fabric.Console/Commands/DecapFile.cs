@@ -31,6 +31,11 @@ internal static class DecapFile
             throw new ConsoleException(Directory.Exists(inputPath) ? $"{input}: is a directory, not a capture file" : $"{input}: no such file", ExitCodes.Usage);
         }
 
+        if (Directory.Exists(outputPath))
+        {
+            throw new ConsoleException($"{output}: is a directory; give the output file's name", ExitCodes.Usage);
+        }
+
         if (string.Equals(inputPath, outputPath, StringComparison.Ordinal))
         {
             throw new ConsoleException($"{output}: the output would overwrite the input; choose another file", ExitCodes.Usage);
