@@ -102,7 +102,16 @@ internal sealed class MirrorAgentState
         _reportTo.Tell(new RepairRecorded(repair), _self);
     }
 
-    public AgentReport Report() => new(_site, Version, Connected, ConnectionProblem, [.. _statuses.Values.OrderBy(s => s.Name, StringComparer.Ordinal)]);
+    /// <summary>Repairs repeated in every report (the supervisor journals each once).</summary>
+    private const int ReportedRepairs = 20;
+
+    public AgentReport Report() => new(
+        _site,
+        Version,
+        Connected,
+        ConnectionProblem,
+        [.. _statuses.Values.OrderBy(s => s.Name, StringComparer.Ordinal)],
+        [.. _recent.Skip(Math.Max(0, _recent.Count - ReportedRepairs))]);
 
     public AgentState State() => new(_site, Connected, ConnectionProblem, Version, [.. _statuses.Values.OrderBy(s => s.Name, StringComparer.Ordinal)], [.. _recent]);
 }

@@ -16,10 +16,18 @@ public sealed record RepairRecorded(MirrorRepair Repair) : IFabricMessage;
 
 /// <summary>
 /// Agent → supervisor, every report interval: which assignment the agent holds, whether its
-/// backend is reachable, and every session's status. A supervisor that sees another version (or
-/// that just moved) answers with <see cref="AssignSessions"/>.
+/// backend is reachable, every session's status, and its most recent repairs (again: a
+/// <see cref="RepairRecorded"/> sent while the supervisor was moving is lost, the supervisor
+/// journals each repair once). A supervisor that sees another version (or that just moved)
+/// answers with <see cref="AssignSessions"/>.
 /// </summary>
-public sealed record AgentReport(string Site, long Version, bool Connected, string? ConnectionProblem, ImmutableArray<MirrorSessionStatus> Statuses) : IFabricMessage;
+public sealed record AgentReport(
+    string Site,
+    long Version,
+    bool Connected,
+    string? ConnectionProblem,
+    ImmutableArray<MirrorSessionStatus> Statuses,
+    ImmutableArray<MirrorRepair> RecentRepairs) : IFabricMessage;
 
 /// <summary>Asks the agent for <see cref="AgentState"/>.</summary>
 public sealed record GetAgentState : IFabricMessage

@@ -33,6 +33,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<string, LinkedList<MirrorHistoryEntry>> _history = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MirrorSessionStatus> _live = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MirrorSessionStatus> _observed = new(StringComparer.Ordinal);
+    private readonly HashSet<(string Session, long DetectedAt, string Trigger)> _knownRepairs = [];
     private readonly Dictionary<string, DateTimeOffset> _lastReport = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string?> _siteProblem = new(StringComparer.Ordinal);
     private long _eventsSinceSnapshot;
@@ -66,7 +67,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         Command<GetMirrorHistory>(HandleHistory);
         Command<RepairMirrorSession>(HandleRepair);
         Command<SessionStatusChanged>(HandleStatus);
-        Command<RepairRecorded>(m => PersistEvent(new MirrorRepairLogged(m.Repair)));
+        Command<RepairRecorded>(m => LogRepair(m.Repair));
         Command<AgentReport>(HandleReport);
         Command<CheckSites>(_ => HandleCheckSites());
         // The journal is the full audit trail: events are kept after a snapshot (recovery starts at the snapshot).
@@ -118,6 +119,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
                 AddHistory(new MirrorHistoryEntry(r.Name, r.At, "removed", $"removed ({r.Origin})", null));
                 break;
             case MirrorRepairLogged l:
+                _knownRepairs.Add(KeyOf(l.Repair));
                 _repairCounts[l.Repair.Session] = _repairCounts.GetValueOrDefault(l.Repair.Session) + 1;
                 var text = l.Repair.Error is null
                     ? $"{l.Repair.Trigger} repair in {l.Repair.Duration.TotalMilliseconds:0.0} ms: {l.Repair.Missing}"
@@ -170,6 +172,10 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         foreach (var entry in snapshot.History)
         {
             AddHistory(entry);
+            if (entry.Repair is not null)
+            {
+                _knownRepairs.Add(KeyOf(entry.Repair));
+            }
         }
     }
 
@@ -294,9 +300,28 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         }
     }
 
+    private static (string, long, string) KeyOf(MirrorRepair repair) => (repair.Session, repair.DetectedAt.UtcTicks, repair.Trigger);
+
+    /// <summary>Journals a repair once, whether it came alone or again in an agent's report.</summary>
+    private void LogRepair(MirrorRepair repair)
+    {
+        if (_knownRepairs.Add(KeyOf(repair)))
+        {
+            PersistEvent(new MirrorRepairLogged(repair));
+        }
+    }
+
     private void HandleReport(AgentReport report)
     {
         _lastReport[report.Site] = DateTimeOffset.UtcNow;
+        if (!report.RecentRepairs.IsDefault)
+        {
+            foreach (var repair in report.RecentRepairs.Where(r => r.Site == report.Site))
+            {
+                LogRepair(repair);
+            }
+        }
+
         _siteProblem[report.Site] = report.Connected ? null : report.ConnectionProblem;
         foreach (var status in report.Statuses)
         {

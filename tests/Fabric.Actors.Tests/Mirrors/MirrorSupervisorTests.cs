@@ -147,6 +147,25 @@ public sealed class MirrorSupervisorTests : TestKit, IClassFixture<MirrorSupervi
     }
 
     [Fact]
+    public void A_repair_is_journaled_once_whether_it_comes_alone_or_again_in_reports()
+    {
+        var supervisor = StartSupervisor("sup-" + Guid.NewGuid().ToString("N")[..8], Settings(Seed()));
+        var assign = _agent.ExpectMsg<AssignSessions>(Wait);
+        var lost = new MirrorRepair("seed-mirror", "pve-a", DateTimeOffset.UtcNow, "event", "source tap101i1 not selected (ingress)", TimeSpan.FromMilliseconds(4), null);
+        var sent = lost with { DetectedAt = lost.DetectedAt.AddSeconds(1), Missing = "output port tap103i1 not set" };
+        supervisor.Tell(new RepairRecorded(sent), _agent.Ref);
+
+        // The first repair's RepairRecorded was lost (supervisor moving); the reports carry both, twice.
+        var report = new AgentReport("pve-a", assign.Version, true, null, ImmutableArray<MirrorSessionStatus>.Empty, [lost, sent]);
+        supervisor.Tell(report, _agent.Ref);
+        supervisor.Tell(report, _agent.Ref);
+
+        AwaitAssert(() => Assert.Equal(2, Ask<MirrorSessionDetail>(supervisor, new GetMirrorSession("seed-mirror")).View!.RepairCount), Wait);
+        var repairs = Ask<MirrorHistory>(supervisor, new GetMirrorHistory("seed-mirror", 50)).Entries.Where(e => e.Kind == "repair").ToList();
+        Assert.Equal(2, repairs.Count);
+    }
+
+    [Fact]
     public void Specs_compare_by_value()
     {
         Assert.Equal(Seed(), Seed());
@@ -189,11 +208,11 @@ public sealed class MirrorSupervisorTests : TestKit, IClassFixture<MirrorSupervi
     {
         var supervisor = StartSupervisor("sup-" + Guid.NewGuid().ToString("N")[..8], Settings(Seed()));
         var assign = _agent.ExpectMsg<AssignSessions>(Wait);
-        supervisor.Tell(new AgentReport("pve-a", 0, true, null, ImmutableArray<MirrorSessionStatus>.Empty), _agent.Ref);
+        supervisor.Tell(new AgentReport("pve-a", 0, true, null, ImmutableArray<MirrorSessionStatus>.Empty, ImmutableArray<MirrorRepair>.Empty), _agent.Ref);
         var again = _agent.ExpectMsg<AssignSessions>(Wait);
         Assert.Equal(assign.Version, again.Version);
         Assert.Equal<MirrorSessionSpec>(assign.Sessions, again.Sessions);
-        supervisor.Tell(new AgentReport("pve-a", assign.Version, true, null, ImmutableArray<MirrorSessionStatus>.Empty), _agent.Ref);
+        supervisor.Tell(new AgentReport("pve-a", assign.Version, true, null, ImmutableArray<MirrorSessionStatus>.Empty, ImmutableArray<MirrorRepair>.Empty), _agent.Ref);
         _agent.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 }

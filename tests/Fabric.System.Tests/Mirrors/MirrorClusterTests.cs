@@ -64,6 +64,7 @@ public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output)
     [Fact]
     public async Task Kill_9_of_the_singleton_node_state_recovered_from_postgresql_and_repairs_continue()
     {
+        ovs.Reset();
         Psql($"CREATE DATABASE {_database}");
         var ports = Enumerable.Range(0, 3).Select(_ => FabricNodeHost.FreePort()).ToArray();
         var config = $$"""

@@ -20,6 +20,7 @@ public sealed class MirrorConsoleTests : IDisposable
     public MirrorConsoleTests(OvsSandbox ovs)
     {
         _ovs = ovs;
+        _ovs.Reset();
         _vms = new VmTraffic(ovs);
         _node = new FabricNodeHost($$"""
             akka.cluster.roles = [supervisor, site-pve-a]

@@ -24,6 +24,7 @@ public sealed class OvsMirrorAgentTests : TestKit, IDisposable
         : base("akka.loglevel = INFO")
     {
         _ovs = ovs;
+        _ovs.Reset();
         _vms = new VmTraffic(ovs);
     }
 
@@ -53,7 +54,7 @@ public sealed class OvsMirrorAgentTests : TestKit, IDisposable
     private static MirrorSessionStatus StatusOf(IActorRef agent, string name) => AgentStateOf(agent).Statuses.Single(s => s.Name == name);
 
     private void AwaitHealth(IActorRef agent, string name, MirrorHealth health) =>
-        AwaitAssert(() => Assert.Equal(health, StatusOf(agent, name).Health), Wait, TimeSpan.FromMilliseconds(50));
+        AwaitAssert(() => Assert.True(StatusOf(agent, name).Health == health, $"expected {health}: {StatusOf(agent, name)}; repairs: {string.Join(" | ", AgentStateOf(agent).RecentRepairs)}"), Wait, TimeSpan.FromMilliseconds(50));
 
     private void StopAgent(IActorRef agent, string session)
     {

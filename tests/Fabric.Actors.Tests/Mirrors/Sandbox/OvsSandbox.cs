@@ -76,6 +76,28 @@ public sealed class OvsSandbox : IDisposable
     /// <summary>A VM NIC on the bridge that is neither mirrored nor the mirror output.</summary>
     public string OtherVmTap { get; }
 
+    /// <summary>
+    /// Back to the starting state between tests (so one failed test cannot fail the next): no
+    /// mirrors on the bridge, every VM NIC present as a tap and as a port.
+    /// </summary>
+    public void Reset()
+    {
+        Vsctl("clear", "Bridge", Bridge, "mirrors");
+        var ports = Vsctl("list-ports", Bridge).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var tap in ProxmoxTaps.Append(OtherVmTap))
+        {
+            if (!LinkExists(tap))
+            {
+                AddTap(tap);
+            }
+
+            if (!ports.Contains(tap))
+            {
+                AddPort(tap);
+            }
+        }
+    }
+
     /// <summary>A name with the sandbox's suffix, for other links a test creates (at most 15 characters).</summary>
     public string LinkName(string tag) => "fm" + _suffix + tag;
 
