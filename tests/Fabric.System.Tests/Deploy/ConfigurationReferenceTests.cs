@@ -80,7 +80,8 @@ public sealed partial class ConfigurationReferenceTests
 
     /// <summary>
     /// Key names in the comment block right above <c>list = []</c> in fabric.conf: commented
-    /// lines <c>#   key = value</c>, <c>#   key {</c>, <c>#   { key = value</c> or <c>#   key  - text</c>.
+    /// lines <c>#   key = value</c>, <c>#   key {</c>, <c>#   { key = value</c> or <c>#   key  - text</c>,
+    /// and inside such lines <c>{ key = value, key = value }</c>.
     /// </summary>
     private static HashSet<string> CommentedKeys(string list)
     {
@@ -93,12 +94,15 @@ public sealed partial class ConfigurationReferenceTests
             start--;
         }
 
-        return lines[start..end]
-            .Select(l => CommentedKey().Match(l))
-            .Where(m => m.Success)
+        var block = lines[start..end];
+        return block.Select(l => CommentedKey().Match(l)).Where(m => m.Success)
+            .Concat(block.SelectMany(l => InlineKey().Matches(l)))
             .Select(m => m.Groups["key"].Value)
             .ToHashSet(StringComparer.Ordinal);
     }
+
+    [GeneratedRegex(@"(?<=^\s*#.*)(?:\{|,)\s*(?<key>[a-z][a-z0-9-]*)\s*=")]
+    private static partial Regex InlineKey();
 
     [GeneratedRegex(@"^\| `(?<key>(?:fabric|akka)\.[^`]+)` \|", RegexOptions.Multiline)]
     private static partial Regex DocRow();
