@@ -233,6 +233,7 @@ public static class NodeProgram
         await JoinAsync(system, settings).ConfigureAwait(false);
         var history = await WarmPersistenceAsync(system, settings).ConfigureAwait(false);
         FabricMetrics.Get(system).Register(new ClusterMetricsSource(system, history.Starts));
+        FabricMetrics.Get(system).Register(new SingletonMetricsSource(system));
         log.LogInformation(
             "fabric-node {Address} roles [{Roles}] management http://{Host}:{Port} persistence {Provider} (start #{Starts}); discovery {Method}",
             Cluster.Get(system).SelfAddress, string.Join(",", settings.Roles), settings.ManagementHost, settings.ManagementPort,
