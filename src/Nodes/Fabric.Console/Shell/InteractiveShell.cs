@@ -42,10 +42,10 @@ internal sealed class InteractiveShell
         var last = ExitCodes.Ok;
         while (!ct.IsCancellationRequested)
         {
-            var prompt = await PromptAsync(ct).ConfigureAwait(false);
             string? line;
             if (interactive)
             {
+                var prompt = await PromptAsync(ct).ConfigureAwait(false);
                 // At the prompt Ctrl-C is a key (it clears the line); while a command runs it is
                 // SIGINT again, which cancels that command only.
                 System.Console.TreatControlCAsInput = true;
