@@ -338,19 +338,15 @@ internal sealed unsafe class CaptureLoop
 
     private void PublishStats(PcapDevice device)
     {
-        if (device is not LibPcapLiveDevice live)
+        if (device is not LibPcapLiveDevice || !device.Opened)
         {
             return;
         }
 
-        try
+        Native.LibPcap.PcapStat stats;
+        if (Native.LibPcap.pcap_stats(device.Handle.DangerousGetHandle(), &stats) == 0)
         {
-            var stats = live.Statistics;
-            _status.SessionStats(stats.ReceivedPackets, stats.DroppedPackets, stats.InterfaceDroppedPackets);
-        }
-        catch (PcapException)
-        {
-            // The device failed between two reads; its last counters stay published.
+            _status.SessionStats(stats.Received, stats.Dropped, stats.InterfaceDropped);
         }
     }
 

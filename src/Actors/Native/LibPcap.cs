@@ -33,6 +33,20 @@ internal static unsafe partial class LibPcap
     [LibraryImport(Library)]
     public static partial uint bpf_filter(nint instructions, byte* packet, uint wireLength, uint capturedLength);
 
+    /// <summary>libpcap's counters. Called directly: SharpPcap 6.3.1 declares struct pcap_stat with
+    /// pointer-sized fields on Unix, so its DroppedPackets is really ps_ifdrop.</summary>
+    [LibraryImport(Library)]
+    public static partial int pcap_stats(nint pcap, PcapStat* stats);
+
+    /// <summary>struct pcap_stat on Linux: three u_int.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PcapStat
+    {
+        public uint Received;
+        public uint Dropped;
+        public uint InterfaceDropped;
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     public struct BpfProgram
     {

@@ -55,9 +55,14 @@ public sealed class LivePipelineTests(DataPlaneFixture net)
                 Assert.Equal(expected[i], actual[i]);
             }
 
+            // libpcap's own counters (published every 0.5 s) account for every packet too:
+            // received by the socket = dropped in the kernel ring + handed to the capture stage.
+            Shell.WaitUntil(() => DataPlaneFixture.Stats(manager) is var s && s.Source.KernelReceived == s.Source.KernelDropped + s.Captured,
+                Timeout, () => Describe(DataPlaneFixture.Stats(manager)) + $" libpcap received {DataPlaneFixture.Stats(manager).Source.KernelReceived}");
             var stats = DataPlaneFixture.Stats(manager);
             AssertConserved(stats);
             Assert.Equal(60, stats.Stages[2].Out.Packets);
+            Assert.Equal(0, stats.Source.KernelDropped);
         }
         finally
         {
