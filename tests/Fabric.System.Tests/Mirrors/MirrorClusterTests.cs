@@ -59,6 +59,12 @@ public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output)
         }
     }
 
+    private static async Task<List<string>?> HistoryAsync(FabricNodeHost node)
+    {
+        var (code, stdout, _) = await node.FabricAsync("mirrors", "history", "cluster-mirror", "--json");
+        return code == 0 ? [.. JsonDocument.Parse(stdout).RootElement.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("text").GetString()!)] : null;
+    }
+
     private string Logs() => string.Join("\n----\n", _nodes.Select(n => n.Output.Length > 6000 ? n.Output[^6000..] : n.Output));
 
     [Fact]
@@ -93,6 +99,8 @@ public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output)
         WaitForOvs(() => ovs.MirrorHolds("cluster-mirror", "output_port", "tap103i1"), "cluster-mirror applied");
         ovs.RestartVmNic("tap101i6");
         WaitForOvs(() => ovs.MirrorHolds("cluster-mirror", "select_src_port", "tap101i6"), "repair before the failover");
+        await WaitForAsync(async () => await HistoryAsync(_nodes[1]) is { } h && h.Any(t => t.Contains("source tap101i6 not selected", StringComparison.Ordinal)),
+            Wait, "repair before the failover journaled", Logs);
 
         // The singletons live on the oldest member (every node has both roles).
         var members = (await _nodes[0].TryGetJsonAsync("cluster/members"))!.Value;
@@ -107,19 +115,22 @@ public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output)
         output.WriteLine($"kill -9 of {victim.Address} to the first repair after it: {killedAt.Elapsed.TotalSeconds:0.0} s");
 
         // The moved supervisor knows the whole story from PostgreSQL: the definition and the repairs before the kill.
+        var last = "";
         await WaitForAsync(async () =>
         {
-            var (c, stdout, _) = await survivor.FabricAsync("mirrors", "history", "cluster-mirror", "--json");
+            var (c, stdout, err) = await survivor.FabricAsync("mirrors", "history", "cluster-mirror", "--json");
             if (c != 0)
             {
+                last = err;
                 return false;
             }
 
             var entries = JsonDocument.Parse(stdout).RootElement.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("text").GetString()!).ToList();
+            last = string.Join("\n", entries);
             return entries.Any(t => t.StartsWith("defined (console)", StringComparison.Ordinal))
                 && entries.Any(t => t.Contains("source tap101i6 not selected", StringComparison.Ordinal))
                 && entries.Any(t => t.Contains("source tap101i1 not selected", StringComparison.Ordinal));
-        }, Wait, "history with repairs from before and after the failover", Logs);
+        }, Wait, "history with repairs from before and after the failover", () => "history:\n" + last + "\n" + Logs());
 
         (code, _, _) = await survivor.FabricAsync("mirrors", "remove", "cluster-mirror");
         Assert.Equal(0, code);
