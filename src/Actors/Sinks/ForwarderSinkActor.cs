@@ -1,8 +1,8 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using Fabric.Actors.Pipelines;
+using Fabric.Protocols.Encap;
 
 namespace Fabric.Actors.Sinks;
 
@@ -20,11 +20,6 @@ public sealed class ForwarderSinkActor : UntypedActor
     /// <summary>Event counters (frames still delivered): cut to the MTU, sent as IP fragments.</summary>
     public static readonly IReadOnlyList<string> EventNames = ["truncated", "fragmented"];
 
-    private const int VxlanHeaderLength = 8;
-    private const int GreHeaderLength = 4;
-    private const int GreKeyLength = 4;
-    private const int GreSequenceLength = 4;
-    private const int ErspanIIHeaderLength = 8;
     private const int UdpHeaderLength = 8;
 
     private readonly ForwardSinkSettings _settings;
@@ -33,10 +28,10 @@ public sealed class ForwarderSinkActor : UntypedActor
     private readonly int _writeError;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly byte[] _packet = new byte[65536];
+    private readonly Encapsulator _encapsulator;
     private readonly int _headerLength;
     private readonly int _outerOverhead;
     private Socket? _socket;
-    private uint _sequence;
     private bool _errorReported;
 
     public ForwarderSinkActor(ForwardSinkSettings settings, BatchQueue queue, StageCounters counters)
@@ -46,12 +41,21 @@ public sealed class ForwarderSinkActor : UntypedActor
         _counters = counters;
         _writeError = counters.ReasonIndex("write-error");
         int ipHeader = settings.Destination.AddressFamily == AddressFamily.InterNetworkV6 ? 40 : 20;
-        _headerLength = settings.Encapsulation switch
+        // The socket writes the outer IP (and, for VXLAN, UDP) header; the encapsulator writes the rest.
+        _encapsulator = new Encapsulator(new EncapOptions
         {
-            ForwardEncapsulation.Vxlan => VxlanHeaderLength,
-            ForwardEncapsulation.Gre => GreHeaderLength + (settings.SessionId != 0 ? GreKeyLength : 0),
-            _ => GreHeaderLength + GreSequenceLength + ErspanIIHeaderLength,
-        };
+            Outer = OuterHeaders.Tunnel,
+            Type = settings.Encapsulation switch
+            {
+                ForwardEncapsulation.Vxlan => EncapsulationType.Vxlan,
+                ForwardEncapsulation.Gre => EncapsulationType.Gre,
+                _ => EncapsulationType.ErspanII,
+            },
+            Vni = (uint)settings.Vni,
+            GreKey = settings.SessionId != 0 ? (uint)settings.SessionId : null,
+            ErspanSessionId = (ushort)(settings.SessionId & 0x3FF),
+        });
+        _headerLength = _encapsulator.HeaderLength;
         _outerOverhead = ipHeader + _headerLength + (settings.Encapsulation == ForwardEncapsulation.Vxlan ? UdpHeaderLength : 0);
     }
 
@@ -99,39 +103,6 @@ public sealed class ForwarderSinkActor : UntypedActor
         }
     }
 
-    /// <summary>Writes the tunnel header for a frame into <paramref name="header"/>.</summary>
-    internal void WriteHeader(Span<byte> header)
-    {
-        switch (_settings.Encapsulation)
-        {
-            case ForwardEncapsulation.Vxlan:
-                // RFC 7348 section 5: flags (I = 0x08), 24 reserved bits, VNI, 8 reserved bits.
-                BinaryPrimitives.WriteUInt32BigEndian(header, 0x08000000);
-                BinaryPrimitives.WriteUInt32BigEndian(header[4..], (uint)_settings.Vni << 8);
-                break;
-            case ForwardEncapsulation.Gre:
-                // RFC 2890: C=0, K when a key (session id) is configured, S=0; protocol 0x6558 (TEB).
-                BinaryPrimitives.WriteUInt16BigEndian(header, _settings.SessionId != 0 ? (ushort)0x2000 : (ushort)0);
-                BinaryPrimitives.WriteUInt16BigEndian(header[2..], 0x6558);
-                if (_settings.SessionId != 0)
-                {
-                    BinaryPrimitives.WriteUInt32BigEndian(header[4..], (uint)_settings.SessionId);
-                }
-
-                break;
-            default:
-                // GRE with S bit, protocol 0x88BE, sequence number; then ERSPAN type II (draft-foschiano-erspan
-                // section 4.1): Ver=1, VLAN=0 | COS=0, En=0, T=0, Session ID | Reserved, Index=0.
-                BinaryPrimitives.WriteUInt16BigEndian(header, 0x1000);
-                BinaryPrimitives.WriteUInt16BigEndian(header[2..], 0x88BE);
-                BinaryPrimitives.WriteUInt32BigEndian(header[4..], _sequence++);
-                BinaryPrimitives.WriteUInt16BigEndian(header[8..], 0x1000);
-                BinaryPrimitives.WriteUInt16BigEndian(header[10..], (ushort)(_settings.SessionId & 0x3FF));
-                BinaryPrimitives.WriteUInt32BigEndian(header[12..], 0);
-                break;
-        }
-    }
-
     private void Send(PacketBatch batch)
     {
         int count = batch.Count;
@@ -161,11 +132,10 @@ public sealed class ForwarderSinkActor : UntypedActor
                 frame = frame[..(_packet.Length - _headerLength)];
             }
 
-            WriteHeader(_packet);
-            frame.CopyTo(_packet.AsSpan(_headerLength));
+            int packetLength = _encapsulator.Encapsulate(frame, _packet, truncated: frame.Length < batch.OriginalLengths[i]);
             try
             {
-                _socket!.Send(_packet.AsSpan(0, _headerLength + frame.Length), SocketFlags.None);
+                _socket!.Send(_packet.AsSpan(0, packetLength), SocketFlags.None);
                 outPackets++;
                 outBytes += length;
             }

@@ -114,8 +114,10 @@ public sealed class Encapsulator
     public Encapsulator(EncapOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.SourceAddress.AddressFamily != AddressFamily.InterNetwork
-            || options.DestinationAddress.AddressFamily != AddressFamily.InterNetwork)
+        // The addresses are written only with an outer IP header (a socket writes its own otherwise).
+        if (options.Outer != OuterHeaders.Tunnel
+            && (options.SourceAddress.AddressFamily != AddressFamily.InterNetwork
+                || options.DestinationAddress.AddressFamily != AddressFamily.InterNetwork))
         {
             throw new ArgumentException("outer addresses must be IPv4", nameof(options));
         }
