@@ -44,8 +44,9 @@ public sealed partial class ConsoleTerminalTests(RunningNode node) : IClassFixtu
                 $"the live counter to grow past {before}");
 
             tmux.Keys("q");
-            var after = tmux.WaitFor(s => s.Contains("fp-exit=", StringComparison.Ordinal), "top to exit on q");
-            Assert.Contains("fp-exit=0", after, StringComparison.Ordinal);
+            // The typed command line shows "fp-exit=$?"; bash's answer is a line of its own.
+            var after = tmux.WaitFor(s => ExitLine().IsMatch(s), "top to exit on q");
+            Assert.Equal("0", ExitLine().Match(after).Groups[1].Value);
             Assert.Contains("fp-before", after, StringComparison.Ordinal); // the shell's screen is back
             Assert.DoesNotContain("q quits", after, StringComparison.Ordinal);
         }
@@ -103,6 +104,9 @@ public sealed partial class ConsoleTerminalTests(RunningNode node) : IClassFixtu
     /// <summary>capture-pane drops trailing spaces: a completed word shows as the end of its line.</summary>
     private static bool LineEndsWith(string screen, string text) =>
         screen.Split('\n').Any(line => line.TrimEnd().EndsWith(text, StringComparison.Ordinal));
+
+    [GeneratedRegex(@"^fp-exit=(\d+)$", RegexOptions.Multiline)]
+    private static partial Regex ExitLine();
 
     [GeneratedRegex(@"│ loop\s+│ running[^\n]*not-encapsulated (\d+)")]
     private static partial Regex LoopDrops();
