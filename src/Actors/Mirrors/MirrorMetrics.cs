@@ -56,9 +56,7 @@ public sealed class MirrorMetrics : IMetricsSource
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.Family("fabric_mirror_repairs_total", MetricType.Counter, "Mirror repairs (and first applications) by result.");
-        writer.Family("fabric_mirror_repair_seconds_sum", MetricType.Counter, "Total seconds from detecting a drift to the backend confirming the repair.");
-        writer.Family("fabric_mirror_repair_seconds_count", MetricType.Counter, "Repairs counted in fabric_mirror_repair_seconds_sum.");
-        writer.Family("fabric_mirror_repair_seconds_bucket", MetricType.Counter, "Repairs that took at most `le` seconds (cumulative).");
+        writer.Family("fabric_mirror_repair_seconds", MetricType.Histogram, "Seconds from detecting a drift to the backend confirming the repair.");
         writer.Family("fabric_mirror_repair_seconds_max", MetricType.Gauge, "Longest repair so far, seconds.");
         writer.Family("fabric_mirror_session_health", MetricType.Gauge, "1 for the session's current health.");
         foreach (var ((site, session), cell) in _cells.OrderBy(c => c.Key.Site, StringComparer.Ordinal).ThenBy(c => c.Key.Session, StringComparer.Ordinal))
