@@ -79,7 +79,7 @@ public sealed partial class ConsoleTerminalTests(RunningNode node) : IClassFixtu
         tmux.Type(" --json");
         tmux.Keys("Enter");
         // The end of the JSON (the replayed file's 10 packets), then the next prompt.
-        var stats = tmux.WaitFor(s => s.TrimEnd().EndsWith("]>", StringComparison.Ordinal) && s.Contains("\"captured\": 10,", StringComparison.Ordinal), "the command's JSON output and the next prompt");
+        var stats = tmux.WaitForWithHistory(s => s.TrimEnd().EndsWith("]>", StringComparison.Ordinal) && s.Contains("\"captured\": 10,", StringComparison.Ordinal), "the command's JSON output and the next prompt", lines: 1000);
         Assert.Contains("\"files-created\": 1", stats, StringComparison.Ordinal);
 
         // Session names under mirrors.

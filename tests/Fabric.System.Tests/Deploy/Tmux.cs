@@ -28,21 +28,33 @@ public sealed class Tmux : IDisposable
     public void Keys(params string[] keys) => Tmux_(["send-keys", "-t", "main", .. keys]);
 
     /// <summary>The visible screen.</summary>
-    public string Screen()
+    public string Screen() => Capture([]);
+
+    /// <summary>The visible screen plus up to <paramref name="lines"/> lines of scrollback above it.</summary>
+    public string ScreenWithHistory(int lines) => Capture(["-S", "-" + lines.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+
+    private string Capture(string[] extra)
     {
-        var capture = Run.Process("tmux", TimeSpan.FromSeconds(30), ["-L", _socket, "capture-pane", "-p", "-t", "main"]);
+        var capture = Run.Process("tmux", TimeSpan.FromSeconds(30), ["-L", _socket, "capture-pane", "-p", "-t", "main", .. extra]);
         Assert.True(capture.ExitCode == 0, capture.ToString());
         return capture.Stdout;
     }
 
     /// <summary>Polls the screen until <paramref name="condition"/> holds; fails with the last screen.</summary>
-    public string WaitFor(Func<string, bool> condition, string what, TimeSpan? timeout = null)
+    public string WaitFor(Func<string, bool> condition, string what, TimeSpan? timeout = null) =>
+        WaitFor(condition, what, Screen, timeout);
+
+    /// <summary>Like <see cref="WaitFor(Func{string, bool}, string, TimeSpan?)"/> over the screen and its scrollback.</summary>
+    public string WaitForWithHistory(Func<string, bool> condition, string what, int lines, TimeSpan? timeout = null) =>
+        WaitFor(condition, what, () => ScreenWithHistory(lines), timeout);
+
+    private static string WaitFor(Func<string, bool> condition, string what, Func<string> read, TimeSpan? timeout)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         var screen = "";
         while (DateTime.UtcNow < deadline)
         {
-            screen = Screen();
+            screen = read();
             if (condition(screen))
             {
                 return screen;

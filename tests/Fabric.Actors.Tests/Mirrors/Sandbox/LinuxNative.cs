@@ -7,6 +7,9 @@ internal static partial class LinuxNative
 {
     public const int ORdWr = 0x2;
     public const int ONonBlock = 0x800;
+    /// <summary>O_CLOEXEC / SOCK_CLOEXEC: processes the tests start (ovsdb-server, ovs-vswitchd, ip) must not inherit
+    /// a tap's fd, or the tap stays attached (EBUSY on the next TUNSETIFF) for as long as they live.</summary>
+    public const int OCloExec = 0x80000;
     public const uint TunSetIff = 0x400454ca;
     public const short IffTap = 0x0002;
     public const short IffNoPi = 0x1000;
@@ -92,7 +95,7 @@ internal sealed class FrameEndpoint : IDisposable
     /// <summary>Attaches to an existing persistent tap as the VM would (TUNSETIFF, IFF_TAP | IFF_NO_PI).</summary>
     public static unsafe FrameEndpoint OpenTap(string name)
     {
-        var fd = LinuxNative.Open("/dev/net/tun", LinuxNative.ORdWr | LinuxNative.ONonBlock);
+        var fd = LinuxNative.Open("/dev/net/tun", LinuxNative.ORdWr | LinuxNative.ONonBlock | LinuxNative.OCloExec);
         if (fd < 0)
         {
             throw new InvalidOperationException($"open /dev/net/tun: errno {Marshal.GetLastPInvokeError()}");
@@ -117,7 +120,7 @@ internal sealed class FrameEndpoint : IDisposable
     public static unsafe FrameEndpoint OpenPacketSocket(string name)
     {
         var protocol = LinuxNative.HostToNetwork(LinuxNative.EthPAll);
-        var fd = LinuxNative.Socket(LinuxNative.AfPacket, LinuxNative.SockRaw | LinuxNative.ONonBlock, protocol);
+        var fd = LinuxNative.Socket(LinuxNative.AfPacket, LinuxNative.SockRaw | LinuxNative.ONonBlock | LinuxNative.OCloExec, protocol);
         if (fd < 0)
         {
             throw new InvalidOperationException($"socket(AF_PACKET): errno {Marshal.GetLastPInvokeError()}");
