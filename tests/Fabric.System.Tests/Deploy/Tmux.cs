@@ -31,7 +31,7 @@ public sealed class Tmux : IDisposable
     public string Screen() => Capture([]);
 
     /// <summary>The visible screen plus up to <paramref name="lines"/> lines of scrollback above it.</summary>
-    public string ScreenWithHistory(int lines) => Capture(["-S", "-" + lines.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+    public string ScreenWithHistory(int lines) => Capture(["-S", "-" + lines.ToString(global::System.Globalization.CultureInfo.InvariantCulture)]);
 
     private string Capture(string[] extra)
     {
