@@ -11,6 +11,7 @@ packages=(
   postgresql                     # PostgreSQL 15: the multi-node journal
   afl++                          # fuzzing
   iproute2 jq tmux procps psmisc # namespaces, veths, taps; scripts
+  ansible python3-apt prometheus # deploy/ansible checks (apt module); promtool for /metrics and rules
 )
 
 missing=()

@@ -43,6 +43,7 @@ public sealed class PrometheusTextWriter
         {
             MetricType.Counter => "counter",
             MetricType.Gauge => "gauge",
+            MetricType.Histogram => "histogram",
             _ => "untyped",
         });
         _out.Write('\n');
@@ -135,4 +136,7 @@ public enum MetricType
 {
     Counter,
     Gauge,
+
+    /// <summary>Samples <c>name_bucket{le}</c> (cumulative, ending with <c>le="+Inf"</c>), <c>name_sum</c>, <c>name_count</c>.</summary>
+    Histogram,
 }

@@ -26,6 +26,11 @@ internal static class ConsoleApp
         var globals = new GlobalOptions();
         var root = BuildRoot(globals);
         var parse = root.Parse(args);
+        if (OpensShell(args, parse, root))
+        {
+            return await Shell.ShellCommand.RunAsync(root, globals, parse, args, stdout).ConfigureAwait(false);
+        }
+
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)
@@ -40,6 +45,11 @@ internal static class ConsoleApp
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr };
         return await parse.InvokeAsync(invocation).ConfigureAwait(false);
     }
+
+    /// <summary>No command, only global options (and no --help): the interactive shell.</summary>
+    private static bool OpensShell(string[] args, ParseResult parse, RootCommand root) =>
+        parse.CommandResult.Command == root && parse.UnmatchedTokens.Count == 0 &&
+        !args.Any(a => a is "-h" or "--help" or "-?" or "/?" or "--version");
 
     private static IEnumerable<ICommandGroup> DiscoverGroups() =>
         typeof(ConsoleApp).Assembly.GetTypes()

@@ -182,6 +182,9 @@ public static class NodeProgram
                 kestrel.ListenAnyIP(settings.ManagementPort);
             }
         });
+        // Under systemd (Type=notify) this tells systemd READY=1 once the host has started and logs
+        // in the journal's format; elsewhere it does nothing.
+        builder.Host.UseSystemd();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         builder.Services.AddSingleton(system);
         builder.Services.AddSingleton(settings);
@@ -230,6 +233,7 @@ public static class NodeProgram
         await JoinAsync(system, settings).ConfigureAwait(false);
         var history = await WarmPersistenceAsync(system, settings).ConfigureAwait(false);
         FabricMetrics.Get(system).Register(new ClusterMetricsSource(system, history.Starts));
+        FabricMetrics.Get(system).Register(new SingletonMetricsSource(system));
         log.LogInformation(
             "fabric-node {Address} roles [{Roles}] management http://{Host}:{Port} persistence {Provider} (start #{Starts}); discovery {Method}",
             Cluster.Get(system).SelfAddress, string.Join(",", settings.Roles), settings.ManagementHost, settings.ManagementPort,

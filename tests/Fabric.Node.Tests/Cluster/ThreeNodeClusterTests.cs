@@ -49,6 +49,8 @@ public sealed class ThreeNodeClusterTests(ThreeNodeClusterFixture cluster) : ICl
         Assert.Equal(3, seeds.GetProperty("Nodes").GetArrayLength());
 
         using var http = cluster.Nodes[1].Http();
+        // /ready follows Up once the node has finished starting (journal warmed, features started).
+        await cluster.Nodes[1].WaitReadyAsync(FormTimeout);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("ready")).StatusCode);
         var metrics = await http.GetStringAsync("metrics");
         Assert.Contains("fabric_cluster_members{status=\"up\"} 3\n", metrics, StringComparison.Ordinal);

@@ -1,0 +1,293 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace Fabric.Console.Commands;
+
+/// <summary>
+/// <c>fabric mirrors list|show|add|remove|repair|history</c>: mirror sessions kept alive by the
+/// supervisor and the site agents (all through the node's <c>/mirrors</c> routes; <c>--json</c>
+/// prints what the node answered).
+/// </summary>
+internal sealed class MirrorsCommands : ICommandGroup
+{
+    public Command Build(GlobalOptions globals)
+    {
+        var mirrors = new Command("mirrors", "Mirror sessions: status, repairs, define and remove");
+
+        var list = new Command("list", "Every session with its status, last repair and repair count");
+        list.SetHandler(globals, ListAsync);
+        mirrors.Subcommands.Add(list);
+
+        var showName = NameArgument();
+        var show = new Command("show", "One session: definition, status, last repair") { showName };
+        show.SetHandler(globals, (ctx, parse, ct) => ShowAsync(ctx, parse.GetValue(showName)!, ct));
+        mirrors.Subcommands.Add(show);
+
+        mirrors.Subcommands.Add(BuildAdd(globals));
+
+        var removeName = NameArgument();
+        var remove = new Command("remove", "Remove a session (Fabric takes its mirror away; removing an unknown session is not an error)") { removeName };
+        remove.SetHandler(globals, async (ctx, parse, ct) =>
+        {
+            var name = parse.GetValue(removeName)!;
+            var result = await ctx.Client.DeleteAsync("mirrors/" + Uri.EscapeDataString(name), ct).ConfigureAwait(false);
+            WriteCommandResult(ctx, result);
+            return ExitCodes.Ok;
+        });
+        mirrors.Subcommands.Add(remove);
+
+        var repairName = NameArgument();
+        var repair = new Command("repair", "Reconcile a session now (its site's agent compares and repairs)") { repairName };
+        repair.SetHandler(globals, async (ctx, parse, ct) =>
+        {
+            var name = parse.GetValue(repairName)!;
+            var result = await ctx.Client.PostAsync($"mirrors/{Uri.EscapeDataString(name)}/repair", new { }, ct).ConfigureAwait(false);
+            if (ctx.Json)
+            {
+                ctx.WriteJson(result);
+                return ExitCodes.Ok;
+            }
+
+            var drift = Str(result, "drift");
+            ctx.Out.WriteLine(drift is null ? $"{name}: in sync, nothing to repair" : $"{name}: repairing: {drift}");
+            if (result.TryGetProperty("status", out var status) && status.ValueKind == JsonValueKind.Object)
+            {
+                ctx.Out.WriteLine($"status: {Str(status, "describe")}");
+            }
+
+            return ExitCodes.Ok;
+        });
+        mirrors.Subcommands.Add(repair);
+
+        var historyName = NameArgument();
+        var limit = new Option<int>("--limit") { Description = "Newest entries to show", DefaultValueFactory = _ => 50 };
+        var history = new Command("history", "A session's audit trail: definitions, observed statuses and repairs (when, what was missing, how long)") { historyName, limit };
+        history.SetHandler(globals, (ctx, parse, ct) => HistoryAsync(ctx, parse.GetValue(historyName)!, parse.GetValue(limit), ct));
+        mirrors.Subcommands.Add(history);
+        return mirrors;
+    }
+
+    private static Argument<string> NameArgument() => new("name") { Description = "The session's name" };
+
+    private static Command BuildAdd(GlobalOptions globals)
+    {
+        var name = NameArgument();
+        var site = new Option<string>("--site") { Description = "Site (fabric.sites[].name) whose agent applies it", Required = true };
+        var backend = new Option<string?>("--backend") { Description = "ovs, tc, proxmox, aws or iosxe (default: the site's backend)" };
+        var bridge = new Option<string?>("--bridge") { Description = "OVS bridge, e.g. vmbr1 (required for ovs)" };
+        var source = new Option<string[]>("--source") { Description = "A source, repeatable: vm:101/net1, a port name, or vlan:100", Required = true, AllowMultipleArgumentsPerToken = false };
+        var output = new Option<string>("--output") { Description = "Where mirrored frames go: vm:103/net1, a port name, or vlan:N", Required = true };
+        var direction = new Option<string>("--direction") { Description = "both, ingress or egress", DefaultValueFactory = _ => "both" };
+        var snaplen = new Option<int?>("--snaplen") { Description = "Bytes kept per mirrored frame, 14-65535 (ovs only)" };
+        var disabled = new Option<bool>("--disabled") { Description = "Define the session without applying it" };
+        var sessionNumber = new Option<int?>("--session-number") { Description = "iosxe: monitor session N (1-1024); aws: session number, lowest wins (1-32766, default 1)" };
+        var erspanId = new Option<int?>("--erspan-id") { Description = "iosxe: ERSPAN id, 1-1023" };
+        var originIp = new Option<string?>("--origin-ip") { Description = "iosxe: ERSPAN origin IPv4 address (--output is the destination address)" };
+        var mtu = new Option<int?>("--mtu") { Description = "iosxe: ERSPAN MTU, 176-9000" };
+        var filterId = new Option<string?>("--filter-id") { Description = "aws: traffic mirror filter tmf-… (--output is the target tmt-…, --source a selector tag:K=V, vpc:vpc-…, subnet:subnet-…)" };
+        var vni = new Option<int?>("--vni") { Description = "aws: VXLAN network identifier, 0-16777215" };
+        var packetLength = new Option<int?>("--packet-length") { Description = "aws: bytes mirrored per packet, 1-8947" };
+        var add = new Command("add", "Define a session, or change the session of that name")
+        {
+            name, site, backend, bridge, source, output, direction, snaplen, disabled, sessionNumber, erspanId, originIp, mtu, filterId, vni, packetLength,
+        };
+        add.SetHandler(globals, async (ctx, parse, ct) =>
+        {
+            var body = new Dictionary<string, object?>
+            {
+                ["name"] = parse.GetValue(name),
+                ["site"] = parse.GetValue(site),
+                ["sources"] = parse.GetValue(source) ?? [],
+                ["direction"] = parse.GetValue(direction),
+                ["output"] = parse.GetValue(output),
+                ["enabled"] = !parse.GetValue(disabled),
+            };
+            if (parse.GetValue(backend) is { } b)
+            {
+                body["backend"] = b;
+            }
+
+            if (parse.GetValue(bridge) is { } br)
+            {
+                body["bridge"] = br;
+            }
+
+            if (parse.GetValue(snaplen) is { } s)
+            {
+                body["snaplen"] = s;
+            }
+
+            foreach (var (key, value) in new (string, object?)[]
+            {
+                ("session-number", parse.GetValue(sessionNumber)), ("erspan-id", parse.GetValue(erspanId)), ("origin-ip", parse.GetValue(originIp)),
+                ("mtu", parse.GetValue(mtu)), ("filter-id", parse.GetValue(filterId)), ("vni", parse.GetValue(vni)), ("packet-length", parse.GetValue(packetLength)),
+            })
+            {
+                if (value is not null)
+                {
+                    body[key] = value;
+                }
+            }
+
+            var result = await ctx.Client.PostAsync("mirrors", body, ct).ConfigureAwait(false);
+            WriteCommandResult(ctx, result);
+            return ExitCodes.Ok;
+        });
+        return add;
+    }
+
+    private static void WriteCommandResult(CommandContext ctx, JsonElement result)
+    {
+        if (ctx.Json)
+        {
+            ctx.WriteJson(result);
+        }
+        else
+        {
+            ctx.Out.WriteLine(Str(result, "message") ?? "done");
+        }
+    }
+
+    private static async Task<int> ListAsync(CommandContext ctx, ParseResult parse, CancellationToken ct)
+    {
+        var view = await ctx.Client.GetAsync("mirrors", ct).ConfigureAwait(false);
+        if (ctx.Json)
+        {
+            ctx.WriteJson(view);
+            return ExitCodes.Ok;
+        }
+
+        var table = new Table().Border(TableBorder.Rounded);
+        table.AddColumns("NAME", "SITE", "STATUS", "LAST REPAIR", "REPAIRS", "SOURCES", "OUTPUT");
+        var count = 0;
+        if (view.TryGetProperty("sessions", out var sessions) && sessions.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var s in sessions.EnumerateArray())
+            {
+                count++;
+                table.AddRow(
+                    Markup.Escape(Str(s, "name") ?? "?"),
+                    Markup.Escape(Str(s, "site") ?? "?"),
+                    StatusMarkup(s),
+                    Markup.Escape(LastRepair(s)),
+                    Number(s, "repairCount"),
+                    Markup.Escape(string.Join(", ", Strings(s, "sources"))),
+                    Markup.Escape(Str(s, "output") ?? ""));
+            }
+        }
+
+        ctx.Out.Write(table);
+        ctx.Out.WriteLine($"{count} session(s)");
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> ShowAsync(CommandContext ctx, string name, CancellationToken ct)
+    {
+        var s = await ctx.Client.GetAsync("mirrors/" + Uri.EscapeDataString(name), ct).ConfigureAwait(false);
+        if (ctx.Json)
+        {
+            ctx.WriteJson(s);
+            return ExitCodes.Ok;
+        }
+
+        var grid = new Grid().AddColumn().AddColumn();
+        void Row(string key, string value) => grid.AddRow(new Text(key), new Text(value));
+        Row("name", Str(s, "name") ?? "");
+        Row("site", Str(s, "site") ?? "");
+        Row("backend", Str(s, "backend") ?? "");
+        if (Str(s, "bridge") is { Length: > 0 } bridge)
+        {
+            Row("bridge", bridge);
+        }
+
+        Row("sources", string.Join(", ", Strings(s, "sources")));
+        Row("direction", Str(s, "direction") ?? "");
+        Row("output", Str(s, "output") ?? "");
+        Row("snaplen", s.TryGetProperty("snaplen", out var snap) && snap.ValueKind == JsonValueKind.Number ? snap.GetInt32().ToString(CultureInfo.InvariantCulture) : "whole frames");
+        if (s.TryGetProperty("options", out var options) && options.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var option in options.EnumerateObject().Where(o => o.Value.ValueKind != JsonValueKind.Null))
+            {
+                Row(option.Name, option.Value.ToString());
+            }
+        }
+
+        Row("enabled", s.TryGetProperty("enabled", out var en) && en.ValueKind == JsonValueKind.True ? "yes" : "no");
+        Row("status", s.TryGetProperty("status", out var st) ? Str(st, "describe") ?? "" : "");
+        Row("repairs", Number(s, "repairCount"));
+        Row("last repair", LastRepair(s));
+        ctx.Out.Write(grid);
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> HistoryAsync(CommandContext ctx, string name, int limit, CancellationToken ct)
+    {
+        if (limit < 1)
+        {
+            throw new ConsoleException($"--limit: must be a positive number, got {limit}", ExitCodes.Usage);
+        }
+
+        var view = await ctx.Client.GetAsync($"mirrors/{Uri.EscapeDataString(name)}/history?limit={limit}", ct).ConfigureAwait(false);
+        if (ctx.Json)
+        {
+            ctx.WriteJson(view);
+            return ExitCodes.Ok;
+        }
+
+        var table = new Table().Border(TableBorder.Rounded);
+        table.AddColumns("WHEN (UTC)", "KIND", "WHAT");
+        if (view.TryGetProperty("entries", out var entries) && entries.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var e in entries.EnumerateArray())
+            {
+                var at = e.TryGetProperty("at", out var a) && a.TryGetDateTimeOffset(out var when) ? when.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture) : "";
+                table.AddRow(Markup.Escape(at), Markup.Escape(Str(e, "kind") ?? ""), Markup.Escape(Str(e, "text") ?? ""));
+            }
+        }
+
+        ctx.Out.Write(table);
+        return ExitCodes.Ok;
+    }
+
+    private static string StatusMarkup(JsonElement session)
+    {
+        if (!session.TryGetProperty("status", out var status) || status.ValueKind != JsonValueKind.Object)
+        {
+            return "?";
+        }
+
+        var text = Markup.Escape(Str(status, "describe") ?? "?");
+        return Str(status, "health") switch
+        {
+            "healthy" => $"[green]{text}[/]",
+            "repairing" => $"[yellow]{text}[/]",
+            "degraded" => $"[yellow]{text}[/]",
+            "failed" => $"[red]{text}[/]",
+            _ => text,
+        };
+    }
+
+    private static string LastRepair(JsonElement session)
+    {
+        if (!session.TryGetProperty("lastRepair", out var r) || r.ValueKind != JsonValueKind.Object)
+        {
+            return "never";
+        }
+
+        var at = r.TryGetProperty("detectedAt", out var a) && a.TryGetDateTimeOffset(out var when) ? when.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "?";
+        var ms = r.TryGetProperty("durationMs", out var d) && d.ValueKind == JsonValueKind.Number ? d.GetDouble().ToString("0.0", CultureInfo.InvariantCulture) : "?";
+        var error = Str(r, "error");
+        return error is null ? $"{at} ({Str(r, "trigger")}, {ms} ms)" : $"{at} failed: {error}";
+    }
+
+    private static string Number(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt64().ToString(CultureInfo.InvariantCulture) : "0";
+
+    private static IEnumerable<string> Strings(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(x => x.GetString() ?? "") : [];
+
+    private static string? Str(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+}

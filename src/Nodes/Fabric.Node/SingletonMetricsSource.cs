@@ -1,0 +1,32 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Fabric.Actors.Metrics;
+
+namespace Fabric.Node;
+
+/// <summary>
+/// Where the mirror-supervisor singleton runs, as this node sees it: Akka places a cluster
+/// singleton on the oldest Up member that has the singleton's role (<c>supervisor</c>).
+/// </summary>
+internal sealed class SingletonMetricsSource(ActorSystem system) : IMetricsSource
+{
+    private const string SupervisorRole = "supervisor";
+
+    public void Write(PrometheusTextWriter writer)
+    {
+        var cluster = Cluster.Get(system);
+        Member? oldest = null;
+        foreach (var member in cluster.State.Members)
+        {
+            if (member.Status == MemberStatus.Up && member.HasRole(SupervisorRole) && (oldest is null || member.IsOlderThan(oldest)))
+            {
+                oldest = member;
+            }
+        }
+
+        writer.Family("fabric_cluster_singleton_local", MetricType.Gauge, "1 when the singleton runs on this node (the oldest Up member with its role), else 0.");
+        writer.Sample("fabric_cluster_singleton_local", oldest is not null && oldest.Address.Equals(cluster.SelfAddress) ? 1 : 0, ("singleton", "mirror-supervisor"));
+        writer.Family("fabric_cluster_singleton_hosts", MetricType.Gauge, "Members that can host the singleton (Up, with its role); 0: the singleton cannot run.");
+        writer.Sample("fabric_cluster_singleton_hosts", cluster.State.Members.Count(m => m.Status == MemberStatus.Up && m.HasRole(SupervisorRole)), ("singleton", "mirror-supervisor"));
+    }
+}

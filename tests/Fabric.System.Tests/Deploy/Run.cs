@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Fabric.System.Tests.Deploy;
+
+/// <summary>Process helpers for the deployment tests: run to exit, locate the repository, free ports.</summary>
+public static class Run
+{
+    /// <summary>The repository root: the directory above the test assembly that holds Fabric.sln.</summary>
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    /// <summary>The shared corpus: ../shared/corpus from the repository root (one more level up from a git worktree).</summary>
+    public static string Corpus(string name)
+    {
+        for (var up = new DirectoryInfo(RepoRoot).Parent; up is not null; up = up.Parent)
+        {
+            var candidate = Path.Combine(up.FullName, "shared", "corpus");
+            if (File.Exists(Path.Combine(candidate, "INDEX.tsv")))
+            {
+                return Path.Combine(candidate, name);
+            }
+        }
+
+        throw new InvalidOperationException($"no shared/corpus/INDEX.tsv above {RepoRoot}");
+    }
+
+    /// <summary>Runs <paramref name="program"/> to its exit; kills it (by pid, with its children) after <paramref name="timeout"/>.</summary>
+    public static Result Process(string program, TimeSpan timeout, IEnumerable<string> arguments, string? workingDirectory = null, IDictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? RepoRoot,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = global::System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
+        process.StandardInput.Close();
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        process.OutputDataReceived += (_, e) => Append(stdout, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(stderr, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish within {timeout}:\n{stdout}\n{stderr}");
+        }
+
+        process.WaitForExit();
+        return new Result(process.ExitCode, Text(stdout), Text(stderr));
+    }
+
+    public static Result Process(string program, params string[] arguments) =>
+        Process(program, TimeSpan.FromMinutes(2), arguments);
+
+    /// <summary>A TCP port the OS says is free now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Polls <paramref name="condition"/> every 200 ms until it holds; throws with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        Exception? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+            {
+                last = e;
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException($"timed out after {timeout} waiting for {what()} (last error: {last?.Message})");
+    }
+
+    private static void Append(StringBuilder builder, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (builder)
+        {
+            builder.Append(line).Append('\n');
+        }
+    }
+
+    private static string Text(StringBuilder builder)
+    {
+        lock (builder)
+        {
+            return builder.ToString();
+        }
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Fabric.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"no Fabric.sln above {AppContext.BaseDirectory}");
+    }
+
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        public override string ToString() => $"exit {ExitCode}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
+    }
+}

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Fabric.System.Tests.Deploy;
+
+/// <summary>
+/// One fabric-node process (the build next to the test assembly) on free loopback ports, with a
+/// pipeline replaying a corpus capture into a PCAP sink and a mirror session at a <c>tc</c> site
+/// whose devices do not exist (so it reports a health), for the metrics and console tests.
+/// Dispose kills it by pid and deletes its directory.
+/// </summary>
+public sealed class RunningNode : IAsyncLifetime
+{
+    private readonly StringBuilder _output = new();
+    private Process? _process;
+
+    public RunningNode()
+    {
+        Directory = global::System.IO.Directory.CreateTempSubdirectory("fp-node-").FullName;
+        ManagementPort = Run.FreePort();
+        RemotePort = Run.FreePort();
+        TrafficPort = Run.FreePort();
+    }
+
+    /// <summary>UDP port on loopback that the live pipeline <c>loop</c> captures (send to it with <see cref="SendTraffic"/>).</summary>
+    public int TrafficPort { get; }
+
+    public string Directory { get; }
+
+    public int ManagementPort { get; }
+
+    public int RemotePort { get; }
+
+    public string Url => $"http://127.0.0.1:{ManagementPort}";
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public async Task InitializeAsync()
+    {
+        var corpus = Run.Corpus("tcpdump/vxlan.pcap");
+        var config = Path.Combine(Directory, "node.conf");
+        await File.WriteAllTextAsync(config, $$"""
+            fabric.data-dir = "{{Directory}}/data"
+            fabric.management.http { host = 127.0.0.1, port = {{ManagementPort}} }
+            akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = {{RemotePort}} }
+            akka.cluster.roles = [capture, supervisor, site-lab]
+            fabric.pipelines = [
+              {
+                name = replay
+                source { file = "{{corpus}}", speed = original }
+                sinks = [ { type = pcap, directory = "{{Directory}}/pcap" } ]
+              }
+              {
+                name = loop
+                source { interface = lo, filter = "udp dst port {{TrafficPort}}" }
+                sinks = [ { type = pcap, directory = "{{Directory}}/pcap-loop" } ]
+              }
+            ]
+            fabric.sites = [ { name = lab, backend = tc } ]
+            fabric.mirrors = [ { name = lab-mirror, site = lab, sources = [fpx-absent0], output = fpx-absent1 } ]
+            """);
+        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fabric-node"))
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Directory,
+        };
+        start.ArgumentList.Add("--config");
+        start.ArgumentList.Add(config);
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        using var http = Http();
+        await Run.UntilAsync(
+            async () => _process.HasExited
+                ? throw new InvalidOperationException($"fabric-node exited with {_process.ExitCode}:\n{Output}")
+                : (await http.GetAsync(new Uri("/ready", UriKind.Relative))).IsSuccessStatusCode,
+            TimeSpan.FromMinutes(2),
+            () => $"/ready (exited: {_process.HasExited}); output:\n{Output}");
+    }
+
+    /// <summary>Sends <paramref name="datagrams"/> UDP datagrams to the live pipeline's port (not tunnel packets: decap counts them as not-encapsulated).</summary>
+    public void SendTraffic(int datagrams)
+    {
+        using var udp = new global::System.Net.Sockets.UdpClient();
+        var payload = new byte[200];
+        for (var i = 0; i < datagrams; i++)
+        {
+            udp.Send(payload, payload.Length, "127.0.0.1", TrafficPort);
+        }
+    }
+
+    public HttpClient Http() => new() { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(5) };
+
+    public async Task<string> MetricsAsync()
+    {
+        using var http = Http();
+        return await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_process is not null)
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+                await _process.WaitForExitAsync();
+            }
+
+            _process.Dispose();
+        }
+
+        global::System.IO.Directory.Delete(Directory, recursive: true);
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.Append(line).Append('\n');
+        }
+    }
+}
