@@ -27,7 +27,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     [Fact]
     public void Pcap_sink_rotates_by_size_and_the_files_hold_exactly_the_decapsulated_frames()
     {
-        string source = Corpus.PathOf("zeek/tunnels_gre-within-gre.pcap");
+        string source = TestPaths.Corpus("zeek/tunnels_gre-within-gre.pcap");
         string output = Path.Combine(_directory, "out");
         var manager = Start($$"""
             name = nested
@@ -57,7 +57,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     [Fact]
     public void Pcap_sink_keeps_at_most_keep_size_bytes_removing_the_oldest()
     {
-        string source = Corpus.PathOf("zeek/tunnels_gre-within-gre.pcap");
+        string source = TestPaths.Corpus("zeek/tunnels_gre-within-gre.pcap");
         string output = Path.Combine(_directory, "keep");
         var manager = Start($$"""
             name = keep
@@ -89,7 +89,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     public void Pcap_sink_rotates_by_time()
     {
         string source = Path.Combine(_directory, "slow.pcap");
-        var frames = DecapsulateFileRaw(Corpus.PathOf("zeek/tunnels_vxlan.pcap"));
+        var frames = DecapsulateFileRaw(TestPaths.Corpus("zeek/tunnels_vxlan.pcap"));
         using (var writer = PcapWriter.Create(source, LinkTypes.Ethernet))
         {
             for (int i = 0; i < frames.Count; i++)
@@ -117,7 +117,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     [Fact]
     public void A_torn_last_record_is_trimmed_when_the_sink_starts_again()
     {
-        string source = Corpus.PathOf("zeek/tunnels_vxlan.pcap");
+        string source = TestPaths.Corpus("zeek/tunnels_vxlan.pcap");
         string output = Path.Combine(_directory, "torn");
         string pipeline = $$"""
             name = torn
@@ -152,7 +152,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
         // Every frame of the VXLAN capture twice, as a mirror of both ports of two VMs delivers it
         // (the copy 20 µs later; the outer TTL one lower, as after one more hop).
         string source = Path.Combine(_directory, "doubled.pcap");
-        var outer = ReadFrames(Corpus.PathOf("zeek/tunnels_vxlan.pcap"));
+        var outer = ReadFrames(TestPaths.Corpus("zeek/tunnels_vxlan.pcap"));
         using (var writer = PcapWriter.Create(source, LinkTypes.Ethernet))
         {
             for (int i = 0; i < outer.Count; i++)
@@ -179,7 +179,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
         Assert.Equal(outer.Count, decap.Dropped["deduplicated"].Packets);
         Assert.Equal(outer.Count, stats.Stages[2].Out.Packets);
         var written = Directory.GetFiles(output).SelectMany(ReadFrames).ToList();
-        Assert.Equal(DecapsulateFile(Corpus.PathOf("zeek/tunnels_vxlan.pcap"), new DecapOptions()), written);
+        Assert.Equal(DecapsulateFile(TestPaths.Corpus("zeek/tunnels_vxlan.pcap"), new DecapOptions()), written);
         AssertConserved(stats);
     }
 
@@ -187,7 +187,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     public void Inner_filter_and_not_encapsulated_frames_are_counted_by_name()
     {
         // 119 frames: ERSPAN I ICMP, plain OSPF (not encapsulated), IP-in-GRE OSPF, ERSPAN I VLAN OSPF.
-        string source = Corpus.PathOf("tcpdump/erspan-type-i-4.pcap");
+        string source = TestPaths.Corpus("tcpdump/erspan-type-i-4.pcap");
         string output = Path.Combine(_directory, "filter");
         var manager = Start($$"""
             name = filtered
@@ -216,7 +216,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     {
         // A tiny pool and one-batch queues: the file is read faster than the stages take it; a file source
         // waits for them instead of dropping. "finished" also means the pool is whole again.
-        string source = Corpus.PathOf("zeek/tunnels_gre-within-gre.pcap");
+        string source = TestPaths.Corpus("zeek/tunnels_gre-within-gre.pcap");
         string output = Path.Combine(_directory, "pressure");
         var manager = Start($$"""
             name = pressure
@@ -239,7 +239,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     [Fact]
     public void Decap_stage_on_its_own_pinned_thread()
     {
-        string source = Corpus.PathOf("zeek/tunnels_vxlan.pcap");
+        string source = TestPaths.Corpus("zeek/tunnels_vxlan.pcap");
         string output = Path.Combine(_directory, "pinned");
         var manager = Start($$"""
             name = pinned
@@ -266,7 +266,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     [Fact]
     public async Task Stop_and_start_at_run_time()
     {
-        string source = Corpus.PathOf("zeek/tunnels_vxlan.pcap");
+        string source = TestPaths.Corpus("zeek/tunnels_vxlan.pcap");
         string output = Path.Combine(_directory, "ss");
         var manager = Start($$"""
             name = ss

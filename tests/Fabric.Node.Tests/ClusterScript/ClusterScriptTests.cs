@@ -13,7 +13,7 @@ public sealed class ClusterScriptTests
     [Fact]
     public async Task Up_status_down_shows_3_Up_and_leaves_no_process_behind()
     {
-        var repo = RepositoryRoot();
+        var repo = TestPaths.RepoRoot;
         var stateDir = Directory.CreateTempSubdirectory("fo-cluster-").FullName;
         var statePath = Path.Combine(stateDir, "state.json");
         // Build configuration of this test run, so the script's build is a no-op.
@@ -115,18 +115,5 @@ public sealed class ClusterScriptTests
         }
 
         return (process.ExitCode, await stdout + await stderr);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Fabric.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Fabric.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -15,12 +15,10 @@ internal static class CorpusCapture
     public const int LinkTypeEthernet = 1;
     public const int LinkTypeRaw = 101;
 
-    private static readonly Lazy<string> Root = new(FindRoot);
+    /// <summary>The corpus directory (see <see cref="TestPaths"/>).</summary>
+    public static string Directory => TestPaths.CorpusRoot;
 
-    /// <summary>The corpus directory: ../shared/corpus relative to the directory holding Fabric.sln.</summary>
-    public static string Directory => Root.Value;
-
-    public static string PathOf(string relative) => Path.Combine(Directory, relative);
+    public static string PathOf(string relative) => TestPaths.Corpus(relative);
 
     public static (int LinkType, List<CorpusFrame> Frames) Read(string relative)
     {
@@ -117,32 +115,5 @@ internal static class CorpusCapture
         }
 
         return (linkTypes.Count > 0 ? linkTypes[0] : LinkTypeEthernet, frames);
-    }
-
-    private static string FindRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Fabric.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        if (directory is null)
-        {
-            throw new InvalidOperationException("Fabric.sln not found above " + AppContext.BaseDirectory);
-        }
-
-        // ../shared/corpus next to the repository; a git worktree sits one level deeper
-        // (/work/wt/NAME), so keep walking up until a shared/corpus is found.
-        for (var up = directory.Parent; up is not null; up = up.Parent)
-        {
-            var corpus = Path.Combine(up.FullName, "shared", "corpus");
-            if (System.IO.Directory.Exists(corpus))
-            {
-                return corpus;
-            }
-        }
-
-        throw new InvalidOperationException("../shared/corpus not found above " + directory.FullName);
     }
 }

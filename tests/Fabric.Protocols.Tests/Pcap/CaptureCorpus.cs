@@ -8,19 +8,16 @@ namespace Fabric.Protocols.Tests.Pcap;
 /// </summary>
 public static class CaptureCorpus
 {
-    private static readonly Lazy<string> RepoRootPath = new(FindRepoRoot);
     private static readonly Lazy<IReadOnlyList<CorpusEntry>> IndexEntries = new(LoadIndex);
 
     /// <summary>The directory holding Fabric.sln.</summary>
-    public static string RepoRoot => RepoRootPath.Value;
+    public static string RepoRoot => TestPaths.RepoRoot;
 
     /// <summary>
     /// The corpus directory: ../shared/corpus from the repository root (a git worktree deeper down
     /// finds it one level further up); FABRIC_CORPUS overrides.
     /// </summary>
-    public static string Root => CorpusRoot.Value;
-
-    private static readonly Lazy<string> CorpusRoot = new(FindCorpus);
+    public static string Root => TestPaths.CorpusRoot;
 
     /// <summary>Every capture file listed in INDEX.tsv (oracle text files left out).</summary>
     public static IReadOnlyList<CorpusEntry> Captures => IndexEntries.Value;
@@ -41,37 +38,6 @@ public static class CaptureCorpus
     }
 
     public static CorpusEntry Entry(string relative) => Captures.Single(e => e.Path == relative);
-
-    private static string FindRepoRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Fabric.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName
-            ?? throw new InvalidOperationException($"no Fabric.sln above {AppContext.BaseDirectory}");
-    }
-
-    private static string FindCorpus()
-    {
-        if (Environment.GetEnvironmentVariable("FABRIC_CORPUS") is { Length: > 0 } overridden)
-        {
-            return overridden;
-        }
-
-        for (var directory = new DirectoryInfo(RepoRoot).Parent; directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "shared", "corpus");
-            if (File.Exists(Path.Combine(candidate, "INDEX.tsv")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new InvalidOperationException($"no shared/corpus/INDEX.tsv above {RepoRoot}");
-    }
 
     private static List<CorpusEntry> LoadIndex()
     {

@@ -371,31 +371,5 @@ public sealed partial class DecapCommandProcessTests : IDisposable
         return (process.ExitCode, stdout, stderr.GetAwaiter().GetResult());
     }
 
-    private static string Corpus(string relative) => Path.Combine(CorpusRoot.Value, relative);
-
-    private static readonly Lazy<string> CorpusRoot = new(() =>
-    {
-        if (Environment.GetEnvironmentVariable("FABRIC_CORPUS") is { Length: > 0 } overridden)
-        {
-            return overridden;
-        }
-
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Fabric.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        // ../shared/corpus from the repository root (one more level up from a git worktree).
-        for (var up = directory?.Parent; up is not null; up = up.Parent)
-        {
-            var candidate = Path.Combine(up.FullName, "shared", "corpus");
-            if (File.Exists(Path.Combine(candidate, "INDEX.tsv")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new InvalidOperationException($"no shared/corpus/INDEX.tsv above {AppContext.BaseDirectory}");
-    });
+    private static string Corpus(string relative) => TestPaths.Corpus(relative);
 }

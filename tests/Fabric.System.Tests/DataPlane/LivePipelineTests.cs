@@ -82,7 +82,7 @@ public sealed class LivePipelineTests(DataPlaneFixture net)
     [InlineData("zeek/tunnels_geneve.pcap")]
     public void Replayed_corpus_capture_comes_out_of_the_tap_as_the_decapsulator_makes_it(string capture)
     {
-        string source = Corpus.PathOf(capture);
+        string source = TestPaths.Corpus(capture);
         var expected = Frames.Decapsulate(source);
         int total = Frames.Read(source).Count;
         string tap = net.NewTapName();
@@ -166,7 +166,7 @@ public sealed class LivePipelineTests(DataPlaneFixture net)
     [Fact]
     public void Forwarded_vxlan_comes_out_of_a_kernel_vxlan_device_unchanged()
     {
-        string source = Corpus.PathOf("zeek/tunnels_vxlan-encapsulated-http.pcap");
+        string source = TestPaths.Corpus("zeek/tunnels_vxlan-encapsulated-http.pcap");
         var expected = Frames.Decapsulate(source);
         string received = Path.Combine(net.Directory, "collector.pcap");
         using var collector = new Tcpdump(net.CollectorVxlan, received, net.CollectorNamespace);

@@ -22,7 +22,7 @@ public sealed partial class DemoScriptTests
     [Fact]
     public async Task Demo_up_shows_decapsulated_frames_on_the_tap_and_down_removes_everything_it_started()
     {
-        string repo = RepositoryRoot();
+        string repo = TestPaths.RepoRoot;
         string statePath = Path.Combine(repo, ".demo", "state");
         var pids = new List<(int Pid, string Word)>();
         (int Exit, string Output) down;
@@ -93,17 +93,6 @@ public sealed partial class DemoScriptTests
         {
             return false;
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Fabric.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("Fabric.sln not found above " + AppContext.BaseDirectory);
     }
 
     /// <summary>Runs <c>bash demo.sh COMMAND</c> in the repository root; stdout and stderr together.</summary>

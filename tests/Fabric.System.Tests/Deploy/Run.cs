@@ -9,22 +9,10 @@ namespace Fabric.System.Tests.Deploy;
 public static class Run
 {
     /// <summary>The repository root: the directory above the test assembly that holds Fabric.sln.</summary>
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => TestPaths.RepoRoot;
 
     /// <summary>The shared corpus: ../shared/corpus from the repository root (one more level up from a git worktree).</summary>
-    public static string Corpus(string name)
-    {
-        for (var up = new DirectoryInfo(RepoRoot).Parent; up is not null; up = up.Parent)
-        {
-            var candidate = Path.Combine(up.FullName, "shared", "corpus");
-            if (File.Exists(Path.Combine(candidate, "INDEX.tsv")))
-            {
-                return Path.Combine(candidate, name);
-            }
-        }
-
-        throw new InvalidOperationException($"no shared/corpus/INDEX.tsv above {RepoRoot}");
-    }
+    public static string Corpus(string name) => TestPaths.Corpus(name);
 
     /// <summary>Runs <paramref name="program"/> to its exit; kills it (by pid, with its children) after <paramref name="timeout"/>.</summary>
     public static Result Process(string program, TimeSpan timeout, IEnumerable<string> arguments, string? workingDirectory = null, IDictionary<string, string>? environment = null)
@@ -120,19 +108,6 @@ public static class Run
         {
             return builder.ToString();
         }
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Fabric.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no Fabric.sln above {AppContext.BaseDirectory}");
     }
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr)
