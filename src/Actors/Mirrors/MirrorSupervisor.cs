@@ -91,6 +91,24 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         base.PreStart();
     }
 
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        PersistenceFailures.Get(Context.System).Record(Name, PersistenceFailures.Persist);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        PersistenceFailures.Get(Context.System).Record(Name, PersistenceFailures.Rejected);
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        PersistenceFailures.Get(Context.System).Record(Name, PersistenceFailures.Recovery);
+        base.OnRecoveryFailure(reason, message);
+    }
+
     // ---- state ----
 
     private void Apply(object e)

@@ -48,6 +48,24 @@ public sealed class NodeHistoryActor : ReceivePersistentActor
 
     public override string PersistenceId { get; }
 
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        PersistenceFailures.Get(Context.System).Record(Name, PersistenceFailures.Persist);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        PersistenceFailures.Get(Context.System).Record(Name, PersistenceFailures.Rejected);
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        PersistenceFailures.Get(Context.System).Record(Name, PersistenceFailures.Recovery);
+        base.OnRecoveryFailure(reason, message);
+    }
+
     /// <summary>Props for the node with remoting address <paramref name="hostAndPort"/> (the persistence id is derived from it).</summary>
     public static Props Props(string hostAndPort) =>
         Akka.Actor.Props.Create(() => new NodeHistoryActor("fabric-node-history-" + hostAndPort));

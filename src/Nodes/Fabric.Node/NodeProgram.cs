@@ -231,6 +231,7 @@ public static class NodeProgram
         ILogger log)
     {
         await JoinAsync(system, settings).ConfigureAwait(false);
+        PersistenceFailures.Get(system); // fabric_persistence_failures_total is served from the start, at 0
         var history = await WarmPersistenceAsync(system, settings).ConfigureAwait(false);
         FabricMetrics.Get(system).Register(new ClusterMetricsSource(system, history.Starts));
         FabricMetrics.Get(system).Register(new SingletonMetricsSource(system));
