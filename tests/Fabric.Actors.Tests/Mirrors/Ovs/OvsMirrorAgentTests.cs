@@ -193,7 +193,11 @@ public sealed class OvsMirrorAgentTests : TestKit, IDisposable
         _vms.Close("tap101i1");
         _ovs.RestartVmNic("tap101i1"); // Fabric repairs its own mirror, and only its own
         OvsSandbox.WaitFor(() => _ovs.MirrorHolds(name, "select_src_port", "tap101i1"), Wait, "repair with foreign mirrors around");
-        Assert.Equal(before.Where(r => !r.Contains("foreign-31", StringComparison.Ordinal)), ForeignRows());
+        var after = ForeignRows();
+        var expected = before.Where(r => !r.Contains("foreign-31", StringComparison.Ordinal)).ToArray();
+        Assert.True(expected.SequenceEqual(after),
+            "foreign mirrors changed:\n--- expected (not in after)\n" + string.Join("\n\n", expected.Except(after)) +
+            "\n--- after (not expected)\n" + string.Join("\n\n", after.Except(expected)));
 
         StopAgent(agent, name);
         var remove = new List<string>();
