@@ -47,7 +47,8 @@ for path in glob.glob(sys.argv[1] + "/*.trx"):
     if c is None:
         continue
     p += int(c.get("passed", 0)); f += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0))
-    s += int(c.get("notExecuted", 0))
+    root = ET.parse(path).getroot()
+    s += sum(1 for r in root.iter() if r.tag.endswith("UnitTestResult") and r.get("outcome") == "NotExecuted")
 print(p, f, s)
 PY
 )
