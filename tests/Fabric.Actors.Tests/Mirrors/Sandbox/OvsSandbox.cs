@@ -60,11 +60,16 @@ public sealed class OvsSandbox : IDisposable
             Run("ovsdb-tool", "create", DatabasePath, "/usr/share/openvswitch/vswitch.ovsschema");
             StartOvsdb();
             Vsctl("--no-wait", "init");
+            var netdevExisted = LinkExists("ovs-netdev");
             StartVswitchd();
             Vsctl("add-br", Bridge, "--", "set", "bridge", Bridge, _dummyDatapath ? "datapath_type=dummy" : "datapath_type=netdev");
             if (!_dummyDatapath)
             {
                 _links.Add(Bridge); // the netdev bridge's internal port is a kernel tap of that name
+                if (!netdevExisted)
+                {
+                    _links.Add("ovs-netdev"); // the userspace datapath's own tap, made by our vswitchd
+                }
             }
             foreach (var tap in taps.Append(OtherVmTap))
             {
