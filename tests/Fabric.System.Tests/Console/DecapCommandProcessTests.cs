@@ -37,7 +37,7 @@ public sealed partial class DecapCommandProcessTests : IDisposable
         Assert.Equal("", run.Stderr);
         using var json = JsonDocument.Parse(run.Stdout);
         Assert.Equal(frames, json.RootElement.GetProperty("written").GetInt64());
-        Assert.Equal(frames, TcpdumpCount(output));
+        Assert.Equal(frames, ExternalTool.TcpdumpCount(output));
         Assert.Empty(Directory.GetFiles(_directory, "*.partial"));
     }
 
@@ -59,7 +59,7 @@ public sealed partial class DecapCommandProcessTests : IDisposable
         var outcomes = json.RootElement.GetProperty("outcomes").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64());
         Assert.True(outcomes.ContainsKey(outcome), $"outcomes: {string.Join(", ", outcomes)}");
         Assert.Equal(json.RootElement.GetProperty("records").GetInt64(), outcomes.Values.Sum());
-        Assert.Equal(0, TcpdumpCount(output));
+        Assert.Equal(0, ExternalTool.TcpdumpCount(output));
     }
 
     [Fact]
@@ -90,7 +90,7 @@ public sealed partial class DecapCommandProcessTests : IDisposable
         Assert.Equal(0, JsonDocument.Parse(defaults.Stdout).RootElement.GetProperty("written").GetInt64());
         Assert.Equal(0, configured.ExitCode);
         Assert.Equal(1, JsonDocument.Parse(configured.Stdout).RootElement.GetProperty("written").GetInt64());
-        Assert.Equal(1, TcpdumpCount(output));
+        Assert.Equal(1, ExternalTool.TcpdumpCount(output));
     }
 
     [Fact]
@@ -114,7 +114,7 @@ public sealed partial class DecapCommandProcessTests : IDisposable
 
         Assert.True(run.ExitCode == 0, run.Stderr);
         Assert.Equal(2, JsonDocument.Parse(run.Stdout).RootElement.GetProperty("outcomes").GetProperty("passed-through").GetInt64());
-        var tcpdump = Run("tcpdump", "-n", "-e", "-r", output);
+        var tcpdump = ExternalTool.Run("tcpdump", "-n", "-e", "-r", output);
         Assert.True(tcpdump.ExitCode == 0, tcpdump.Stderr);
         var lines = tcpdump.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);
@@ -205,7 +205,7 @@ public sealed partial class DecapCommandProcessTests : IDisposable
         var records = json.RootElement.GetProperty("records").GetInt64();
         Assert.InRange(written, 1, 99);
         Assert.Equal(records, written);
-        Assert.Equal(written, TcpdumpCount(output));
+        Assert.Equal(written, ExternalTool.TcpdumpCount(output));
         Assert.Matches(
             $@"^fabric: {Regex.Escape(cut)}: the last record is cut short at byte \d+ after {records} good records: .*; kept the {written} frames decapsulated before it$",
             OneLine(run.Stderr));
@@ -247,7 +247,7 @@ public sealed partial class DecapCommandProcessTests : IDisposable
     {
         // The input is a FIFO fed by the test, so the run is mid-way for as long as the test wants.
         var fifo = Path.Combine(_directory, "feed.pcap");
-        Assert.Equal(0, Run("mkfifo", fifo).ExitCode);
+        Assert.Equal(0, ExternalTool.Run("mkfifo", fifo).ExitCode);
         var output = Path.Combine(_directory, "inner.pcap");
         byte[] vxlan;
         using (var source = CaptureFileReader.Open(Corpus("tcpdump/vxlan.pcap")))
@@ -283,7 +283,7 @@ public sealed partial class DecapCommandProcessTests : IDisposable
                 }
 
                 Assert.Single(Directory.GetFiles(_directory, "*.partial"));
-                Assert.Equal(0, Run("kill", "-TERM", fabric.Id.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).ExitCode);
+                Assert.Equal(0, ExternalTool.Run("kill", "-TERM", fabric.Id.ToString(global::System.Globalization.CultureInfo.InvariantCulture)).ExitCode);
 
                 // Keep feeding: the run notices the signal between records and stops; then the FIFO breaks.
                 for (var chunk = 0; chunk < 200 && !fabric.HasExited; chunk++)
@@ -332,44 +332,8 @@ public sealed partial class DecapCommandProcessTests : IDisposable
         return lines[0];
     }
 
-    private static (int ExitCode, string Stdout, string Stderr) Fabric(params string[] arguments) =>
-        Run(Path.Combine(AppContext.BaseDirectory, "fabric"), arguments);
-
-    /// <summary>Packets tcpdump reads: `-#` numbers the first line of each packet.</summary>
-    private static int TcpdumpCount(string path)
-    {
-        var run = Run("tcpdump", "-n", "-#", "-r", path);
-        Assert.True(run.ExitCode == 0, run.Stderr);
-        return run.Stdout.Split('\n').Count(line => TcpdumpPacketLine().IsMatch(line));
-    }
-
-    [GeneratedRegex(@"^ *[0-9]+  [0-9]{2}:[0-9]{2}:[0-9]{2}\.")]
-    private static partial Regex TcpdumpPacketLine();
-
-    private static (int ExitCode, string Stdout, string Stderr) Run(string program, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} did not finish within 2 minutes");
-        }
-
-        return (process.ExitCode, stdout, stderr.GetAwaiter().GetResult());
-    }
+    private static ToolResult Fabric(params string[] arguments) =>
+        ExternalTool.Run(Path.Combine(AppContext.BaseDirectory, "fabric"), arguments);
 
     private static string Corpus(string relative) => TestPaths.Corpus(relative);
 }

@@ -1,10 +1,13 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 
-namespace Fabric.Protocols.Tests.Pcap;
+namespace Fabric.Tests;
 
-/// <summary>Runs an installed tool (tshark, tcpdump) as an independent reader and returns its output.</summary>
-public static partial class ExternalTool
+/// <summary>
+/// Runs an installed program (tshark, tcpdump, the built `fabric`, ...) to its exit and returns its output;
+/// shared by every test project (compiled in by tests/Directory.Build.props).
+/// </summary>
+internal static partial class ExternalTool
 {
     /// <summary>
     /// Packets tcpdump reads from a file: `tcpdump -n -# -r FILE` numbers the first line of each
@@ -50,7 +53,7 @@ public static partial class ExternalTool
     }
 }
 
-public sealed record ToolResult(int ExitCode, string Stdout, string Stderr)
+internal sealed record ToolResult(int ExitCode, string Stdout, string Stderr)
 {
     public string[] Lines => Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 }
