@@ -21,13 +21,7 @@ trap cleanup EXIT
 
 dotnet build -c Release src/Nodes/Fabric.Node -o "$WORK/node" -nologo -v quiet -clp:ErrorsOnly >/dev/null
 python3 bench/make_capture.py "$(corpus)/zeek/erspanII.pcap" "$WORK/outer.pcap" "$COPIES"
-ip netns add "$NS"
-ip link add "$IF" type veth peer name "$PEER"
-echo 1 > "/proc/sys/net/ipv6/conf/$IF/disable_ipv6"
-ip link set "$PEER" netns "$NS"
-ip netns exec "$NS" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1
-ip link set "$IF" mtu 9000 up
-ip netns exec "$NS" ip link set "$PEER" mtu 9000 up
+veth_into_namespace "$NS" "$IF" "$PEER"
 
 start_node "$WORK/node-run" "    name = live
     source { interface = $IF }

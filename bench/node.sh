@@ -42,3 +42,16 @@ stop_node() { [ -n "${NODE_PID:-}" ] && kill "$NODE_PID" 2>/dev/null && wait "$N
 
 # stats NAME -> JSON of one pipeline
 stats() { curl -sf "http://127.0.0.1:$NODE_HTTP/pipelines/$1/stats" | jq '.pipelines[0]'; }
+
+# veth_into_namespace NS IF PEER -> namespace NS holding PEER, IF on this side; both up, mtu 9000, no IPv6
+# (so the kernel adds no packets of its own to the capture).
+veth_into_namespace() {
+  local ns=$1 if=$2 peer=$3
+  ip netns add "$ns"
+  ip link add "$if" type veth peer name "$peer"
+  echo 1 > "/proc/sys/net/ipv6/conf/$if/disable_ipv6"
+  ip link set "$peer" netns "$ns"
+  ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1
+  ip link set "$if" mtu 9000 up
+  ip netns exec "$ns" ip link set "$peer" mtu 9000 up
+}
