@@ -90,6 +90,15 @@ public sealed class RunningNode : IAsyncLifetime
                 : (await http.GetAsync(new Uri("/ready", UriKind.Relative))).IsSuccessStatusCode,
             TimeSpan.FromMinutes(2),
             () => $"/ready (exited: {_process.HasExited}); output:\n{Output}");
+
+        // The replayed file (10 packets, at its original pace) must be fully written before tests
+        // read its counters; otherwise a test can catch it half-way.
+        await Run.UntilAsync(
+            async () => (await MetricsAsync()).Contains(
+                "fabric_pipeline_packets_total{pipeline=\"replay\",stage=\"pcap-0\",direction=\"out\"} 10\n",
+                StringComparison.Ordinal),
+            TimeSpan.FromMinutes(1),
+            () => $"the replay pipeline to write its 10 packets; output:\n{Output}");
     }
 
     /// <summary>Sends <paramref name="datagrams"/> UDP datagrams to the live pipeline's port (not tunnel packets: decap counts them as not-encapsulated).</summary>
