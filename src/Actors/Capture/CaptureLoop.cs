@@ -31,6 +31,9 @@ internal sealed unsafe class CaptureLoop
     private long _noBufferBytes;
     private long _inPackets;
     private long _inBytes;
+    private Counter32 _received;
+    private Counter32 _dropped;
+    private Counter32 _interfaceDropped;
 
     public CaptureLoop(CaptureSettings settings, PacketBatchPool pool, BatchQueue downstream, StageCounters counters,
         CaptureStatus status, ILoggingAdapter log)
@@ -80,6 +83,7 @@ internal sealed unsafe class CaptureLoop
             }
 
             backoff = TimeSpan.FromMilliseconds(50);
+            _received = _dropped = _interfaceDropped = default; // libpcap counts each handle from zero
             _status.Opened();
             string? failure = _settings.File is null ? ReadLive(device) : ReadFile(device);
             Flush();
@@ -346,7 +350,8 @@ internal sealed unsafe class CaptureLoop
         Native.LibPcap.PcapStat stats;
         if (Native.LibPcap.pcap_stats(device.Handle.DangerousGetHandle(), &stats) == 0)
         {
-            _status.SessionStats(stats.Received, stats.Dropped, stats.InterfaceDropped);
+            _status.SessionStats(_received.Sample(stats.Received), _dropped.Sample(stats.Dropped),
+                _interfaceDropped.Sample(stats.InterfaceDropped));
         }
     }
 
