@@ -54,7 +54,22 @@ internal sealed unsafe class CaptureLoop
 
     public void Stop() => _stop.Set();
 
+    /// <summary>The thread's entry point: an unexpected failure stops this capture (status down, the
+    /// error in <c>source.lastError</c>, logged once) instead of taking the node down with it.</summary>
     public void Run()
+    {
+        try
+        {
+            RunLoop();
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "Capture thread for {0} failed; this source stopped capturing (restart the pipeline)", _settings.SourceName);
+            _status.Closed($"capture thread failed: {e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private void RunLoop()
     {
         int tid = _settings.Cpu is int cpu ? CpuAffinity.PinCurrentThread(cpu) : Native.Libc.gettid();
         _status.Started(tid);
@@ -67,6 +82,7 @@ internal sealed unsafe class CaptureLoop
             {
                 if (!reportedMissing)
                 {
+                    _status.Unavailable(error);
                     _log.Warning("Capture source {0} is not available ({1}); waiting for it", _settings.SourceName, error);
                     reportedMissing = true;
                 }
@@ -115,6 +131,7 @@ internal sealed unsafe class CaptureLoop
     private PcapDevice? TryOpen(out string? error)
     {
         error = null;
+        LibPcapLiveDevice? device = null;
         try
         {
             if (_settings.File is not null)
@@ -137,13 +154,13 @@ internal sealed unsafe class CaptureLoop
                 return null;
             }
 
-            var device = new LibPcapLiveDevice(pcapInterface);
+            device = new LibPcapLiveDevice(pcapInterface);
             device.Open(new DeviceConfiguration
             {
                 Snaplen = _settings.Snaplen,
                 Mode = _settings.Promiscuous ? DeviceModes.Promiscuous : DeviceModes.None,
                 ReadTimeout = 10,
-                KernelBufferSize = _settings.KernelBufferBytes,
+                BufferSize = _settings.KernelBufferBytes, // pcap_set_buffer_size (KernelBufferSize is Windows' pcap_setbuff)
                 TimestampResolution = TimestampResolution.Nanosecond,
             });
             if (_settings.Filter is not null)
@@ -154,9 +171,12 @@ internal sealed unsafe class CaptureLoop
             device.NonBlockingMode = true;
             return device;
         }
-        catch (PcapException e)
+        catch (Exception e) when (e is PcapException or PlatformNotSupportedException or InvalidOperationException or IOException)
         {
-            error = e.Message;
+            // SharpPcap reports a setting libpcap refused as PlatformNotSupportedException or
+            // InvalidOperationException; either way the source is not usable as configured.
+            error = $"{e.GetType().Name}: {e.Message}";
+            device?.Close();
             return null;
         }
     }
