@@ -9,6 +9,7 @@ namespace Fabric.Node.Tests.Configuration;
 /// fabric-node exit 2 with one line naming the key and the file, before anything starts; the
 /// secret itself is not printed. Group access is allowed (root:fabric 0640).
 /// </summary>
+[Collection(NodeProcessCollection.Name)]
 public sealed class SecretFileModeTests
 {
     private const string Sentinel = "fph-sentinel-0c4e7d";
