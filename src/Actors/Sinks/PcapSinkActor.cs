@@ -14,7 +14,7 @@ namespace Fabric.Actors.Sinks;
 /// <para>
 /// When a write fails (disk full, I/O error) the sink <em>stalls</em>: the file is cut back to its last whole
 /// record, the records already in the write buffer are kept, and every frame that arrives meanwhile is dropped
-/// and counted ("disk-full" for ENOSPC/EDQUOT, "write-error" otherwise). Once a second it tries again; when the
+/// and counted ("disk-full" for ENOSPC/EDQUOT, "write-error" otherwise). Every 250 ms it tries again; when the
 /// buffer can be written, it goes on in the same file. Logged once when it stalls and once when it resumes.
 /// </para>
 /// </summary>
@@ -26,7 +26,7 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
     public static readonly IReadOnlyList<string> EventNames = ["files-created", "files-removed", "stalls"];
 
     /// <summary>How often a stalled sink tries to write again.</summary>
-    public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(250);
 
     private const int ENOSPC = 28;
     private const int EDQUOT = 122;
@@ -83,11 +83,6 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
             tick = interval;
         }
 
-        if (RetryInterval < tick)
-        {
-            tick = RetryInterval;
-        }
-
         Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, tick);
         Retention();
     }
@@ -112,6 +107,14 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
                 break;
             case Tick:
                 OnTick();
+                break;
+            case Retry:
+                // Retried without waiting for traffic, so a quiet pipeline also writes out what it holds.
+                if (_stalled != NotStalled && !TryResume())
+                {
+                    Timers.StartSingleTimer(Retry.Instance, Retry.Instance, RetryInterval);
+                }
+
                 break;
             default:
                 Unhandled(message);
@@ -168,8 +171,6 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
     {
         if (_stalled != NotStalled)
         {
-            // Retried without waiting for traffic, so a quiet pipeline also writes out what it holds.
-            TryResume();
             return;
         }
 
@@ -328,6 +329,7 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
 
         _stalled = reason;
         _nextAttempt = DateTime.UtcNow + RetryInterval;
+        Timers.StartSingleTimer(Retry.Instance, Retry.Instance, RetryInterval);
     }
 
     /// <summary>Closes the current file. Records still in a buffer that cannot be written (the sink stops while
@@ -361,5 +363,10 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
     private sealed class Tick
     {
         public static readonly Tick Instance = new();
+    }
+
+    private sealed class Retry
+    {
+        public static readonly Retry Instance = new();
     }
 }

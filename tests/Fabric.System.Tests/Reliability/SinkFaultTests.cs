@@ -19,7 +19,10 @@ public sealed class SinkFaultTests(SinkFaultFixture f, ITestOutputHelper output)
     private const int DiskRate = 2000;
     private const int SlowRate = 5000;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan StallDuration = TimeSpan.FromSeconds(20);
+    /// <summary>How long the forwarder's collector stays unreachable: 20 s in CI; longer runs for the figures in
+    /// docs/reliability-sinks.md set FABRIC_SINKFAULT_STALL_SECONDS.</summary>
+    private static readonly TimeSpan StallDuration = TimeSpan.FromSeconds(
+        int.TryParse(Environment.GetEnvironmentVariable("FABRIC_SINKFAULT_STALL_SECONDS"), CultureInfo.InvariantCulture, out int seconds) && seconds > 0 ? seconds : 20);
 
     /// <summary>RSS may grow by at most this much while a sink is stalled (the batch pool of a pipeline here is
     /// 128 x 128 KiB = 16 MiB; unbounded queueing at 5000 frames/s of ~650 bytes would add about 3 MiB/s, 60 MiB
@@ -90,8 +93,9 @@ public sealed class SinkFaultTests(SinkFaultFixture f, ITestOutputHelper output)
         long diskFull = final["pcap-0"].Dropped["disk-full"];
         Assert.Equal(delivered, final["pcap-0"].Out + diskFull);
         Assert.Equal(0, final["pcap-0"].DroppedTotal - diskFull);
-        Assert.True(afterDelete < TimeSpan.FromSeconds(5), $"resumed after {afterDelete}");
-        Assert.True(afterGrow < TimeSpan.FromSeconds(5), $"resumed after {afterGrow}");
+        // It retries every 250 ms; 3 s leaves room for a busy machine.
+        Assert.True(afterDelete < TimeSpan.FromSeconds(3), $"resumed after {afterDelete}");
+        Assert.True(afterGrow < TimeSpan.FromSeconds(3), $"resumed after {afterGrow}");
 
         // The same figure in /metrics and in `fabric pipelines stats --json`.
         Assert.Contains($"fabric_pipeline_dropped_packets_total{{pipeline=\"disk\",stage=\"pcap-0\",reason=\"disk-full\"}} {diskFull}\n", await f.MetricsAsync(), StringComparison.Ordinal);
