@@ -351,9 +351,13 @@ public sealed class SinkFaultFixture : IAsyncLifetime
         Shell.InNamespace(CollectorNamespace, $"ip neigh replace 172.{A}.{B}.129 lladdr {rootMac} dev {CollectorVeth} nud permanent");
     }
 
-    /// <summary>Each pipeline's batches: 128 x 128 KiB = 16 MiB. A batch is handed on every 10 ms at these rates,
-    /// so 48 batches in front of a stage ride out about half a second of a busy (shared) machine without a
-    /// queue-full drop; a stalled sink must show up as its own named drops, not as queue-full.</summary>
+    /// <summary>Packet memory per pipeline (its batch pool), allocated at start and never more.</summary>
+    public const long PoolBytesPerPipeline = 384L * 64 * 1024;
+
+    /// <summary>Each pipeline's batches: 384 x 64 KiB = 24 MiB (<see cref="PoolBytesPerPipeline"/>). A batch is
+    /// handed on every 10 ms at these rates, so 300 batches in front of a stage ride out about 3 s of a busy
+    /// (shared) machine without a queue-full drop: a stalled sink must show up as its own named drops, not as
+    /// queue-full. The libpcap ring is 4 MiB (it is mapped into the process: part of its RSS).</summary>
     private async Task StartNodeAsync()
     {
         int remoting = FreePort();
@@ -367,10 +371,13 @@ public sealed class SinkFaultFixture : IAsyncLifetime
               pipelines = [
                 {
                   name = disk
-                  source { interface = {{DiskInterface}} }
-                  batch-bytes = 128KiB
-                  batches = 128
-                  queue-depth = 48
+                  source {
+                    interface = {{DiskInterface}}
+                    buffer-size = 4MiB
+                  }
+                  batch-bytes = 64KiB
+                  batches = 384
+                  queue-depth = 300
                   sinks = [
                     { type = pcap, directory = "{{FullDisk}}", rotate-size = 4MiB, keep-size = 64KiB, write-buffer = 64KiB, flush-interval = 100ms }
                     { type = pcap, directory = "{{NormalDisk}}", rotate-size = 64MiB, flush-interval = 100ms }
@@ -378,10 +385,13 @@ public sealed class SinkFaultFixture : IAsyncLifetime
                 }
                 {
                   name = slow
-                  source { interface = {{SlowInterface}} }
-                  batch-bytes = 128KiB
-                  batches = 128
-                  queue-depth = 48
+                  source {
+                    interface = {{SlowInterface}}
+                    buffer-size = 4MiB
+                  }
+                  batch-bytes = 64KiB
+                  batches = 384
+                  queue-depth = 300
                   sinks = [
                     { type = tap, device = {{Tap}}, mtu = 9000 }
                     { type = forward, encapsulation = vxlan, destination = "{{CollectorAddress}}:4789", vni = 7 }
