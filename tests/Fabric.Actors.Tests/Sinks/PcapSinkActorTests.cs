@@ -89,6 +89,42 @@ public sealed class PcapSinkActorTests : TestKit
     }
 
     [Fact]
+    public void Stopped_while_the_disk_is_still_full_the_held_records_move_from_out_to_disk_full_and_the_file_stays_whole()
+    {
+        var settings = new PcapSinkSettings
+        {
+            Stage = "pcap-0",
+            Directory = _mount,
+            Prefix = "s",
+            RotateSize = 0,
+            RotateInterval = null,
+            WriteBufferBytes = 16 * 1024,
+            FlushInterval = TimeSpan.FromMilliseconds(50),
+        };
+        var counters = new StageCounters(settings.Stage, PcapSinkActor.DropReasons, PcapSinkActor.EventNames);
+        var queue = new BatchQueue(1000);
+        var sink = Sys.ActorOf(PcapSinkActor.Props(settings, queue, counters), "sink-0");
+        queue.Target = sink;
+        Watch(sink);
+        AwaitAssert(() =>
+        {
+            Post(queue);
+            Assert.True(counters.Snapshot().Dropped["disk-full"].Packets > 0);
+        }, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(20));
+        AwaitAssert(() => Assert.Equal(0, queue.Pending));
+
+        Sys.Stop(sink);
+        ExpectTerminated(sink);
+
+        var final = counters.Snapshot();
+        Assert.True(final.Balanced);
+        Assert.Equal(final.In.Packets, final.Out.Packets + final.Dropped["disk-full"].Packets);
+        string file = Assert.Single(Directory.GetFiles(_mount, "s-*.pcap"));
+        Assert.Equal(CaptureReadStatus.EndOfFile, ReadAll(file, out long records));
+        Assert.Equal(final.Out.Packets, records);
+    }
+
+    [Fact]
     public void Retention_never_removes_the_current_file_however_its_path_is_spelled()
     {
         string directory = Path.Combine(_root, "retention");
