@@ -31,6 +31,9 @@ internal sealed unsafe class CaptureLoop
     private long _noBufferBytes;
     private long _inPackets;
     private long _inBytes;
+    private Counter32 _received;
+    private Counter32 _dropped;
+    private Counter32 _interfaceDropped;
 
     public CaptureLoop(CaptureSettings settings, PacketBatchPool pool, BatchQueue downstream, StageCounters counters,
         CaptureStatus status, ILoggingAdapter log)
@@ -51,7 +54,22 @@ internal sealed unsafe class CaptureLoop
 
     public void Stop() => _stop.Set();
 
+    /// <summary>The thread's entry point: an unexpected failure stops this capture (status down, the
+    /// error in <c>source.lastError</c>, logged once) instead of taking the node down with it.</summary>
     public void Run()
+    {
+        try
+        {
+            RunLoop();
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "Capture thread for {0} failed; this source stopped capturing (restart the pipeline)", _settings.SourceName);
+            _status.Closed($"capture thread failed: {e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private void RunLoop()
     {
         int tid = _settings.Cpu is int cpu ? CpuAffinity.PinCurrentThread(cpu) : Native.Libc.gettid();
         _status.Started(tid);
@@ -64,6 +82,7 @@ internal sealed unsafe class CaptureLoop
             {
                 if (!reportedMissing)
                 {
+                    _status.Unavailable(error);
                     _log.Warning("Capture source {0} is not available ({1}); waiting for it", _settings.SourceName, error);
                     reportedMissing = true;
                 }
@@ -80,6 +99,7 @@ internal sealed unsafe class CaptureLoop
             }
 
             backoff = TimeSpan.FromMilliseconds(50);
+            _received = _dropped = _interfaceDropped = default; // libpcap counts each handle from zero
             _status.Opened();
             string? failure = _settings.File is null ? ReadLive(device) : ReadFile(device);
             Flush();
@@ -111,6 +131,7 @@ internal sealed unsafe class CaptureLoop
     private PcapDevice? TryOpen(out string? error)
     {
         error = null;
+        LibPcapLiveDevice? device = null;
         try
         {
             if (_settings.File is not null)
@@ -133,13 +154,13 @@ internal sealed unsafe class CaptureLoop
                 return null;
             }
 
-            var device = new LibPcapLiveDevice(pcapInterface);
+            device = new LibPcapLiveDevice(pcapInterface);
             device.Open(new DeviceConfiguration
             {
                 Snaplen = _settings.Snaplen,
                 Mode = _settings.Promiscuous ? DeviceModes.Promiscuous : DeviceModes.None,
                 ReadTimeout = 10,
-                KernelBufferSize = _settings.KernelBufferBytes,
+                BufferSize = _settings.KernelBufferBytes, // pcap_set_buffer_size (KernelBufferSize is Windows' pcap_setbuff)
                 TimestampResolution = TimestampResolution.Nanosecond,
             });
             if (_settings.Filter is not null)
@@ -150,9 +171,12 @@ internal sealed unsafe class CaptureLoop
             device.NonBlockingMode = true;
             return device;
         }
-        catch (PcapException e)
+        catch (Exception e) when (e is PcapException or PlatformNotSupportedException or InvalidOperationException or IOException)
         {
-            error = e.Message;
+            // SharpPcap reports a setting libpcap refused as PlatformNotSupportedException or
+            // InvalidOperationException; either way the source is not usable as configured.
+            error = $"{e.GetType().Name}: {e.Message}";
+            device?.Close();
             return null;
         }
     }
@@ -346,7 +370,8 @@ internal sealed unsafe class CaptureLoop
         Native.LibPcap.PcapStat stats;
         if (Native.LibPcap.pcap_stats(device.Handle.DangerousGetHandle(), &stats) == 0)
         {
-            _status.SessionStats(stats.Received, stats.Dropped, stats.InterfaceDropped);
+            _status.SessionStats(_received.Sample(stats.Received), _dropped.Sample(stats.Dropped),
+                _interfaceDropped.Sample(stats.InterfaceDropped));
         }
     }
 

@@ -52,6 +52,11 @@ public static partial class PipelineSettingsReader
         "batch-packets", "batch-bytes", "batches", "queue-depth",
     ];
 
+    /// <summary>The kernel ring of a live source unless <c>source.buffer-size</c> says otherwise: 32 MiB, not
+    /// libpcap's 2 MiB, which a burst of 1,500-byte frames at line rate fills in a few milliseconds while the
+    /// capture thread is descheduled.</summary>
+    public const int DefaultKernelBufferBytes = 32 << 20;
+
     private static readonly string[] SourceKeys = ["interface", "file", "speed", "snaplen", "buffer-size", "promiscuous", "filter"];
     private static readonly string[] DedupKeys = ["window", "entries"];
     private static readonly string[] TapKeys = ["type", "device", "mtu", "persistent"];
@@ -230,7 +235,7 @@ public static partial class PipelineSettingsReader
             File = file,
             Speed = source.Has("speed") ? source.GetEnum<FileSpeed>("speed") : FileSpeed.Topspeed,
             Snaplen = source.Has("snaplen") ? source.GetInt("snaplen", 64, 262144) : 65535,
-            KernelBufferBytes = source.Has("buffer-size") ? (int)source.GetByteSize("buffer-size", 65536, int.MaxValue) : null,
+            KernelBufferBytes = source.Has("buffer-size") ? (int)source.GetByteSize("buffer-size", 65536, int.MaxValue) : DefaultKernelBufferBytes,
             Promiscuous = !source.Has("promiscuous") || source.GetBool("promiscuous"),
             Filter = outerFilter,
         };
