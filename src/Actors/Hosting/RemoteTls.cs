@@ -143,13 +143,23 @@ public sealed class PeerCertificateValidator : IMetricsSource
         writer.Sample("fabric_remote_tls_refused_total", Refused);
     }
 
-    /// <summary>True when <paramref name="message"/> names one of the last peers this validator refused.</summary>
+    /// <summary>
+    /// True when <paramref name="message"/> names one of the last peers this validator refused as
+    /// DotNetty writes a channel's remote end: <c>[address]:port</c> followed by <c>]</c> (so that
+    /// <c>[::1]:4</c> does not match <c>[::1]:4053</c>).
+    /// </summary>
     public bool MentionsRefusedPeer(string message)
     {
         ArgumentNullException.ThrowIfNull(message);
         foreach (var peer in _recentPeers)
         {
-            if (message.Contains(peer, StringComparison.Ordinal))
+            var at = message.IndexOf(peer, StringComparison.Ordinal);
+            while (at >= 0 && at + peer.Length < message.Length && message[at + peer.Length] != ']')
+            {
+                at = message.IndexOf(peer, at + 1, StringComparison.Ordinal);
+            }
+
+            if (at >= 0 && at + peer.Length < message.Length)
             {
                 return true;
             }
