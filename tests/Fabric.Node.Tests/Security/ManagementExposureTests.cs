@@ -31,9 +31,9 @@ public sealed class ManagementExposureTests
         Assert.StartsWith($"fabric-node: fabric.management.token: required because fabric.management.http.host ({host}) is not a loopback address", line, StringComparison.Ordinal);
         Assert.Contains("fabric.management.token-file", line, StringComparison.Ordinal);
         Assert.Equal(string.Empty, stdout);
+        // The data directory is made by the last check before the actor system and Kestrel start:
+        // absent, nothing was started (free-port probes would race with other tests' connections).
         Assert.False(Directory.Exists(node.DataDirectory), "the data directory was created");
-        Assert.True(NodeProcess.IsPortFree(node.ManagementPort));
-        Assert.True(NodeProcess.IsPortFree(node.RemotePort));
     }
 
     [Fact]
