@@ -64,6 +64,43 @@ public sealed class ManagementHttpsTests(ManagementHttpsTests.HttpsNode https) :
         await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(new Uri("alive", UriKind.Relative)));
     }
 
+    [Fact]
+    public async Task Nodes_with_https_management_form_a_cluster_through_bootstrap_when_the_CA_is_in_SSL_CERT_FILE()
+    {
+        // Cluster Bootstrap probes the other nodes' /bootstrap/seed-nodes over https and trusts the
+        // system store; SSL_CERT_FILE (as the operator guide says, in the unit) makes that the CA.
+        var ports = new[] { NodeProcess.FreePort(), NodeProcess.FreePort() };
+        var (certificate, key) = https.Certificates.CreateNode("bootstrap", "fabric-ca");
+        var config = $$"""
+            fabric.cluster.discovery { method = config, required-contact-points = 2, stable-margin = 1s }
+            akka.discovery.config.services.fabric.endpoints = ["127.0.0.1:{{ports[0]}}", "127.0.0.1:{{ports[1]}}"]
+            fabric.management.http.tls { certificate-file = "{{certificate}}", key-file = "{{key}}" }
+            """;
+        using var a = new NodeProcess(config, managementPort: ports[0]);
+        using var b = new NodeProcess(config, managementPort: ports[1]);
+        using var http = TestCertificates.HttpsClient(https.CaFile);
+        foreach (var node in new[] { a, b })
+        {
+            node.Environment["SSL_CERT_FILE"] = https.CaFile;
+            node.Start();
+        }
+
+        foreach (var node in new[] { a, b })
+        {
+            var members = new Uri($"https://127.0.0.1:{node.ManagementPort}/cluster/members");
+            await node.WaitUntilAsync(
+                async _ =>
+                {
+                    using var doc = JsonDocument.Parse(await http.GetStringAsync(members));
+                    return doc.RootElement.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up") == 2;
+                },
+                TimeSpan.FromSeconds(120),
+                "2 members Up through Cluster Bootstrap over https");
+        }
+
+        Assert.Contains("management https://127.0.0.1:", a.Output, StringComparison.Ordinal);
+    }
+
     /// <summary>One node serving management over HTTPS with a PEM certificate and key of a test CA.</summary>
     public sealed class HttpsNode : IAsyncLifetime
     {
