@@ -3,7 +3,6 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Akka.Configuration;
 using Fabric.Actors.Configuration;
-using Fabric.Actors.Mirrors;
 
 namespace Fabric.Actors.Hosting;
 
@@ -262,11 +261,6 @@ public sealed class FabricNodeSettings
         var file = reader.GetString(fileKey);
         if (file.Length > 0)
         {
-            if (File.Exists(file) && SecretFiles.Problem(file) is { } problem)
-            {
-                throw reader.Problem(fileKey, problem);
-            }
-
             string text;
             try
             {
@@ -280,6 +274,13 @@ public sealed class FabricNodeSettings
             if (text.Length == 0)
             {
                 throw reader.Problem(fileKey, $"\"{file}\" is empty");
+            }
+
+            // A secret file others can read (or write) is refused, like ssh and PostgreSQL refuse
+            // their keys; group access is allowed (root:fabric 0640). docs/reliability-hostile.md.
+            if (Fabric.Actors.Mirrors.SecretFiles.Problem(file) is { } problem)
+            {
+                throw reader.Problem(fileKey, problem);
             }
 
             return text;

@@ -28,13 +28,13 @@ public sealed record PipelineSettings
     public int BatchPackets { get; init; } = 1024;
 
     /// <summary>Buffer bytes per batch.</summary>
-    public int BatchBytes { get; init; } = 2 << 20;
+    public int BatchBytes { get; init; } = 1 << 20;
 
     /// <summary>Batches in the pipeline's pool (its whole packet memory is batches x batch-bytes).</summary>
-    public int Batches { get; init; } = 32;
+    public int Batches { get; init; } = 48;
 
     /// <summary>Batches that may wait in front of each stage before the producer drops.</summary>
-    public int QueueDepth { get; init; } = 8;
+    public int QueueDepth { get; init; } = 16;
 }
 
 /// <summary>
@@ -181,9 +181,9 @@ public static partial class PipelineSettingsReader
             Sinks = sinkSettings,
             Autostart = !p.Has("autostart") || p.GetBool("autostart"),
             BatchPackets = p.Has("batch-packets") ? p.GetInt("batch-packets", 1, 65536) : 1024,
-            BatchBytes = p.Has("batch-bytes") ? (int)p.GetByteSize("batch-bytes", 65536, 1L << 30) : 2 << 20,
-            Batches = p.Has("batches") ? p.GetInt("batches", 2, 4096) : 32,
-            QueueDepth = p.Has("queue-depth") ? p.GetInt("queue-depth", 1, 4096) : 8,
+            BatchBytes = p.Has("batch-bytes") ? (int)p.GetByteSize("batch-bytes", 65536, 1L << 30) : 1 << 20,
+            Batches = p.Has("batches") ? p.GetInt("batches", 2, 4096) : 48,
+            QueueDepth = p.Has("queue-depth") ? p.GetInt("queue-depth", 1, 4096) : 16,
         };
         if (settings.BatchBytes < settings.Source.Snaplen)
         {
