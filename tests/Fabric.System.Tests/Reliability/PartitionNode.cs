@@ -113,6 +113,11 @@ public sealed class PartitionNode : IDisposable
             .Select(m => m.GetProperty("address").GetString()!)];
     }
 
+    private long _sent;
+
+    /// <summary>Datagrams sent so far into the namespace's loopback for the live pipeline.</summary>
+    public long Sent => Interlocked.Read(ref _sent);
+
     /// <summary>Sends <paramref name="datagrams"/> UDP datagrams inside the namespace to its loopback (what the node's live pipeline captures).</summary>
     public void SendTraffic(global::System.Net.Sockets.Socket socket, int datagrams)
     {
@@ -122,6 +127,7 @@ public sealed class PartitionNode : IDisposable
         for (var i = 0; i < datagrams; i++)
         {
             socket.SendTo(payload, target);
+            Interlocked.Increment(ref _sent);
         }
     }
 

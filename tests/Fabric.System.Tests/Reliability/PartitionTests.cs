@@ -23,6 +23,7 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
 {
     private const string Running = "fabric_cluster_singleton_running{singleton=\"mirror-supervisor\"}";
     private const string Removed = "fabric_cluster_self_removed";
+    private const string Claims = "fabric_cluster_singleton_local{singleton=\"mirror-supervisor\"}";
     private const string UpMembers = "fabric_cluster_members{status=\"up\"}";
     private static readonly string Packets = $"fabric_pipeline_packets_total{{pipeline=\"{PartitionFixture.Pipeline}\",stage=\"pcap-0\",direction=\"out\"}}";
     private static readonly TimeSpan Decision = TimeSpan.FromSeconds(60);
@@ -62,6 +63,7 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
         var cutAt = clock.Elapsed;
         fabric.SetLink(cutOff.Index, up: false);
         var packetsAtCut = await PacketsAsync(cutOff);
+        var sentAtCut = cutOff.Sent;
 
         await Run.UntilAsync(async () => PartitionNode.Sample(await cutOff.MetricsAsync(), Removed) == 1, Decision,
             () => "the cut-off node to down itself (fabric_cluster_self_removed 1)\n" + fabric.Logs());
@@ -97,6 +99,7 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
         await Run.UntilAsync(() => Task.FromResult(writer.Acked.Count >= ackedAtFailover + 3), Decision,
             () => "3 sessions defined after the failover\n" + writer.Describe() + fabric.Logs());
         var packetsAtHeal = await PacketsAsync(cutOff);
+        var sentAtHeal = cutOff.Sent;
 
         // ---- heal, restart the cut-off node: it rejoins ----
         var healAt = clock.Elapsed;
@@ -129,6 +132,13 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
         Assert.True(monitor.Doubles.Count == 0, "the singleton ran on two nodes at once:\n" + string.Join("\n", monitor.Doubles) + "\n" + monitor.Describe());
         Assert.Equal(1, monitor.LastRound.Count(s => s.Running == 1));
         Assert.True(monitor.FirstRunning(survivors)!.Value > monitor.LastRunning(cutOff)!.Value, "the majority's singleton started before the minority's stopped\n" + monitor.Describe());
+
+        //    Each node's view (fabric_cluster_singleton_local, "the oldest Up member is me") may be
+        //    claimed by both sides while the partition is undecided; never once the SBR has decided on both sides.
+        var decided = Max(removedAt, monitor.FirstSample(survivors, s => s.UpMembers == 2)!.Value);
+        var claimedTwice = monitor.RoundsWhere(round => round.All(s => s.At > decided) && round.Count(s => s.Claims == 1) > 1);
+        Assert.True(claimedTwice.Count == 0, "two nodes claimed the singleton after the SBR decided:\n" + string.Join("\n", claimedTwice));
+        var claimedTwiceBefore = monitor.RoundsWhere(round => round.Any(s => s.At <= decided) && round.Count(s => s.Claims == 1) > 1).Count;
 
         // 2. No persisted event lost or duplicated: contiguous sequence numbers per persistence id,
         //    every row from before the cut unchanged, every acknowledged definition journaled once.
@@ -167,9 +177,12 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
         output.WriteLine(Fig("singleton gap (stopped on minority -> running on majority)", started - (stopped ?? removedAt)));
         output.WriteLine(Fig("restart of the cut-off node -> 3 Up and ready", rejoinedAt - restartAt));
         output.WriteLine($"partition: minority capture: {packetsAtCut} packets at the cut, {packetsAtRemoval} when it was removed, {packetsAtHeal} at the heal: "
-            + $"+{packetsAtHeal - packetsAtCut} during the cut ({(packetsAtHeal - packetsAtCut) / (healAt - cutAt).TotalSeconds:0} packets/s offered 400/s)");
+            + $"+{packetsAtHeal - packetsAtCut} written to its PCAP sink during the cut ({(packetsAtHeal - packetsAtCut) / (healAt - cutAt).TotalSeconds:0} packets/s) of {sentAtHeal - sentAtCut} sent");
+        output.WriteLine($"partition: polling rounds where two nodes' views claimed the singleton before both sides had decided: {claimedTwiceBefore}, after: 0");
         output.WriteLine($"partition: sessions defined {writer.Acked.Count} acknowledged / {writer.Attempted.Count} attempted; journal rows {before.Count} before the cut, {after.Count} at the end; polling rounds {monitor.Rounds}, never two singletons");
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private static string Fig(string what, TimeSpan value) => $"partition: {what}: {value.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s";
 
@@ -201,7 +214,7 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
     private sealed record JournalRow(string PersistenceId, long SequenceNr, string PayloadMd5, bool Defined);
 
     /// <summary>One node's answer in a polling round.</summary>
-    private sealed record Sample(int Node, TimeSpan At, double? Running, double? Removed, double? UpMembers);
+    private sealed record Sample(int Node, TimeSpan At, double? Running, double? Removed, double? UpMembers, double? Claims);
 
     /// <summary>
     /// Polls every node's /metrics (from inside its namespace) in rounds, all nodes at once, about
@@ -214,9 +227,10 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
         private readonly CancellationTokenSource _stop = new();
         private readonly List<Sample> _samples = [];
         private readonly List<string> _doubles = [];
+        private readonly List<IReadOnlyList<Sample>> _rounds = [];
         private readonly Task _polling;
         private IReadOnlyList<Sample> _last = [];
-        private int _rounds;
+        private int _roundCount;
 
         public SingletonMonitor(IReadOnlyList<PartitionNode> nodes, Stopwatch clock)
         {
@@ -247,7 +261,16 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
             }
         }
 
-        public int Rounds => Volatile.Read(ref _rounds);
+        public int Rounds => Volatile.Read(ref _roundCount);
+
+        /// <summary>The rounds (described) for which <paramref name="condition"/> holds.</summary>
+        public IReadOnlyList<string> RoundsWhere(Func<IReadOnlyList<Sample>, bool> condition)
+        {
+            lock (_samples)
+            {
+                return [.. _rounds.Where(condition).Select(r => string.Join(", ", r.Select(s => $"node {s.Node} at {s.At.TotalSeconds:0.00} s claims {s.Claims} running {s.Running}")))];
+            }
+        }
 
         public TimeSpan? FirstRunning(IEnumerable<PartitionNode> nodes) => FirstSample(nodes, s => s.Running == 1);
 
@@ -311,16 +334,17 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
                     try
                     {
                         var metrics = await node.MetricsAsync();
-                        return new Sample(node.Index, at, PartitionNode.Sample(metrics, Running), PartitionNode.Sample(metrics, Removed), PartitionNode.Sample(metrics, UpMembers));
+                        return new Sample(node.Index, at, PartitionNode.Sample(metrics, Running), PartitionNode.Sample(metrics, Removed), PartitionNode.Sample(metrics, UpMembers), PartitionNode.Sample(metrics, Claims));
                     }
                     catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
                     {
-                        return new Sample(node.Index, at, null, null, null); // restarting: not serving
+                        return new Sample(node.Index, at, null, null, null, null); // restarting: not serving
                     }
                 }));
                 lock (_samples)
                 {
                     _samples.AddRange(round);
+                    _rounds.Add(round);
                     _last = round;
                     if (round.Count(s => s.Running == 1) > 1)
                     {
@@ -328,7 +352,7 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
                     }
                 }
 
-                Interlocked.Increment(ref _rounds);
+                Interlocked.Increment(ref _roundCount);
                 await Task.Delay(100).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
