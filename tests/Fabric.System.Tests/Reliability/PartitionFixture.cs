@@ -77,10 +77,20 @@ public sealed class PartitionFixture : IAsyncLifetime
                 _nodes.Add(CreateNode(i));
             }
 
-            foreach (var node in _nodes)
-            {
-                node.Start();
-            }
+            // One node first: its journal warm-up creates the tables (auto-initialize) while it waits
+            // for the other contact points; three nodes creating them at once in a fresh database can
+            // collide. /node answers once its journal and snapshot store are up.
+            _nodes[0].Start();
+            await Run.UntilAsync(
+                async () =>
+                {
+                    using var response = await _nodes[0].Management.GetAsync(new Uri("node", UriKind.Relative));
+                    return response.IsSuccessStatusCode;
+                },
+                FormTimeout,
+                () => $"node 0 to warm its journal (GET /node)\n{Logs()}");
+            _nodes[1].Start();
+            _nodes[2].Start();
 
             _traffic = Task.Run(() => TrafficAsync(_stopTraffic.Token));
             foreach (var node in _nodes)
@@ -91,9 +101,17 @@ public sealed class PartitionFixture : IAsyncLifetime
                     () => $"node {node.Index} to see 3 Up members and be ready\n{Logs()}");
             }
         }
-        catch
+        catch (Exception failure)
         {
-            await DisposeAsync();
+            try
+            {
+                await DisposeAsync();
+            }
+            catch (InvalidOperationException cleanup)
+            {
+                throw new AggregateException(failure, cleanup);
+            }
+
             throw;
         }
     }
@@ -239,11 +257,17 @@ public sealed class PartitionFixture : IAsyncLifetime
             akka.remote.dot-netty.tcp { hostname = {{address}}, port = {{RemotePort}} }
             akka.cluster.roles = [capture, supervisor, site-lab]
             akka.loglevel = INFO
+            # CI hosts are small and busy (a load average of 60 on 2 cores was seen): with the shipped
+            # 1.5 s a node restarting under load was taken for dead and downed again. Everything else
+            # (SBR keep-majority, stable-after 3 s, heartbeat 500 ms) is the shipped configuration.
+            akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s
             fabric.cluster.discovery { method = config, required-contact-points = 3, stable-margin = 1s }
             akka.discovery.config.services.fabric.endpoints = [{{endpoints}}]
             fabric.persistence {
               provider = postgresql
-              postgresql.connection-string = "Host={{_forwarder!.Endpoint.Address}};Port={{_forwarder.Endpoint.Port}};Database={{Database}};Username=fabric;Password=fabric"
+              # Generous timeouts: CI hosts are small and busy (the defaults are 15 s and 30 s, warm-up 60 s).
+              postgresql.connection-string = "Host={{_forwarder!.Endpoint.Address}};Port={{_forwarder.Endpoint.Port}};Database={{Database}};Username=fabric;Password=fabric;Timeout=60;Command Timeout=60"
+              warm-up-timeout = 180s
             }
             fabric.pipelines = [
               {
