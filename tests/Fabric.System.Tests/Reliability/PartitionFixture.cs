@@ -55,6 +55,10 @@ public sealed class PartitionFixture : IAsyncLifetime
 
     public string SwitchNetns => Id + "-sw";
 
+    /// <summary>akka.cluster.failure-detector.acceptable-heartbeat-pause of the nodes: 3s, or FABRIC_PARTITION_HEARTBEAT_PAUSE.</summary>
+    public static string HeartbeatPause =>
+        Environment.GetEnvironmentVariable("FABRIC_PARTITION_HEARTBEAT_PAUSE") is { Length: > 0 } pause ? pause : "3s";
+
     public string Database => Id + "_partition";
 
     public IReadOnlyList<PartitionNode> Nodes => _nodes;
@@ -260,13 +264,17 @@ public sealed class PartitionFixture : IAsyncLifetime
             # CI hosts are small and busy (a load average of 60 on 2 cores was seen): with the shipped
             # 1.5 s a node restarting under load was taken for dead and downed again. Everything else
             # (SBR keep-majority, stable-after 3 s, heartbeat 500 ms) is the shipped configuration.
-            akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s
+            # FABRIC_PARTITION_HEARTBEAT_PAUSE=1.5s measures the shipped value.
+            akka.cluster.failure-detector.acceptable-heartbeat-pause = {{HeartbeatPause}}
             fabric.cluster.discovery { method = config, required-contact-points = 3, stable-margin = 1s }
             akka.discovery.config.services.fabric.endpoints = [{{endpoints}}]
             fabric.persistence {
               provider = postgresql
               # Generous timeouts: CI hosts are small and busy (the defaults are 15 s and 30 s, warm-up 60 s).
-              postgresql.connection-string = "Host={{_forwarder!.Endpoint.Address}};Port={{_forwarder.Endpoint.Port}};Database={{Database}};Username=fabric;Password=fabric;Timeout=60;Command Timeout=60"
+              # No TLS to the host's own PostgreSQL: at a load average of 60 one node's TLS handshake
+              # through the forwarder hung for minutes (the server logged "could not accept SSL
+              # connection: EOF detected" when the node gave up).
+              postgresql.connection-string = "Host={{_forwarder!.Endpoint.Address}};Port={{_forwarder.Endpoint.Port}};Database={{Database}};Username=fabric;Password=fabric;SSL Mode=Disable;Timeout=60;Command Timeout=60"
               warm-up-timeout = 180s
             }
             fabric.pipelines = [

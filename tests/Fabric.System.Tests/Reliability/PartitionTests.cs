@@ -145,7 +145,7 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
         var after = JournalRows();
         foreach (var (persistenceId, rows) in after.GroupBy(r => r.PersistenceId).Select(g => (g.Key, g.Select(r => r.SequenceNr).Order().ToList())))
         {
-            Assert.Equal(Enumerable.Range(1, rows.Count).Select(i => (long)i), rows);
+            Assert.True(rows.SequenceEqual(Enumerable.Range(1, rows.Count).Select(i => (long)i)), $"{persistenceId}: sequence numbers {string.Join(",", rows)}");
         }
 
         foreach (var row in before)
@@ -169,7 +169,7 @@ public sealed class PartitionTests(PartitionFixture fabric, ITestOutputHelper ou
         var majorityDecision = monitor.FirstSample(survivors, s => s.UpMembers == 2) ?? throw new InvalidOperationException("no majority decision sampled");
         var stopped = monitor.FirstSampleAfter(cutOff, cutAt, s => s.Running == 0);
         var started = monitor.FirstRunning(survivors)!.Value;
-        output.WriteLine($"partition: nodes {fabric.Id}, victim node {cutOff.Index} ({cutOff.Address}) hosted the singleton");
+        output.WriteLine($"partition: nodes {fabric.Id}, acceptable-heartbeat-pause {PartitionFixture.HeartbeatPause}, victim node {cutOff.Index} ({cutOff.Address}) hosted the singleton");
         output.WriteLine(Fig("cut -> minority downed itself (fabric_cluster_self_removed 1)", removedAt - cutAt));
         output.WriteLine(Fig("cut -> majority downed the cut-off node (2 Up)", majorityDecision - cutAt));
         output.WriteLine(Fig("cut -> singleton stopped on the minority", (stopped ?? removedAt) - cutAt));
