@@ -146,6 +146,8 @@ public sealed class FabricNodeSettings
             connectionString = ReadSecret(postgres, "connection-string", "connection-string-file")
                 ?? throw postgres.Problem("connection-string", "required when fabric.persistence.provider = postgresql (or set connection-string-file)");
             ValidatePostgres(postgres, connectionString);
+            connectionString = WithIdleInTransactionTimeout(
+                connectionString, postgres.GetDuration("idle-in-transaction-timeout", TimeSpan.Zero, TimeSpan.FromHours(1)));
         }
         else
         {
@@ -322,6 +324,31 @@ public sealed class FabricNodeSettings
         {
             throw discovery.Problem("method", $"unknown discovery method \"{method}\": use none, config, or an akka.discovery method with akka.discovery.{method}.class configured (see docs/configuration-node.md)");
         }
+    }
+
+    /// <summary>
+    /// Adds <c>-c idle_in_transaction_session_timeout=&lt;ms&gt;</c> to the connection's Options
+    /// (0: unchanged; an Options value that already sets it wins). A node cut off by a network
+    /// partition in the middle of a journal write leaves its transaction open on the server, with the
+    /// row lock on the next sequence number; the supervisor that takes over on the majority side then
+    /// blocks on that lock until its write times out and it stops. PostgreSQL ends such sessions after
+    /// this timeout (docs/reliability-partition.md).
+    /// </summary>
+    public static string WithIdleInTransactionTimeout(string connectionString, TimeSpan timeout)
+    {
+        if (timeout <= TimeSpan.Zero)
+        {
+            return connectionString;
+        }
+
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        if (builder.Options?.Contains("idle_in_transaction_session_timeout", StringComparison.Ordinal) == true)
+        {
+            return connectionString;
+        }
+
+        builder.Options = $"{builder.Options} -c idle_in_transaction_session_timeout={(long)timeout.TotalMilliseconds}".Trim();
+        return builder.ConnectionString;
     }
 
     private static void ValidatePostgres(ConfigReader postgres, string connectionString)

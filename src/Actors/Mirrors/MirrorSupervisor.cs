@@ -88,7 +88,14 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
     protected override void PreStart()
     {
         Timers.StartPeriodicTimer("check-sites", CheckSites.Instance, _settings.ReportInterval);
+        MirrorsExtension.Get(Context.System).SupervisorStarted();
         base.PreStart();
+    }
+
+    protected override void PostStop()
+    {
+        MirrorsExtension.Get(Context.System).SupervisorStopped();
+        base.PostStop();
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)

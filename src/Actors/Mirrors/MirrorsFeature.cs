@@ -76,6 +76,7 @@ public sealed class MirrorsFeature : IFabricFeature
 public sealed class MirrorsExtension : IExtension
 {
     private IActorRef? _supervisor;
+    private int _supervisorsRunning;
 
     public static MirrorsExtension Get(ActorSystem system) => system.WithExtension<MirrorsExtension, MirrorsExtensionProvider>();
 
@@ -85,6 +86,13 @@ public sealed class MirrorsExtension : IExtension
     public MirrorMetrics? Metrics { get; private set; }
 
     public MirrorSettings? Settings { get; private set; }
+
+    /// <summary>True while the supervisor singleton's actor itself runs on this node (from its start to its stop).</summary>
+    public bool SupervisorRunning => Volatile.Read(ref _supervisorsRunning) > 0;
+
+    internal void SupervisorStarted() => Interlocked.Increment(ref _supervisorsRunning);
+
+    internal void SupervisorStopped() => Interlocked.Decrement(ref _supervisorsRunning);
 
     internal void Initialize(IActorRef supervisor, MirrorMetrics metrics, MirrorSettings settings)
     {

@@ -26,6 +26,9 @@ internal sealed class ClusterMetricsSource(ActorSystem system, long starts) : IM
         writer.Family("fabric_cluster_self_up", MetricType.Gauge, "1 when this node is an Up member, else 0.");
         writer.Sample("fabric_cluster_self_up", cluster.SelfMember.Status == MemberStatus.Up ? 1 : 0);
 
+        writer.Family("fabric_cluster_self_removed", MetricType.Gauge, "1 when this node was removed from the cluster (downed) and runs on without it: capture continues; restart the node to rejoin.");
+        writer.Sample("fabric_cluster_self_removed", cluster.IsTerminated ? 1 : 0);
+
         writer.Family("fabric_cluster_is_leader", MetricType.Gauge, "1 when this node is the cluster leader, else 0.");
         writer.Sample("fabric_cluster_is_leader", cluster.SelfAddress.Equals(state.Leader) ? 1 : 0);
 

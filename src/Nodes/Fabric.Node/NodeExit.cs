@@ -7,7 +7,7 @@ public sealed class NodeExit
 {
     private int _failed;
 
-    /// <summary>0 after SIGTERM or a graceful leave; 1 when the node was downed or failed.</summary>
+    /// <summary>0 after SIGTERM or a graceful leave; 1 when the node failed (or its actor system ended by itself).</summary>
     public int ExitCode => Volatile.Read(ref _failed) == 0 ? 0 : NodeProgram.ExitFailed;
 
     /// <summary>A one-line reason when <see cref="ExitCode"/> is not 0.</summary>

@@ -248,6 +248,7 @@ public static class NodeProgram
         ILogger log)
     {
         await JoinAsync(system, settings).ConfigureAwait(false);
+        ReportRemoval(system, log);
         PersistenceFailures.Get(system); // fabric_persistence_failures_total is served from the start, at 0
         var history = await WarmPersistenceAsync(system, settings).ConfigureAwait(false);
         FabricMetrics.Get(system).Register(new ClusterMetricsSource(system, history.Starts));
@@ -266,6 +267,27 @@ public static class NodeProgram
                 await feature.StartAsync(context, lifetime.ApplicationStopping).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// A downed node does not exit (<c>akka.cluster.run-coordinated-shutdown-when-down = off</c>):
+    /// its pipelines do not depend on the cluster and keep capturing. Its cluster extension stops,
+    /// <c>/ready</c> turns 503, <c>/node</c> and <c>fabric_cluster_self_removed</c> say so, and this
+    /// one line tells the operator what to do. A graceful leave (SIGTERM, <c>fabric cluster leave</c>)
+    /// is not reported: CoordinatedShutdown is already running then.
+    /// </summary>
+    private static void ReportRemoval(ActorSystem system, ILogger log)
+    {
+        var cluster = Cluster.Get(system);
+        cluster.RegisterOnMemberRemoved(() =>
+        {
+            if (CoordinatedShutdown.Get(system).ShutdownReason is null)
+            {
+                log.LogWarning(
+                    "This node {Address} was removed from the cluster by a downing decision (Split Brain Resolver or fabric cluster down); capture continues; restart the node to rejoin",
+                    cluster.SelfAddress);
+            }
+        });
     }
 
     private static async Task<NodeHistory> WarmPersistenceAsync(ActorSystem system, FabricNodeSettings settings)

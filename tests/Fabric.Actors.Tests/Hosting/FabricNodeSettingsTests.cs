@@ -88,6 +88,22 @@ public sealed class FabricNodeSettingsTests
     }
 
     [Fact]
+    public void Postgres_sessions_get_an_idle_in_transaction_timeout_unless_the_connection_string_sets_one()
+    {
+        var settings = Read("""
+            fabric.persistence { provider = postgresql, postgresql.connection-string = "Host=db;Username=fabric;Password=pw" }
+            """);
+        var own = FabricNodeSettings.WithIdleInTransactionTimeout("Host=db;Options='-c idle_in_transaction_session_timeout=900'", TimeSpan.FromSeconds(5));
+        var off = FabricNodeSettings.WithIdleInTransactionTimeout("Host=db", TimeSpan.Zero);
+
+        var options = new Npgsql.NpgsqlConnectionStringBuilder(settings.ConnectionString).Options;
+        Assert.Equal("-c idle_in_transaction_session_timeout=5000", options);
+        Assert.Equal("pw", new Npgsql.NpgsqlConnectionStringBuilder(settings.ConnectionString).Password);
+        Assert.Equal("-c idle_in_transaction_session_timeout=900", new Npgsql.NpgsqlConnectionStringBuilder(own).Options);
+        Assert.Equal("Host=db", off);
+    }
+
+    [Fact]
     public void Config_discovery_endpoints_must_be_host_and_port()
     {
         var e = Assert.Throws<FabricConfigException>(() => Read("""

@@ -11,7 +11,8 @@ namespace Fabric.Node.Management;
 /// <summary>
 /// <c>/alive</c> (the process serves HTTP), <c>/ready</c> (200 only when this member is Up and
 /// the node has finished starting: journal warmed, features started),
-/// <c>GET /node</c> (this node: address, roles, persistence and its start history).
+/// <c>GET /node</c> (this node: address, member status, whether it was removed from the cluster,
+/// roles, persistence and its start history).
 /// </summary>
 public sealed class HealthRoutes : IManagementRoutes
 {
@@ -38,6 +39,7 @@ public sealed class HealthRoutes : IManagementRoutes
             return Results.Json(new NodeResponse(
                 cluster.SelfAddress.ToString(),
                 cluster.SelfMember.Status.ToString(),
+                cluster.IsTerminated,
                 settings.Roles.ToList(),
                 settings.DataDirectory,
                 settings.Persistence.ToString().ToLowerInvariant(),
@@ -47,10 +49,11 @@ public sealed class HealthRoutes : IManagementRoutes
         });
     }
 
-    /// <summary><c>GET /node</c>.</summary>
+    /// <summary><c>GET /node</c>. <c>RemovedFromCluster</c>: this node was downed and runs on without the cluster (restart it to rejoin).</summary>
     public sealed record NodeResponse(
         string Address,
         string Status,
+        bool RemovedFromCluster,
         IReadOnlyList<string> Roles,
         string DataDir,
         string Persistence,
