@@ -142,6 +142,14 @@ public sealed class AwsMirrorPathsAgainstFakeEc2Tests(Xunit.Abstractions.ITestOu
         Assert.Equal(("aws-mirror", stray.ToString(global::System.Globalization.CultureInfo.InvariantCulture), 3L), (Str(unknown, "pipeline"), Str(unknown, "vni"), unknown.GetProperty("packets").GetInt64()));
         Assert.Empty(paths.GetProperty("problems").EnumerateArray());
 
+        // The same counters on /metrics.
+        using (var http = _node.Http())
+        {
+            var metrics = await http.GetStringAsync("metrics");
+            Assert.Contains($"fabric_pipeline_vni_packets_total{{pipeline=\"aws-mirror\",vni=\"{first}\"}} 7", metrics, StringComparison.Ordinal);
+            Assert.Contains($"fabric_pipeline_vni_packets_total{{pipeline=\"aws-mirror\",vni=\"{stray}\"}} 3", metrics, StringComparison.Ordinal);
+        }
+
         // The same as a table, and the sessions in `mirrors show`.
         var table = await Fabric("mirrors", "paths");
         output.WriteLine(table);

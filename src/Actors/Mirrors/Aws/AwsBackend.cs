@@ -23,6 +23,9 @@ namespace Fabric.Actors.Mirrors.Aws;
 /// <c>TrafficMirrorSessionsPerInterfaceLimitExceeded</c> (3 sessions per source ENI)
 /// makes the rule <c>degraded</c> naming the ENI. Throttling (<c>RequestLimitExceeded</c>) is
 /// retried with exponential backoff and jitter; when it persists the site counts as unreachable.
+/// A rule without a VNI leaves it to AWS (a unique VNI per session). Each outcome carries the
+/// rule's sessions as they are (ENI, instance, Name tag, session id, number, VNI, target) so the
+/// console can show source → session → sensor → pipeline.
 /// </summary>
 public sealed class AwsBackend : IMirrorBackend
 {

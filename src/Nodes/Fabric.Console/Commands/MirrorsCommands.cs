@@ -67,7 +67,7 @@ internal sealed class MirrorsCommands : ICommandGroup
         history.SetHandler(globals, (ctx, parse, ct) => HistoryAsync(ctx, parse.GetValue(historyName)!, parse.GetValue(limit), ct));
         mirrors.Subcommands.Add(history);
 
-        var pathsRule = new Argument<string?>("rule") { Description = "Only this aws rule", Arity = ArgumentArity.ZeroOrOne };
+        var pathsRule = new Argument<string?>("name") { Description = "Only this aws rule (session name)", Arity = ArgumentArity.ZeroOrOne };
         var paths = new Command("paths", "AWS sessions end to end: source ENI -> session (id, number, VNI) -> target -> receiving pipeline and its sinks, with the frames of each VNI the pipeline counted") { pathsRule };
         paths.SetHandler(globals, (ctx, parse, ct) => PathsAsync(ctx, parse.GetValue(pathsRule), ct));
         mirrors.Subcommands.Add(paths);
