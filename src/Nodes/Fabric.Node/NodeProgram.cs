@@ -195,6 +195,7 @@ public static class NodeProgram
         builder.Services.AddHostedService<ActorSystemShutdownService>();
 
         var app = builder.Build();
+        ManagementGuard.Use(app); // body limit, content type, path length, JSON 404/405 (docs/reliability-hostile.md)
         ManagementRouteDiscovery.MapAll(app);
         return app;
     }
