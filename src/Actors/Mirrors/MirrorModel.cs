@@ -276,6 +276,11 @@ public sealed record MirrorSessionSpec(
             return ("snaplen", "snaplen needs backend ovs (tc mirred copies whole frames)");
         }
 
+        if (Opts.Pipeline is not null)
+        {
+            return ("pipeline", "pipeline is for backend aws (the pipeline receiving an AWS rule's VXLAN traffic)");
+        }
+
         return null;
     }
 }
