@@ -22,6 +22,12 @@ public sealed record DecapStageSettings
 
     /// <summary>CPU the stage's own thread is pinned to (the actor then runs on a pinned dispatcher); null: not pinned.</summary>
     public int? Cpu { get; init; }
+
+    /// <summary>VNIs counted one by one (first seen), besides <see cref="AllowedVnis"/>; 0 with no allowed VNIs: no per-VNI counting.</summary>
+    public int VniCounters { get; init; } = 64;
+
+    /// <summary>When not empty, frames whose VNI is not in it are dropped as "vni-not-allowed" (frames without a VNI are not affected).</summary>
+    public IReadOnlyList<int> AllowedVnis { get; init; } = [];
 }
 
 /// <summary>A sink as the decap stage sees it: its bounded hand-off and its counters.</summary>
@@ -31,7 +37,9 @@ public sealed record SinkPort(BatchQueue Queue, StageCounters Counters);
 /// Decapsulates every packet of a batch in place (offsets and lengths move, bytes stay), then applies the
 /// inner BPF filter, dedup and slicing, compacts the batch and fans it out to the sinks (reference-counted).
 /// Every packet that does not go out is counted under one named reason: the decap status, "filtered",
-/// "deduplicated" or "no-room" (a reassembled datagram that did not fit in the batch's buffer).
+/// "deduplicated", "no-room" (a reassembled datagram that did not fit in the batch's buffer) or
+/// "vni-not-allowed" (<c>allowed-vnis</c>). Decapsulated frames that carried a VNI are counted per VNI
+/// (<see cref="VniCounters"/>).
 /// Actor name: <c>decap</c> under its pipeline.
 /// </summary>
 public sealed class DecapActor : UntypedActor
@@ -51,10 +59,13 @@ public sealed class DecapActor : UntypedActor
     private readonly int _filtered;
     private readonly int _deduplicated;
     private readonly int _noRoom;
+    private readonly int _vniNotAllowed;
     private readonly int[] _sinkQueueFull;
+    private readonly VniCounters? _vnis;
 
-    public DecapActor(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks)
+    public DecapActor(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null)
     {
+        _vnis = vnis;
         _settings = settings;
         _queue = queue;
         _counters = counters;
@@ -70,6 +81,7 @@ public sealed class DecapActor : UntypedActor
         _filtered = counters.ReasonIndex("filtered");
         _deduplicated = counters.ReasonIndex("deduplicated");
         _noRoom = counters.ReasonIndex("no-room");
+        _vniNotAllowed = counters.ReasonIndex("vni-not-allowed");
         _droppedPackets = new long[counters.Reasons.Length];
         _droppedBytes = new long[counters.Reasons.Length];
         _sinkQueueFull = [.. sinks.Select(s => s.Counters.ReasonIndex("queue-full"))];
@@ -78,14 +90,14 @@ public sealed class DecapActor : UntypedActor
     /// <summary>Drop reasons of the decap stage: every non-emitting decap status, then the stage's own.</summary>
     public static IReadOnlyList<string> DropReasons { get; } =
         [.. Enumerable.Range(0, DecapStatusInfo.Count).Where(s => !DecapStatusInfo.Emits((DecapStatus)s)).Select(s => StatusReason[s]),
-         "filtered", "deduplicated", "no-room"];
+         "filtered", "deduplicated", "no-room", "vni-not-allowed"];
 
     /// <summary>Event counters of the decap stage (not drops): frames cut to the snap length, passed through
     /// unchanged (not a tunnel, policy pass), reassembled from outer fragments.</summary>
     public static IReadOnlyList<string> EventNames { get; } = ["sliced", "passed-through", "reassembled"];
 
-    public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks) =>
-        Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks));
+    public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null) =>
+        Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks, vnis));
 
     protected override void PreStart()
     {
@@ -130,10 +142,16 @@ public sealed class DecapActor : UntypedActor
         for (int i = 0; i < count; i++)
         {
             int length = lengths[i];
-            var status = _decapsulator.Decapsulate(buffer, offsets[i], length, originals[i], times[i], out var result, out _);
+            var status = _decapsulator.Decapsulate(buffer, offsets[i], length, originals[i], times[i], out var result, out var metadata);
             if (!DecapStatusInfo.Emits(status))
             {
                 Drop(_reasonIndex[(int)status], length);
+                continue;
+            }
+
+            if (metadata.HasVni && _vnis is not null && !_vnis.Count(metadata.Vni, length))
+            {
+                Drop(_vniNotAllowed, length);
                 continue;
             }
 

@@ -12,7 +12,8 @@ namespace Fabric.Actors.Mirrors;
 /// aws: sources are selectors (<c>tag:Key=Value</c>, <c>vpc:vpc-…</c>, <c>subnet:subnet-…</c>;
 /// an ENI matches when it has every tag, is in the VPC and in one of the subnets), the output is a
 /// traffic mirror target (<c>tmt-…</c>), options filter-id (<c>tmf-…</c>, required), vni
-/// (0-16777215, required), packet-length (1-8947), session-number (1-32766, default 1).
+/// (0-16777215; absent: AWS picks a unique VNI per session), packet-length (1-8947),
+/// session-number (1-32766, default 1), pipeline (the receiving pipeline's name).
 /// </summary>
 public static partial class BackendChecks
 {
@@ -27,6 +28,9 @@ public static partial class BackendChecks
 
     [GeneratedRegex("^tmf-[0-9a-f]{1,17}$", RegexOptions.CultureInvariant)]
     private static partial Regex AwsFilterSyntax();
+
+    [GeneratedRegex("^[a-z0-9-]{1,40}$", RegexOptions.CultureInvariant)]
+    private static partial Regex PipelineSyntax();
 
     /// <summary>Null when valid, otherwise (key, problem) as <see cref="MirrorSessionSpec.Check"/>.</summary>
     public static (string Key, string Problem)? Check(MirrorSessionSpec spec)
@@ -57,7 +61,7 @@ public static partial class BackendChecks
                 : o.ErspanId is not (>= 1 and <= 1023) ? ("erspan-id", "expected 1-1023, required for backend iosxe")
                 : !IsIpv4(o.OriginIp) ? ("origin-ip", $"expected an IPv4 address, required for backend iosxe, got \"{o.OriginIp}\"")
                 : o.Mtu is { } mtu && mtu is < 176 or > 9000 ? ("mtu", $"expected 176-9000, got {mtu}")
-                : o.FilterId is not null || o.Vni is not null || o.PacketLength is not null ? ("filter-id", "filter-id, vni and packet-length are for backend aws")
+                : o.FilterId is not null || o.Vni is not null || o.PacketLength is not null || o.Pipeline is not null ? ("filter-id", "filter-id, vni, packet-length and pipeline are for backend aws")
                 : null;
         }
 
@@ -76,7 +80,8 @@ public static partial class BackendChecks
 
         return !AwsTargetSyntax().IsMatch(spec.Output) ? ("output", $"expected a traffic mirror target id (tmt-…) for backend aws, got \"{spec.Output}\"")
             : o.FilterId is null || !AwsFilterSyntax().IsMatch(o.FilterId) ? ("filter-id", $"expected a traffic mirror filter id (tmf-…), required for backend aws, got \"{o.FilterId}\"")
-            : o.Vni is not (>= 0 and <= 16_777_215) ? ("vni", "expected 0-16777215, required for backend aws")
+            : o.Vni is { } vni && vni is < 0 or > 16_777_215 ? ("vni", $"expected 0-16777215 (or no vni: AWS picks one per session), got {vni}")
+            : o.Pipeline is { } pipeline && !PipelineSyntax().IsMatch(pipeline) ? ("pipeline", $"expected a pipeline name (lower-case letters, digits and '-', at most 40), got \"{pipeline}\"")
             : o.PacketLength is { } len && len is < 1 or > 8947 ? ("packet-length", $"expected 1-8947, got {len}")
             : o.SessionNumber is { } n && n is < 1 or > 32766 ? ("session-number", $"expected 1-32766, got {n}")
             : o.ErspanId is not null || o.OriginIp is not null || o.Mtu is not null ? ("erspan-id", "erspan-id, origin-ip and mtu are for backend iosxe")

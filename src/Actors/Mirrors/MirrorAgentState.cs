@@ -17,6 +17,7 @@ internal sealed class MirrorAgentState
     private readonly MirrorMetrics? _metrics;
     private readonly Dictionary<string, MirrorSessionStatus> _statuses = new(StringComparer.Ordinal);
     private readonly LinkedList<MirrorRepair> _recent = new();
+    private readonly Dictionary<string, ImmutableArray<MirrorBackendSession>> _backendSessions = new(StringComparer.Ordinal);
 
     public MirrorAgentState(string site, IActorRef reportTo, IActorRef self, MirrorMetrics? metrics)
     {
@@ -50,6 +51,7 @@ internal sealed class MirrorAgentState
         foreach (var name in dropped)
         {
             _statuses.Remove(name);
+            _backendSessions.Remove(name);
             _metrics?.Remove(_site, name);
         }
 
@@ -58,6 +60,18 @@ internal sealed class MirrorAgentState
     }
 
     public MirrorSessionStatus? StatusOf(string name) => _statuses.GetValueOrDefault(name);
+
+    /// <summary>What the backend holds for <paramref name="name"/> as last read (polled backends); reported to the supervisor.</summary>
+    public void SetBackendSessions(string name, ImmutableArray<MirrorBackendSession> sessions)
+    {
+        if (Sessions.ContainsKey(name))
+        {
+            _backendSessions[name] = sessions.IsDefault ? [] : sessions;
+        }
+    }
+
+    private ImmutableArray<MirrorBackendSession> BackendSessions() =>
+        [.. _backendSessions.Where(b => Sessions.ContainsKey(b.Key)).OrderBy(b => b.Key, StringComparer.Ordinal).SelectMany(b => b.Value)];
 
     /// <summary>Sets a status; tells the supervisor when health or reason changed.</summary>
     public MirrorSessionStatus SetStatus(string name, MirrorHealth health, string? reason)
@@ -111,7 +125,8 @@ internal sealed class MirrorAgentState
         Connected,
         ConnectionProblem,
         [.. _statuses.Values.OrderBy(s => s.Name, StringComparer.Ordinal)],
-        [.. _recent.Skip(Math.Max(0, _recent.Count - ReportedRepairs))]);
+        [.. _recent.Skip(Math.Max(0, _recent.Count - ReportedRepairs))],
+        BackendSessions());
 
-    public AgentState State() => new(_site, Connected, ConnectionProblem, Version, [.. _statuses.Values.OrderBy(s => s.Name, StringComparer.Ordinal)], [.. _recent]);
+    public AgentState State() => new(_site, Connected, ConnectionProblem, Version, [.. _statuses.Values.OrderBy(s => s.Name, StringComparer.Ordinal)], [.. _recent], BackendSessions());
 }

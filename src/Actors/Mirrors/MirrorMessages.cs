@@ -27,7 +27,8 @@ public sealed record AgentReport(
     bool Connected,
     string? ConnectionProblem,
     ImmutableArray<MirrorSessionStatus> Statuses,
-    ImmutableArray<MirrorRepair> RecentRepairs) : IFabricMessage;
+    ImmutableArray<MirrorRepair> RecentRepairs,
+    ImmutableArray<MirrorBackendSession> BackendSessions = default) : IFabricMessage;
 
 /// <summary>Asks the agent for <see cref="AgentState"/>.</summary>
 public sealed record GetAgentState : IFabricMessage
@@ -42,7 +43,8 @@ public sealed record AgentState(
     string? ConnectionProblem,
     long Version,
     ImmutableArray<MirrorSessionStatus> Statuses,
-    ImmutableArray<MirrorRepair> RecentRepairs) : IFabricMessage;
+    ImmutableArray<MirrorRepair> RecentRepairs,
+    ImmutableArray<MirrorBackendSession> BackendSessions = default) : IFabricMessage;
 
 /// <summary>Asks an agent to reconcile one session now (<c>fabric mirrors repair NAME</c>).</summary>
 public sealed record RepairSessionNow(string Session) : IFabricMessage;
@@ -67,8 +69,9 @@ public sealed record ListMirrorSessions : IFabricMessage
     public static ListMirrorSessions Instance { get; } = new();
 }
 
-/// <summary>A session as the supervisor knows it.</summary>
-public sealed record MirrorSessionView(MirrorSessionSpec Spec, MirrorSessionStatus Status, long RepairCount, MirrorRepair? LastRepair) : IFabricMessage;
+/// <summary>A session as the supervisor knows it; <paramref name="BackendSessions"/>: what its agent last reported the backend holds for it (aws: a session per ENI; default/empty for other backends).</summary>
+public sealed record MirrorSessionView(MirrorSessionSpec Spec, MirrorSessionStatus Status, long RepairCount, MirrorRepair? LastRepair,
+    ImmutableArray<MirrorBackendSession> BackendSessions = default) : IFabricMessage;
 
 /// <summary>Answer to <see cref="ListMirrorSessions"/>.</summary>
 public sealed record MirrorSessionList(ImmutableArray<MirrorSessionView> Sessions) : IFabricMessage;

@@ -26,8 +26,9 @@ public enum MirrorBackendKind
 /// <summary>
 /// What only some backends need (null fields are unset). iosxe: <see cref="SessionNumber"/>
 /// (<c>monitor session N</c>), <see cref="ErspanId"/>, <see cref="OriginIp"/>, <see cref="Mtu"/>;
-/// aws: <see cref="FilterId"/> (tmf-…), <see cref="Vni"/>, <see cref="PacketLength"/>,
-/// <see cref="SessionNumber"/> (the AWS session number, lowest wins).
+/// aws: <see cref="FilterId"/> (tmf-…), <see cref="Vni"/> (null: AWS picks a unique VNI per
+/// session), <see cref="PacketLength"/>, <see cref="SessionNumber"/> (the AWS session number,
+/// lowest wins), <see cref="Pipeline"/> (the pipeline on the sensor that receives the VXLAN traffic).
 /// </summary>
 public sealed record MirrorBackendOptions(
     int? SessionNumber = null,
@@ -36,7 +37,8 @@ public sealed record MirrorBackendOptions(
     int? Mtu = null,
     string? FilterId = null,
     int? Vni = null,
-    int? PacketLength = null) : IFabricMessage
+    int? PacketLength = null,
+    string? Pipeline = null) : IFabricMessage
 {
     public static MirrorBackendOptions None { get; } = new();
 
@@ -44,7 +46,7 @@ public sealed record MirrorBackendOptions(
     public string Describe() => string.Join(' ', new (string Key, object? Value)[]
     {
         ("session-number", SessionNumber), ("erspan-id", ErspanId), ("origin-ip", OriginIp), ("mtu", Mtu),
-        ("filter-id", FilterId), ("vni", Vni), ("packet-length", PacketLength),
+        ("filter-id", FilterId), ("vni", Vni), ("packet-length", PacketLength), ("pipeline", Pipeline),
     }.Where(o => o.Value is not null).Select(o => string.Create(CultureInfo.InvariantCulture, $"{o.Key}={o.Value}")));
 }
 
@@ -274,6 +276,11 @@ public sealed record MirrorSessionSpec(
             return ("snaplen", "snaplen needs backend ovs (tc mirred copies whole frames)");
         }
 
+        if (Opts.Pipeline is not null)
+        {
+            return ("pipeline", "pipeline is for backend aws (the pipeline receiving an AWS rule's VXLAN traffic)");
+        }
+
         return null;
     }
 }
@@ -326,3 +333,21 @@ public sealed record MirrorRepair(
     string Missing,
     TimeSpan Duration,
     string? Error) : IFabricMessage;
+
+/// <summary>
+/// One session a polled backend holds for a Fabric session (aws: one Traffic Mirror session of a
+/// rule, per source ENI), as the agent last read it: the backend's id for it, the source
+/// (<c>eni-…</c>) with its instance and Name tag when known, the session number, the VNI the
+/// sensor receives, and the target with what it points at.
+/// </summary>
+/// <param name="Rule">The Fabric session (aws rule) it belongs to.</param>
+public sealed record MirrorBackendSession(
+    string Rule,
+    string Id,
+    string Source,
+    string? InstanceId,
+    string? SourceName,
+    int? Number,
+    int? Vni,
+    string Target,
+    string? TargetDetail) : IFabricMessage;

@@ -192,7 +192,7 @@ public sealed partial class MirrorSettings
 
     private static MirrorSessionSpec ReadMirror(ConfigReader mirror, IReadOnlyList<MirrorSiteSettings> sites)
     {
-        mirror.RejectUnknownKeys("name", "site", "backend", "bridge", "sources", "direction", "output", "snaplen", "enabled", "session-number", "erspan-id", "origin-ip", "mtu", "filter-id", "vni", "packet-length");
+        mirror.RejectUnknownKeys("name", "site", "backend", "bridge", "sources", "direction", "output", "snaplen", "enabled", "session-number", "erspan-id", "origin-ip", "mtu", "filter-id", "vni", "packet-length", "pipeline");
         var name = mirror.GetString("name", allowEmpty: false);
         var siteName = mirror.GetString("site", allowEmpty: false);
         var site = sites.FirstOrDefault(s => s.Name == siteName)
@@ -236,7 +236,8 @@ public sealed partial class MirrorSettings
             Int("mtu"),
             mirror.GetOptionalString("filter-id"),
             Int("vni"),
-            Int("packet-length"));
+            Int("packet-length"),
+            mirror.GetOptionalString("pipeline"));
         return options == MirrorBackendOptions.None ? null : options;
     }
 }

@@ -36,6 +36,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
     private readonly HashSet<(string Session, long DetectedAt, string Trigger)> _knownRepairs = [];
     private readonly Dictionary<string, DateTimeOffset> _lastReport = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string?> _siteProblem = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ImmutableArray<MirrorBackendSession>> _backendSessions = new(StringComparer.Ordinal);
     private long _eventsSinceSnapshot;
 
     public MirrorSupervisor(MirrorSettings settings, Func<IUntypedActorContext, string, IActorRef> agentFor, string persistenceId)
@@ -141,6 +142,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
 
                 _live.Remove(r.Name);
                 _observed.Remove(r.Name);
+                _backendSessions.Remove(r.Name);
                 AddHistory(new MirrorHistoryEntry(r.Name, r.At, "removed", $"removed ({r.Origin})", null));
                 break;
             case MirrorRepairLogged l:
@@ -348,6 +350,12 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         }
 
         _siteProblem[report.Site] = report.Connected ? null : report.ConnectionProblem;
+        var held = report.BackendSessions.IsDefault ? [] : report.BackendSessions;
+        foreach (var spec in _sessions.Values.Where(s => s.Site == report.Site))
+        {
+            _backendSessions[spec.Name] = [.. held.Where(b => b.Rule == spec.Name)];
+        }
+
         foreach (var status in report.Statuses)
         {
             if (_sessions.TryGetValue(status.Name, out var spec) && spec.Site == report.Site)
@@ -428,7 +436,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         var status = _live.GetValueOrDefault(spec.Name)
             ?? new MirrorSessionStatus(spec.Name, spec.Enabled ? MirrorHealth.Unknown : MirrorHealth.Disabled, spec.Enabled ? "no report from the site's agent yet" : null, DateTimeOffset.UtcNow, 0, null);
         var last = _history.TryGetValue(spec.Name, out var list) ? list.LastOrDefault(e => e.Repair is not null)?.Repair : null;
-        return new MirrorSessionView(spec, status, _repairCounts.GetValueOrDefault(spec.Name), last);
+        return new MirrorSessionView(spec, status, _repairCounts.GetValueOrDefault(spec.Name), last, _backendSessions.GetValueOrDefault(spec.Name, []));
     }
 
     internal static string Describe(MirrorSessionSpec s) =>

@@ -48,7 +48,7 @@ public sealed class PipelineActor : UntypedActor
             port.Queue.Target = Context.Watch(Context.ActorOf(props, $"sink-{i}"));
         }
 
-        var decapProps = DecapActor.Props(settings.Decap, _runtime.DecapQueue, _runtime.Decap, _runtime.Sinks);
+        var decapProps = DecapActor.Props(settings.Decap, _runtime.DecapQueue, _runtime.Decap, _runtime.Sinks, _runtime.Vnis);
         if (settings.Decap.Cpu is not null)
         {
             EnsurePinnedDispatcher(Context.System);

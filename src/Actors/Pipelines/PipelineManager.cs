@@ -55,6 +55,9 @@ public sealed class PipelineManager : UntypedActor
             case GetPipelineStats stats:
                 HandleStats(stats);
                 break;
+            case GetPipelineVnis:
+                Sender.Tell(new PipelineVniReply([.. _entries.Values.OrderBy(e => e.Settings.Name, StringComparer.Ordinal).Select(VniView)]));
+                break;
             case StopPipeline stop:
                 HandleStop(stop);
                 break;
@@ -177,6 +180,13 @@ public sealed class PipelineManager : UntypedActor
             [.. entry.Settings.Sinks.Select(s => s.Stage)], stats.Captured, delivered, dropped, entry.Error);
     }
 
+    private static PipelineVniView VniView(Entry entry)
+    {
+        var stats = Stats(entry);
+        long delivered = stats.Stages.Length > 2 ? stats.Stages.Skip(2).Min(s => s.Out.Packets) : 0;
+        return new PipelineVniView(entry.Settings.Name, stats.State, [.. entry.Settings.Sinks.Select(s => s.Stage)], delivered, stats.Vnis);
+    }
+
     internal static PipelineStats Stats(Entry entry) => PipelineStatsBuilder.Build(entry.Published);
 
     /// <summary>The manager's view of one pipeline; <see cref="Published"/> is what other threads read.</summary>
@@ -224,7 +234,7 @@ public static class PipelineStatsBuilder
         var source = new SourceStats(pipeline.Settings.Source.SourceName, status.Up, status.KernelReceived, status.KernelDropped,
             status.InterfaceDropped, status.Outages, status.Opens, status.ThreadId, status.LastError);
         return new PipelineStats(pipeline.Settings.Name, state, runtime.Started, source, [.. stages],
-            stages[0].In.Packets, IsBalanced(stages), pipeline.Error);
+            stages[0].In.Packets, IsBalanced(stages), pipeline.Error, runtime.Vnis?.Snapshot());
     }
 
     /// <summary>The conservation law: every stage balances, each stage takes in what the previous one let out,

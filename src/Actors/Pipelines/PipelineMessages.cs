@@ -35,6 +35,21 @@ public sealed record SourceStats(string Source, bool Up, long KernelReceived, lo
 /// <c>Captured = that sink's out + its drops + the drops of capture and decap</c> (<see cref="Balanced"/>).
 /// </summary>
 public sealed record PipelineStats(string Name, string State, DateTimeOffset? Started, SourceStats Source,
-    ImmutableArray<StageSnapshot> Stages, long Captured, bool Balanced, string? Error) : IFabricMessage;
+    ImmutableArray<StageSnapshot> Stages, long Captured, bool Balanced, string? Error, Fabric.Actors.Decap.VniStats? Vnis = null) : IFabricMessage;
 
 public sealed record PipelineStatsReply(ImmutableArray<PipelineStats> Pipelines, string? Error) : IFabricMessage;
+
+/// <summary>
+/// Asks a node's <see cref="PipelineManager"/> (<c>/user/pipelines</c>, also from other nodes) for every pipeline's
+/// state, sinks and per-VNI counters (reply: <see cref="PipelineVniReply"/>); <c>fabric mirrors paths</c> joins them
+/// with the AWS mirror sessions whose rule names the pipeline.
+/// </summary>
+public sealed record GetPipelineVnis : IFabricMessage
+{
+    public static readonly GetPipelineVnis Instance = new();
+}
+
+/// <summary>One pipeline as <see cref="GetPipelineVnis"/> sees it: state, sink stages (<c>tap-mon0</c>...), frames delivered by its sinks, per-VNI counters.</summary>
+public sealed record PipelineVniView(string Name, string State, ImmutableArray<string> Sinks, long Delivered, Fabric.Actors.Decap.VniStats? Vnis) : IFabricMessage;
+
+public sealed record PipelineVniReply(ImmutableArray<PipelineVniView> Pipelines) : IFabricMessage;

@@ -15,6 +15,8 @@ internal sealed class PipelineMetrics(Func<IReadOnlyList<PublishedPipeline>> pip
         writer.Family("fabric_pipeline_dropped_bytes_total", MetricType.Counter, "Bytes a stage dropped, by reason.");
         writer.Family("fabric_capture_kernel_packets_total", MetricType.Counter, "libpcap's counters of the source: received, dropped, if-dropped.");
         writer.Family("fabric_capture_outages_total", MetricType.Counter, "Times the capture interface disappeared or failed.");
+        writer.Family("fabric_pipeline_vni_packets_total", MetricType.Counter, "Decapsulated frames per VNI at the decap stage (vni=\"other\": VNIs beyond the pipeline's vni-counters table).");
+        writer.Family("fabric_pipeline_vni_bytes_total", MetricType.Counter, "Bytes (as captured) of the frames per VNI at the decap stage.");
         foreach (var pipeline in all)
         {
             string name = pipeline.Settings.Name;
@@ -43,6 +45,18 @@ internal sealed class PipelineMetrics(Func<IReadOnlyList<PublishedPipeline>> pip
             writer.Sample("fabric_capture_kernel_packets_total", status.KernelDropped, ("pipeline", name), ("counter", "dropped"));
             writer.Sample("fabric_capture_kernel_packets_total", status.InterfaceDropped, ("pipeline", name), ("counter", "if-dropped"));
             writer.Sample("fabric_capture_outages_total", status.Outages, ("pipeline", name));
+            if (runtime.Vnis?.Snapshot() is { } vnis)
+            {
+                foreach (var vni in vnis.Vnis)
+                {
+                    var label = vni.Vni.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    writer.Sample("fabric_pipeline_vni_packets_total", vni.Packets, ("pipeline", name), ("vni", label));
+                    writer.Sample("fabric_pipeline_vni_bytes_total", vni.Bytes, ("pipeline", name), ("vni", label));
+                }
+
+                writer.Sample("fabric_pipeline_vni_packets_total", vnis.OtherPackets, ("pipeline", name), ("vni", "other"));
+                writer.Sample("fabric_pipeline_vni_bytes_total", vnis.OtherBytes, ("pipeline", name), ("vni", "other"));
+            }
         }
     }
 }

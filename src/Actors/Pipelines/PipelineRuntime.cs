@@ -22,6 +22,9 @@ public sealed class PipelineRuntime
         DecapQueue = new BatchQueue(depth);
         Decap = new StageCounters("decap", DecapActor.DropReasons, DecapActor.EventNames);
         Sinks = [.. settings.Sinks.Select(s => new SinkPort(new BatchQueue(depth), new StageCounters(s.Stage, SinkReasons(s), SinkEvents(s))))];
+        Vnis = settings.Decap.VniCounters > 0 || settings.Decap.AllowedVnis.Count > 0
+            ? new VniCounters(settings.Decap.VniCounters, [.. settings.Decap.AllowedVnis])
+            : null;
         Started = DateTimeOffset.UtcNow;
     }
 
@@ -38,6 +41,9 @@ public sealed class PipelineRuntime
     public StageCounters Decap { get; }
 
     public IReadOnlyList<SinkPort> Sinks { get; }
+
+    /// <summary>Frames per VNI at the decap stage; null when per-VNI counting is off.</summary>
+    public VniCounters? Vnis { get; }
 
     public DateTimeOffset Started { get; }
 

@@ -49,6 +49,7 @@ public static partial class PipelineSettingsReader
     private static readonly string[] PipelineKeys =
     [
         "name", "source", "capture-cpu", "decap-cpu", "decap", "filter", "dedup", "snap-length", "sinks", "autostart",
+        "vni-counters", "allowed-vnis",
         "batch-packets", "batch-bytes", "batches", "queue-depth",
     ];
 
@@ -147,6 +148,27 @@ public static partial class PipelineSettingsReader
         }
 
         int snapLength = p.Has("snap-length") ? p.GetInt("snap-length", 0, 262144) : 0;
+        int vniCounters = p.Has("vni-counters") ? p.GetInt("vni-counters", 0, VniCounters.MaxTracked) : 64;
+        var allowedVnis = new List<int>();
+        if (p.Has("allowed-vnis"))
+        {
+            var texts = p.GetStringList("allowed-vnis");
+            for (int v = 0; v < texts.Count; v++)
+            {
+                if (!int.TryParse(texts[v], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var vni) || vni > 16_777_215)
+                {
+                    throw new FabricConfigException($"{p.PathOf("allowed-vnis")}[{v}]", $"expected a VNI 0-16777215, got \"{texts[v]}\"");
+                }
+
+                allowedVnis.Add(vni);
+            }
+
+            if (allowedVnis.Count > VniCounters.MaxTracked)
+            {
+                throw p.Problem("allowed-vnis", $"at most {VniCounters.MaxTracked} VNIs");
+            }
+        }
+
         var sinks = p.GetObjectList("sinks");
         if (sinks.Count == 0)
         {
@@ -177,6 +199,8 @@ public static partial class PipelineSettingsReader
                 DedupEntries = entries,
                 SnapLength = snapLength,
                 Cpu = decapCpu,
+                VniCounters = vniCounters,
+                AllowedVnis = allowedVnis,
             },
             Sinks = sinkSettings,
             Autostart = !p.Has("autostart") || p.GetBool("autostart"),

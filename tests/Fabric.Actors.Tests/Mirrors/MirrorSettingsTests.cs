@@ -60,6 +60,7 @@ public sealed class MirrorSettingsTests
     [InlineData("fabric.mirrors = [ { name = m, site = pve-a, bridge = b, sources = [eth1], output = eth2, direction = sideways } ]", "fabric.mirrors[0].direction: expected one of both, ingress, egress, got \"sideways\"")]
     [InlineData("fabric.mirrors = [ { name = m, site = lab-br, backend = ovs, sources = [eth1], output = eth2 } ]", "fabric.mirrors[0].backend: site \"lab-br\" uses backend tc, not ovs")]
     [InlineData("fabric.mirrors = [ { name = m, site = pve-a, bridge = b, sources = [eth1], output = eth2 }, { name = m, site = pve-a, bridge = b, sources = [eth1], output = eth2 } ]", "fabric.mirrors[1].name: mirror \"m\" is declared twice")]
+    [InlineData("fabric.mirrors = [ { name = m, site = pve-a, bridge = b, sources = [eth1], output = eth2, pipeline = aws-mirror } ]", "fabric.mirrors[0].pipeline: pipeline is for backend aws (the pipeline receiving an AWS rule's VXLAN traffic)")]
     [InlineData("fabric.mirror-agent.reconnect-max-backoff = 10ms", "fabric.mirror-agent.reconnect-max-backoff: must not be shorter than reconnect-min-backoff")]
     public void Bad_values_name_their_path(string hocon, string expected)
     {

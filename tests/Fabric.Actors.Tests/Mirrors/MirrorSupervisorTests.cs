@@ -215,4 +215,20 @@ public sealed class MirrorSupervisorTests : TestKit, IClassFixture<MirrorSupervi
         supervisor.Tell(new AgentReport("pve-a", assign.Version, true, null, ImmutableArray<MirrorSessionStatus>.Empty, ImmutableArray<MirrorRepair>.Empty), _agent.Ref);
         _agent.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
+
+    [Fact]
+    public void Backend_sessions_an_agent_reports_are_in_the_session_view()
+    {
+        var supervisor = StartSupervisor("sup-" + Guid.NewGuid().ToString("N")[..8], Settings(Seed()));
+        var assign = _agent.ExpectMsg<AssignSessions>(Wait);
+        var held = new MirrorBackendSession("seed-mirror", "tms-01", "eni-01", "i-01", "web-1", 10, 4242, "tmt-01", "ENI eni-09");
+        var stranger = held with { Rule = "not-defined", Id = "tms-02" };
+        supervisor.Tell(new AgentReport("pve-a", assign.Version, true, null, [], [], [held, stranger]), _agent.Ref);
+
+        AwaitAssert(() => Assert.Equal([held], Ask<MirrorSessionList>(supervisor, ListMirrorSessions.Instance).Sessions.Single().BackendSessions.ToArray()), Wait);
+
+        // The agent no longer reports any: none shown.
+        supervisor.Tell(new AgentReport("pve-a", assign.Version, true, null, [], []), _agent.Ref);
+        AwaitAssert(() => Assert.Empty(Ask<MirrorSessionDetail>(supervisor, new GetMirrorSession("seed-mirror")).View!.BackendSessions), Wait);
+    }
 }

@@ -38,6 +38,7 @@ public sealed class SiteBackendsTests : IDisposable
               { name = m1, site = pve, sources = ["vm:101/net1"], output = "vm:103/net1" }
               { name = m2, site = csr, sources = ["GigabitEthernet1"], output = "10.0.0.5", session-number = 1, erspan-id = 100, origin-ip = "10.0.0.1", mtu = 1464 }
               { name = m3, site = aws-prod, sources = ["tag:Role=web", "vpc:vpc-0a1"], output = "tmt-0123", filter-id = "tmf-0456", vni = 4242, packet-length = 128 }
+              { name = m4, site = aws-prod, sources = ["tag:Role=db"], output = "tmt-0123", filter-id = "tmf-0456", pipeline = aws-mirror }
             ]
             """);
         var pve = settings.Site("pve")!;
@@ -52,6 +53,8 @@ public sealed class SiteBackendsTests : IDisposable
         Assert.Null(settings.Mirrors[0].Options);
         Assert.Equal("session-number=1 erspan-id=100 origin-ip=10.0.0.1 mtu=1464", settings.Mirrors[1].Opts.Describe());
         Assert.Equal("filter-id=tmf-0456 vni=4242 packet-length=128", settings.Mirrors[2].Opts.Describe());
+        Assert.Equal(new MirrorBackendOptions(FilterId: "tmf-0456", Pipeline: "aws-mirror"), settings.Mirrors[3].Options);
+        Assert.Equal("filter-id=tmf-0456 pipeline=aws-mirror", settings.Mirrors[3].Opts.Describe());
     }
 
     [Fact]
@@ -87,6 +90,9 @@ public sealed class SiteBackendsTests : IDisposable
     [InlineData("{ name = m, site = aws, sources = [\"tag:Role=web\"], output = \"tmt-0a\", vni = 1 }", "fabric.mirrors[0].filter-id: expected a traffic mirror filter id (tmf-…), required for backend aws, got \"\"")]
     [InlineData("{ name = m, site = aws, sources = [\"eth0\"], output = \"tmt-0a\", filter-id = \"tmf-0b\", vni = 1 }", "fabric.mirrors[0].sources[0]: expected \"tag:Key=Value\", \"vpc:vpc-…\" or \"subnet:subnet-…\", got \"eth0\"")]
     [InlineData("{ name = m, site = aws, sources = [\"tag:Role=web\"], output = \"tmt-0a\", filter-id = \"tmf-0b\", vni = 1, session-number = 40000 }", "fabric.mirrors[0].session-number: expected 1-32766, got 40000")]
+    [InlineData("{ name = m, site = aws, sources = [\"tag:Role=web\"], output = \"tmt-0a\", filter-id = \"tmf-0b\", vni = 16777216 }", "fabric.mirrors[0].vni: expected 0-16777215 (or no vni: AWS picks one per session), got 16777216")]
+    [InlineData("{ name = m, site = aws, sources = [\"tag:Role=web\"], output = \"tmt-0a\", filter-id = \"tmf-0b\", pipeline = \"AWS Mirror\" }", "fabric.mirrors[0].pipeline: expected a pipeline name (lower-case letters, digits and '-', at most 40), got \"AWS Mirror\"")]
+    [InlineData("{ name = m, site = csr, sources = [\"GigabitEthernet1\"], output = \"10.0.0.5\", session-number = 1, erspan-id = 1, origin-ip = \"10.0.0.1\", pipeline = p }", "fabric.mirrors[0].filter-id: filter-id, vni, packet-length and pipeline are for backend aws")]
     public void Bad_session_values_of_the_new_backends_are_named_by_their_path(string mirror, string message)
     {
         var secret = PrivateSecret;

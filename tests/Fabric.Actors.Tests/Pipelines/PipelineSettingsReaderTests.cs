@@ -49,6 +49,17 @@ public class PipelineSettingsReaderTests
         Assert.Equal(TimeSpan.FromDays(30), pcap.KeepAge);
         var forward = Assert.IsType<ForwardSinkSettings>(pipeline.Sinks[2]);
         Assert.Equal(("192.0.2.9:4789", 42), (forward.Destination.ToString(), forward.Vni));
+        Assert.Equal(64, pipeline.Decap.VniCounters);
+        Assert.Empty(pipeline.Decap.AllowedVnis);
+    }
+
+    [Fact]
+    public void Vni_counters_and_allowed_vnis_are_read()
+    {
+        var pipeline = Assert.Single(PipelineSettingsReader.Read(Load(
+            "[ { name = a, source { interface = x0 }, vni-counters = 8, allowed-vnis = [4242, 0, 16777215], sinks = [ { type = tap, device = t0 } ] } ]")));
+        Assert.Equal(8, pipeline.Decap.VniCounters);
+        Assert.Equal([4242, 0, 16_777_215], pipeline.Decap.AllowedVnis);
     }
 
     [Theory]
@@ -76,6 +87,10 @@ public class PipelineSettingsReaderTests
         "fabric.pipelines[0].sinks[0].destination")]
     [InlineData("[ { name = A_B, source { interface = x0 }, sinks = [ { type = tap, device = t0 } ] } ]",
         "fabric.pipelines[0].name")]
+    [InlineData("[ { name = a, source { interface = x0 }, vni-counters = 5000, sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].vni-counters")]
+    [InlineData("[ { name = a, source { interface = x0 }, allowed-vnis = [1, 16777216], sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].allowed-vnis[1]")]
     public void Bad_values_and_unknown_keys_are_refused_with_their_path(string pipelines, string path)
     {
         var e = Assert.Throws<FabricConfigException>(() => PipelineSettingsReader.Read(Load(pipelines)));

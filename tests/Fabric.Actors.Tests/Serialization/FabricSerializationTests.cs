@@ -116,6 +116,26 @@ public sealed class FabricSerializationTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(["a", "b"], (ImmutableList<string>)got.Payload);
     }
 
+    [Fact]
+    public void Mirror_path_messages_round_trip_between_nodes()
+    {
+        var held = new Fabric.Actors.Mirrors.MirrorBackendSession("web-tier", "tms-01", "eni-01", "i-01", "web-1", 10, 4242, "tmt-01", "ENI eni-09 (sensor)");
+        var view = new Fabric.Actors.Pipelines.PipelineVniView("aws-mirror", "running", ["tap-mon0"], 9,
+            new Fabric.Actors.Decap.VniStats([new Fabric.Actors.Decap.VniCount(4242, 5, 500, true)], 1, 100, 64, [4242]));
+        var selection = _sender.ActorSelection(_target);
+
+        selection.Tell(new Fabric.Actors.Mirrors.AgentReport("aws-prod", 3, true, null, [], [], [held]));
+        selection.Tell(new Fabric.Actors.Pipelines.PipelineVniReply([view]));
+
+        Assert.Equal([held], _received.ExpectMsg<Fabric.Actors.Mirrors.AgentReport>(TimeSpan.FromSeconds(10)).BackendSessions.ToArray());
+        var got = Assert.Single(_received.ExpectMsg<Fabric.Actors.Pipelines.PipelineVniReply>(TimeSpan.FromSeconds(10)).Pipelines);
+        Assert.Equal((view.Name, view.State, view.Delivered), (got.Name, got.State, got.Delivered));
+        Assert.Equal(["tap-mon0"], got.Sinks.ToArray());
+        Assert.Equal([new Fabric.Actors.Decap.VniCount(4242, 5, 500, true)], got.Vnis!.Vnis.ToArray());
+        Assert.Equal((1L, 100L, 64), (got.Vnis.OtherPackets, got.Vnis.OtherBytes, got.Vnis.Tracked));
+        Assert.Equal([4242], got.Vnis.Allowed.ToArray());
+    }
+
     private sealed class ForwardingActor : ReceiveActor
     {
         public ForwardingActor(IActorRef probe)

@@ -23,7 +23,9 @@ public sealed class PipelinesCommandsTests
              "events":{"sliced":0},"droppedPackets":{{{sample * 100}}},"balanced":true},
             {"stage":"tap-mon0","in":{"packets":{{{sample * 900}}},"bytes":{{{sample * 800000}}}},"out":{"packets":{{{sample * 900}}},"bytes":{{{sample * 800000}}}},
              "dropped":{"queue-full":{"packets":0,"bytes":0}},"events":{"recreated":1},"droppedPackets":0,"balanced":true}],
-          "captured":{{{sample * 1000}}},"balanced":true,"error":null}],"error":null}
+          "captured":{{{sample * 1000}}},"balanced":true,"error":null,
+          "vnis":{"vnis":[{"vni":77,"packets":3,"bytes":372,"allowed":true},{"vni":4242,"packets":{{{sample * 800}}},"bytes":1,"allowed":true}],
+                  "otherPackets":4,"otherBytes":496,"tracked":64,"allowed":[]}}],"error":null}
         """;
 
     [Fact]
@@ -61,6 +63,7 @@ public sealed class PipelinesCommandsTests
         Assert.Contains("not-encapsulated 200", output, StringComparison.Ordinal);
         Assert.Contains("recreated 1", output, StringComparison.Ordinal);
         Assert.Contains("outages 1", output, StringComparison.Ordinal);
+        Assert.Contains("frames per VNI: 4242 1,600, 77 3, other 4", output, StringComparison.Ordinal);
     }
 
     [Fact]

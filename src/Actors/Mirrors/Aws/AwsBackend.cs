@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
@@ -22,6 +23,9 @@ namespace Fabric.Actors.Mirrors.Aws;
 /// <c>TrafficMirrorSessionsPerInterfaceLimitExceeded</c> (3 sessions per source ENI)
 /// makes the rule <c>degraded</c> naming the ENI. Throttling (<c>RequestLimitExceeded</c>) is
 /// retried with exponential backoff and jitter; when it persists the site counts as unreachable.
+/// A rule without a VNI leaves it to AWS (a unique VNI per session). Each outcome carries the
+/// rule's sessions as they are (ENI, instance, Name tag, session id, number, VNI, target) so the
+/// console can show source → session → sensor → pipeline.
 /// </summary>
 public sealed class AwsBackend : IMirrorBackend
 {
@@ -78,7 +82,7 @@ public sealed class AwsBackend : IMirrorBackend
         var limited = new List<string>();
         foreach (var session in ours)
         {
-            var why = !enis.Contains(session.NetworkInterfaceId) ? "no longer matches"
+            var why = !enis.ContainsKey(session.NetworkInterfaceId) ? "no longer matches"
                 : !Matches(session, spec, number) ? "parameters differ from the rule"
                 : null;
             if (why is null)
@@ -90,8 +94,8 @@ public sealed class AwsBackend : IMirrorBackend
             changes.Add($"deleted {session.TrafficMirrorSessionId} of {session.NetworkInterfaceId} ({why})");
         }
 
-        var kept = ours.Where(s => enis.Contains(s.NetworkInterfaceId) && Matches(s, spec, number)).Select(s => s.NetworkInterfaceId).ToHashSet(StringComparer.Ordinal);
-        foreach (var eni in enis.Where(e => !kept.Contains(e)).Order(StringComparer.Ordinal))
+        var kept = ours.Where(s => enis.ContainsKey(s.NetworkInterfaceId) && Matches(s, spec, number)).Select(s => s.NetworkInterfaceId).ToHashSet(StringComparer.Ordinal);
+        foreach (var eni in enis.Keys.Where(e => !kept.Contains(e)).Order(StringComparer.Ordinal))
         {
             var request = new CreateTrafficMirrorSessionRequest
             {
@@ -99,7 +103,6 @@ public sealed class AwsBackend : IMirrorBackend
                 TrafficMirrorTargetId = spec.Output,
                 TrafficMirrorFilterId = o.FilterId,
                 SessionNumber = number,
-                VirtualNetworkId = o.Vni,
                 Description = "Fabric mirror session " + spec.Name,
                 TagSpecifications =
                 [
@@ -113,6 +116,13 @@ public sealed class AwsBackend : IMirrorBackend
             if (o.PacketLength is { } length)
             {
                 request.PacketLength = length;
+            }
+
+            // Without a vni in the rule AWS picks an account-wide unique VNI per session: the
+            // receiving pipeline then tells the sessions apart by VNI.
+            if (o.Vni is { } vni)
+            {
+                request.VirtualNetworkId = vni;
             }
 
             try
@@ -144,9 +154,50 @@ public sealed class AwsBackend : IMirrorBackend
 
         var drift = changes.Count == 0 ? null : string.Join("; ", changes);
         var mirrored = enis.Count - limited.Count;
+        var held = await Held(spec, enis, changes.Count == 0 ? ours : null, cancellationToken).ConfigureAwait(false);
         return limited.Count > 0
-            ? new MirrorBackendOutcome(MirrorHealth.Degraded, string.Create(CultureInfo.InvariantCulture, $"{mirrored} of {enis.Count} ENIs mirrored; ") + string.Join("; ", limited), drift, null)
-            : new MirrorBackendOutcome(MirrorHealth.Healthy, string.Create(CultureInfo.InvariantCulture, $"{enis.Count} ENIs mirrored"), drift, null);
+            ? new MirrorBackendOutcome(MirrorHealth.Degraded, string.Create(CultureInfo.InvariantCulture, $"{mirrored} of {enis.Count} ENIs mirrored; ") + string.Join("; ", limited), drift, null) { BackendSessions = held }
+            : new MirrorBackendOutcome(MirrorHealth.Healthy, string.Create(CultureInfo.InvariantCulture, $"{enis.Count} ENIs mirrored"), drift, null) { BackendSessions = held };
+    }
+
+    /// <summary>
+    /// The rule's sessions as they now are (re-read when this cycle changed any), each with its
+    /// source ENI's instance and Name tag and what the target points at (DescribeTrafficMirrorTargets).
+    /// </summary>
+    private async Task<ImmutableArray<MirrorBackendSession>> Held(MirrorSessionSpec spec, Dictionary<string, NetworkInterface> enis, List<TrafficMirrorSession>? unchanged, CancellationToken cancellationToken)
+    {
+        var sessions = unchanged ?? await Sessions([new Filter { Name = "tag:" + SessionTag, Values = [spec.Name] }, new Filter { Name = "tag:" + SiteTag, Values = [_site] }], cancellationToken).ConfigureAwait(false);
+        if (sessions.Count == 0)
+        {
+            return [];
+        }
+
+        string? target;
+        try
+        {
+            var answer = await Call(() => _ec2.DescribeTrafficMirrorTargetsAsync(new DescribeTrafficMirrorTargetsRequest { TrafficMirrorTargetIds = [spec.Output] }, cancellationToken)).ConfigureAwait(false);
+            target = answer.TrafficMirrorTargets?.FirstOrDefault() is { } t ? DescribeTarget(t) : "not found";
+        }
+        catch (AmazonEC2Exception ex)
+        {
+            target = "not described: " + ex.ErrorCode;
+        }
+
+        return [.. sessions.OrderBy(s => s.NetworkInterfaceId, StringComparer.Ordinal).Select(s =>
+        {
+            var eni = enis.GetValueOrDefault(s.NetworkInterfaceId);
+            return new MirrorBackendSession(spec.Name, s.TrafficMirrorSessionId, s.NetworkInterfaceId, eni?.Attachment?.InstanceId,
+                eni?.TagSet?.FirstOrDefault(t => t.Key == "Name")?.Value, s.SessionNumber, s.VirtualNetworkId, s.TrafficMirrorTargetId, target);
+        })];
+    }
+
+    private static string DescribeTarget(TrafficMirrorTarget t)
+    {
+        var to = t.NetworkInterfaceId is { Length: > 0 } eni ? "ENI " + eni
+            : t.NetworkLoadBalancerArn is { Length: > 0 } nlb ? "NLB " + nlb
+            : t.GatewayLoadBalancerEndpointId is { Length: > 0 } gwlb ? "GWLB endpoint " + gwlb
+            : "?";
+        return t.Description is { Length: > 0 } d ? $"{to} ({d})" : to;
     }
 
     public async Task<IReadOnlyList<string>> RemoveOrphansAsync(IReadOnlySet<string> assigned, CancellationToken cancellationToken)
@@ -187,11 +238,11 @@ public sealed class AwsBackend : IMirrorBackend
     private static bool Matches(TrafficMirrorSession session, MirrorSessionSpec spec, int number) =>
         session.TrafficMirrorTargetId == spec.Output
         && session.TrafficMirrorFilterId == spec.Opts.FilterId
-        && session.VirtualNetworkId == spec.Opts.Vni
+        && (spec.Opts.Vni is null || session.VirtualNetworkId == spec.Opts.Vni)
         && session.SessionNumber == number
         && (spec.Opts.PacketLength is null || session.PacketLength == spec.Opts.PacketLength);
 
-    private async Task<HashSet<string>> MatchingEnis(MirrorSessionSpec spec, CancellationToken cancellationToken)
+    private async Task<Dictionary<string, NetworkInterface>> MatchingEnis(MirrorSessionSpec spec, CancellationToken cancellationToken)
     {
         var filters = new List<Filter>();
         foreach (var selector in spec.Sources)
@@ -213,7 +264,7 @@ public sealed class AwsBackend : IMirrorBackend
             filters.Add(new Filter { Name = "subnet-id", Values = subnets });
         }
 
-        var result = new HashSet<string>(StringComparer.Ordinal);
+        var result = new Dictionary<string, NetworkInterface>(StringComparer.Ordinal);
         string? next = null;
         do
         {
@@ -221,7 +272,7 @@ public sealed class AwsBackend : IMirrorBackend
             var page = await Call(() => _ec2.DescribeNetworkInterfacesAsync(request, cancellationToken)).ConfigureAwait(false);
             foreach (var eni in page.NetworkInterfaces ?? [])
             {
-                result.Add(eni.NetworkInterfaceId);
+                result[eni.NetworkInterfaceId] = eni;
             }
 
             next = page.NextToken;

@@ -23,6 +23,9 @@ public interface IMirrorBackend : IDisposable
 /// </summary>
 public sealed record MirrorBackendOutcome(MirrorHealth Health, string? Reason, string? Drift, string? Error)
 {
+    /// <summary>The backend's sessions of this Fabric session after reconciling (aws: one per mirrored ENI); empty when the backend has none to show.</summary>
+    public System.Collections.Immutable.ImmutableArray<MirrorBackendSession> BackendSessions { get; init; } = [];
+
     public static MirrorBackendOutcome InSync { get; } = new(MirrorHealth.Healthy, null, null, null);
 }
 

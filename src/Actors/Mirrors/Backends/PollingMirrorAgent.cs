@@ -184,6 +184,11 @@ public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
 
             if (_state.Sessions.ContainsKey(spec.Name))
             {
+                if (outcome.Error is null)
+                {
+                    _state.SetBackendSessions(spec.Name, outcome.BackendSessions);
+                }
+
                 _state.SetStatus(spec.Name, outcome.Error is null ? outcome.Health : MirrorHealth.Failed, outcome.Error ?? outcome.Reason);
             }
         }

@@ -6,9 +6,9 @@ using Spectre.Console;
 namespace Fabric.Console.Commands;
 
 /// <summary>
-/// <c>fabric mirrors list|show|add|remove|repair|history</c>: mirror sessions kept alive by the
-/// supervisor and the site agents (all through the node's <c>/mirrors</c> routes; <c>--json</c>
-/// prints what the node answered).
+/// <c>fabric mirrors list|show|add|remove|repair|history|paths</c>: mirror sessions kept alive by the
+/// supervisor and the site agents (all through the node's <c>/mirrors</c> routes; <c>paths</c>
+/// through <c>/mirror-paths</c>; <c>--json</c> prints what the node answered).
 /// </summary>
 internal sealed class MirrorsCommands : ICommandGroup
 {
@@ -66,6 +66,11 @@ internal sealed class MirrorsCommands : ICommandGroup
         var history = new Command("history", "A session's audit trail: definitions, observed statuses and repairs (when, what was missing, how long)") { historyName, limit };
         history.SetHandler(globals, (ctx, parse, ct) => HistoryAsync(ctx, parse.GetValue(historyName)!, parse.GetValue(limit), ct));
         mirrors.Subcommands.Add(history);
+
+        var pathsRule = new Argument<string?>("name") { Description = "Only this aws rule (session name)", Arity = ArgumentArity.ZeroOrOne };
+        var paths = new Command("paths", "AWS sessions end to end: source ENI -> session (id, number, VNI) -> target -> receiving pipeline and its sinks, with the frames of each VNI the pipeline counted") { pathsRule };
+        paths.SetHandler(globals, (ctx, parse, ct) => PathsAsync(ctx, parse.GetValue(pathsRule), ct));
+        mirrors.Subcommands.Add(paths);
         return mirrors;
     }
 
@@ -87,11 +92,12 @@ internal sealed class MirrorsCommands : ICommandGroup
         var originIp = new Option<string?>("--origin-ip") { Description = "iosxe: ERSPAN origin IPv4 address (--output is the destination address)" };
         var mtu = new Option<int?>("--mtu") { Description = "iosxe: ERSPAN MTU, 176-9000" };
         var filterId = new Option<string?>("--filter-id") { Description = "aws: traffic mirror filter tmf-… (--output is the target tmt-…, --source a selector tag:K=V, vpc:vpc-…, subnet:subnet-…)" };
-        var vni = new Option<int?>("--vni") { Description = "aws: VXLAN network identifier, 0-16777215" };
+        var vni = new Option<int?>("--vni") { Description = "aws: VXLAN network identifier, 0-16777215 (default: AWS picks a unique one per session)" };
         var packetLength = new Option<int?>("--packet-length") { Description = "aws: bytes mirrored per packet, 1-8947" };
+        var pipeline = new Option<string?>("--pipeline") { Description = "aws: the pipeline on the sensor that receives the VXLAN traffic (shown by `fabric mirrors paths`)" };
         var add = new Command("add", "Define a session, or change the session of that name")
         {
-            name, site, backend, bridge, source, output, direction, snaplen, disabled, sessionNumber, erspanId, originIp, mtu, filterId, vni, packetLength,
+            name, site, backend, bridge, source, output, direction, snaplen, disabled, sessionNumber, erspanId, originIp, mtu, filterId, vni, packetLength, pipeline,
         };
         add.SetHandler(globals, async (ctx, parse, ct) =>
         {
@@ -123,6 +129,7 @@ internal sealed class MirrorsCommands : ICommandGroup
             {
                 ("session-number", parse.GetValue(sessionNumber)), ("erspan-id", parse.GetValue(erspanId)), ("origin-ip", parse.GetValue(originIp)),
                 ("mtu", parse.GetValue(mtu)), ("filter-id", parse.GetValue(filterId)), ("vni", parse.GetValue(vni)), ("packet-length", parse.GetValue(packetLength)),
+                ("pipeline", parse.GetValue(pipeline)),
             })
             {
                 if (value is not null)
@@ -219,8 +226,100 @@ internal sealed class MirrorsCommands : ICommandGroup
         Row("repairs", Number(s, "repairCount"));
         Row("last repair", LastRepair(s));
         ctx.Out.Write(grid);
+        if (s.TryGetProperty("backendSessions", out var held) && held.ValueKind == JsonValueKind.Array)
+        {
+            var table = new Table().Border(TableBorder.Rounded);
+            table.AddColumns("SOURCE", "SESSION", "NUMBER", "VNI", "TARGET");
+            foreach (var b in held.EnumerateArray())
+            {
+                table.AddRow(new Text(Source(b)), new Text(Str(b, "id") ?? ""), new Text(Number(b, "sessionNumber")), new Text(Number(b, "vni")), new Text(Target(b)));
+            }
+
+            ctx.Out.Write(table);
+            ctx.Out.WriteLine($"{held.GetArrayLength()} backend session(s)");
+        }
+
         return ExitCodes.Ok;
     }
+
+    private static async Task<int> PathsAsync(CommandContext ctx, string? rule, CancellationToken ct)
+    {
+        var view = await ctx.Client.GetAsync(rule is null ? "mirror-paths" : "mirror-paths?rule=" + Uri.EscapeDataString(rule), ct).ConfigureAwait(false);
+        if (ctx.Json)
+        {
+            ctx.WriteJson(view);
+            return ExitCodes.Ok;
+        }
+
+        var table = new Table().Border(TableBorder.Rounded);
+        table.AddColumns("RULE", "SOURCE", "SESSION", "VNI", "TARGET", "PIPELINE", "SINKS", "PACKETS", "NOTE");
+        var count = 0;
+        foreach (var p in Elements(view, "paths"))
+        {
+            count++;
+            var receivers = Elements(p, "receivers").ToList();
+            var session = Str(p, "session") is { } id ? $"{id}\n#{Number(p, "sessionNumber")}" : "-";
+            var pipeline = Str(p, "pipeline") is { } name
+                ? receivers.Count == 0 ? name : name + "\n" + string.Join("\n", receivers.Select(r => $"{Str(r, "node")} ({Str(r, "state")})"))
+                : "-";
+            var sinks = string.Join("\n", receivers.SelectMany(r => Strings(r, "sinks")).Distinct(StringComparer.Ordinal));
+            table.AddRow(
+                new Text(Str(p, "rule") ?? "?"),
+                new Text(Str(p, "source") is null ? "-" : Source(p)),
+                new Text(session),
+                new Text(Number(p, "vni", "-")),
+                new Text(Target(p)),
+                new Text(pipeline),
+                new Text(sinks.Length == 0 ? "-" : sinks),
+                new Text(Number(p, "packets", "?")),
+                new Text(Str(p, "note") ?? ""));
+        }
+
+        ctx.Out.Write(table);
+        ctx.Out.WriteLine($"{count} path(s)");
+        var unknown = Elements(view, "unknown").ToList();
+        if (unknown.Count > 0)
+        {
+            var u = new Table().Border(TableBorder.Rounded).Title("VNIs received that belong to no session");
+            u.AddColumns("PIPELINE", "NODE", "VNI", "PACKETS", "BYTES");
+            foreach (var e in unknown)
+            {
+                u.AddRow(new Text(Str(e, "pipeline") ?? ""), new Text(Str(e, "node") ?? ""), new Text("unknown " + (Str(e, "vni") ?? "")), new Text(Number(e, "packets")), new Text(Number(e, "bytes")));
+            }
+
+            ctx.Out.Write(u);
+        }
+
+        foreach (var problem in Elements(view, "problems"))
+        {
+            ctx.Out.WriteLine("warning: " + problem.GetString());
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    /// <summary><c>eni-… i-… (Name)</c> of a backend session or path row.</summary>
+    private static string Source(JsonElement e)
+    {
+        var text = Str(e, "source") ?? "";
+        if (Str(e, "instance") is { } instance)
+        {
+            text += "\n" + instance;
+        }
+
+        if (Str(e, "sourceName") is { } name)
+        {
+            text += $" ({name})";
+        }
+
+        return text;
+    }
+
+    private static string Target(JsonElement e) =>
+        Str(e, "targetDetail") is { } detail ? $"{Str(e, "target")}\n{detail}" : Str(e, "target") ?? "";
+
+    private static IEnumerable<JsonElement> Elements(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray() : [];
 
     private static async Task<int> HistoryAsync(CommandContext ctx, string name, int limit, CancellationToken ct)
     {
@@ -282,8 +381,8 @@ internal sealed class MirrorsCommands : ICommandGroup
         return error is null ? $"{at} ({Str(r, "trigger")}, {ms} ms)" : $"{at} failed: {error}";
     }
 
-    private static string Number(JsonElement e, string name) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt64().ToString(CultureInfo.InvariantCulture) : "0";
+    private static string Number(JsonElement e, string name, string absent = "0") =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt64().ToString(CultureInfo.InvariantCulture) : absent;
 
     private static IEnumerable<string> Strings(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(x => x.GetString() ?? "") : [];

@@ -167,6 +167,22 @@ internal sealed class PipelinesCommands : ICommandGroup
             }
 
             ctx.Out.Write(table);
+            if (p.TryGetProperty("vnis", out var vnis) && vnis.ValueKind == JsonValueKind.Object)
+            {
+                var rows = Array(vnis, "vnis").Select(v => (Vni: Long(v, "vni"), Packets: Long(v, "packets"))).Where(v => v.Packets > 0).OrderByDescending(v => v.Packets).ToList();
+                var shown = rows.Take(10).Select(v => $"{v.Vni} {Num(v.Packets)}").ToList();
+                if (rows.Count > 10)
+                {
+                    shown.Add($"({rows.Count - 10} more VNIs)");
+                }
+
+                if (Long(vnis, "otherPackets") is > 0 and var other)
+                {
+                    shown.Add($"other {Num(other)}");
+                }
+
+                ctx.Out.WriteLine("frames per VNI: " + (shown.Count == 0 ? "none yet" : string.Join(", ", shown)));
+            }
         }
     }
 

@@ -130,9 +130,9 @@ public sealed class MirrorRoutes : IManagementRoutes
         foreach (var property in body.EnumerateObject())
         {
             if (property.Name is not ("name" or "site" or "backend" or "bridge" or "sources" or "direction" or "output" or "snaplen" or "enabled"
-                or "session-number" or "erspan-id" or "origin-ip" or "mtu" or "filter-id" or "vni" or "packet-length"))
+                or "session-number" or "erspan-id" or "origin-ip" or "mtu" or "filter-id" or "vni" or "packet-length" or "pipeline"))
             {
-                throw new FabricConfigException(property.Name, "unknown field (allowed: name, site, backend, bridge, sources, direction, output, snaplen, enabled, session-number, erspan-id, origin-ip, mtu, filter-id, vni, packet-length)");
+                throw new FabricConfigException(property.Name, "unknown field (allowed: name, site, backend, bridge, sources, direction, output, snaplen, enabled, session-number, erspan-id, origin-ip, mtu, filter-id, vni, packet-length, pipeline)");
             }
         }
 
@@ -177,7 +177,7 @@ public sealed class MirrorRoutes : IManagementRoutes
         int? Int(string key) => !body.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null ? null
             : v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var n) ? n : throw new FabricConfigException(key, "expected an integer");
         string? Optional(string key) => Text(key, false) is { Length: > 0 } t ? t : null;
-        var options = new MirrorBackendOptions(Int("session-number"), Int("erspan-id"), Optional("origin-ip"), Int("mtu"), Optional("filter-id"), Int("vni"), Int("packet-length"));
+        var options = new MirrorBackendOptions(Int("session-number"), Int("erspan-id"), Optional("origin-ip"), Int("mtu"), Optional("filter-id"), Int("vni"), Int("packet-length"), Optional("pipeline"));
 
         var enabled = !body.TryGetProperty("enabled", out var en) || en.ValueKind != JsonValueKind.False;
         return new MirrorSessionSpec(Text("name", true), site, backend, Text("bridge", false), sources.ToImmutable(), direction, Text("output", true), snaplen, enabled,
@@ -220,7 +220,8 @@ public sealed class MirrorRoutes : IManagementRoutes
         StatusJson Status,
         long RepairCount,
         RepairEntryJson? LastRepair,
-        OptionsJson? Options = null)
+        OptionsJson? Options = null,
+        IReadOnlyList<BackendSessionJson>? BackendSessions = null)
     {
         public static SessionJson From(MirrorSessionView v) => new(
             v.Spec.Name,
@@ -235,7 +236,14 @@ public sealed class MirrorRoutes : IManagementRoutes
             StatusJson.From(v.Status),
             v.RepairCount,
             v.LastRepair is null ? null : RepairEntryJson.From(v.LastRepair),
-            v.Spec.Options is null ? null : OptionsJson.From(v.Spec.Options));
+            v.Spec.Options is null ? null : OptionsJson.From(v.Spec.Options),
+            v.BackendSessions.IsDefaultOrEmpty ? null : [.. v.BackendSessions.Select(BackendSessionJson.From)]);
+    }
+
+    /// <summary>A session the backend holds for this one (aws: per source ENI), as its agent last read it.</summary>
+    public sealed record BackendSessionJson(string Id, string Source, string? Instance, string? SourceName, int? SessionNumber, int? Vni, string Target, string? TargetDetail)
+    {
+        public static BackendSessionJson From(MirrorBackendSession s) => new(s.Id, s.Source, s.InstanceId, s.SourceName, s.Number, s.Vni, s.Target, s.TargetDetail);
     }
 
     /// <summary>Backend options (iosxe, aws) as the console shows them; nulls omitted.</summary>
@@ -246,8 +254,9 @@ public sealed class MirrorRoutes : IManagementRoutes
         [property: System.Text.Json.Serialization.JsonPropertyName("mtu")] int? Mtu,
         [property: System.Text.Json.Serialization.JsonPropertyName("filter-id")] string? FilterId,
         [property: System.Text.Json.Serialization.JsonPropertyName("vni")] int? Vni,
-        [property: System.Text.Json.Serialization.JsonPropertyName("packet-length")] int? PacketLength)
+        [property: System.Text.Json.Serialization.JsonPropertyName("packet-length")] int? PacketLength,
+        [property: System.Text.Json.Serialization.JsonPropertyName("pipeline")] string? Pipeline = null)
     {
-        public static OptionsJson From(MirrorBackendOptions o) => new(o.SessionNumber, o.ErspanId, o.OriginIp, o.Mtu, o.FilterId, o.Vni, o.PacketLength);
+        public static OptionsJson From(MirrorBackendOptions o) => new(o.SessionNumber, o.ErspanId, o.OriginIp, o.Mtu, o.FilterId, o.Vni, o.PacketLength, o.Pipeline);
     }
 }

@@ -191,4 +191,36 @@ public sealed class AwsMirrorAgentAgainstFakeEc2Tests : TestKit, IAsyncLifetime
         Assert.Single(OurEnis("front"));
         Assert.Contains(_ec2.Sessions(), s => s.Id == foreign);
     }
+
+    [Fact]
+    public void Rule_without_vni_gets_a_VNI_per_session_from_the_fake_and_the_agent_reports_source_session_vni_and_target()
+    {
+        _ec2.AddTarget("tmt-0123456789abcdef0", "eni-0sensor", "sensor-1 ens5");
+        _ec2.AddEni("eni-61", Vpc, "subnet-01", ("Role", "web"), ("Name", "web-1"));
+        _ec2.AddEni("eni-62", Vpc, "subnet-02", ("Role", "web"));
+        _ec2.Attach("eni-61", "i-0000000000000061");
+        var rule = WebRule() with { Options = WebRule().Opts with { Vni = null, Pipeline = "aws-mirror" } };
+        var agent = StartAgent(rule);
+
+        AwaitOurEnis("eni-61", "eni-62");
+        AwaitAssert(() => Assert.Equal(2, State(agent).BackendSessions.Length), Wait, TimeSpan.FromMilliseconds(50));
+        var first = State(agent).BackendSessions;
+        var fake = _ec2.Sessions().OrderBy(s => s.Eni, StringComparer.Ordinal).ToList();
+        Assert.Equal(fake.Select(s => (s.Id, s.Eni, s.Vni)), first.Select(b => (b.Id, b.Source, b.Vni)));
+        Assert.Equal(2, first.Select(b => b.Vni).Distinct().Count());
+        Assert.All(first, b => Assert.Equal(("web-tier", 10, "tmt-0123456789abcdef0", "ENI eni-0sensor (sensor-1 ens5)"), (b.Rule, b.Number!.Value, b.Target, b.TargetDetail)));
+        Assert.Equal(("i-0000000000000061", "web-1"), (first[0].InstanceId, first[0].SourceName));
+        Assert.Equal(((string?)null, (string?)null), (first[1].InstanceId, first[1].SourceName));
+
+        // Scale-out: the new ENI's session gets its own VNI; the existing sessions (and VNIs) stay.
+        _ec2.AddEni("eni-63", Vpc, "subnet-02", ("Role", "web"));
+        AwaitAssert(() => Assert.Equal(3, State(agent).BackendSessions.Length), Wait, TimeSpan.FromMilliseconds(50));
+        var now = State(agent).BackendSessions;
+        Assert.Equal(first.Select(b => (b.Id, b.Vni)), now.Take(2).Select(b => (b.Id, b.Vni)));
+        Assert.Equal(3, now.Select(b => b.Vni).Distinct().Count());
+        Assert.Equal(_ec2.Sessions().Single(s => s.Eni == "eni-63").Vni, now[2].Vni);
+        Assert.Equal(3, _ec2.Count("CreateTrafficMirrorSession", 200));
+    }
+
+    private static AgentState State(IActorRef agent) => agent.Ask<AgentState>(GetAgentState.Instance, Wait).GetAwaiter().GetResult();
 }

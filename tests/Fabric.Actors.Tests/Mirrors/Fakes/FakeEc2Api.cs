@@ -13,7 +13,10 @@ namespace Fabric.Actors.Tests.Mirrors.Fakes;
 /// CreateTrafficMirrorSession (ClientToken idempotency: a repeated token is answered with the
 /// session it created, also after that session was deleted - the pessimistic reading of EC2 idempotency -, TagSpecification, at most 3 sessions per
 /// source ENI -> TrafficMirrorSessionsPerInterfaceLimitExceeded, session number 1-32766) and
-/// DeleteTrafficMirrorSession; it can answer RequestLimitExceeded (503) to test backoff.
+/// DeleteTrafficMirrorSession, DescribeTrafficMirrorTargets (TrafficMirrorTargetId.N; an unknown id is
+/// InvalidTrafficMirrorTargetId.NotFound); a create without VirtualNetworkId gets an account-wide
+/// unique random VNI, as AWS documents. ENIs may be attached to an instance. It can answer
+/// RequestLimitExceeded (503) to test backoff.
 /// Requests must carry a SigV4 Authorization header with the expected access key id.
 /// NOT AWS: name tests using it ...AgainstFakeEc2...
 /// </summary>
@@ -26,6 +29,7 @@ public sealed class FakeEc2Api : IAsyncDisposable
     private readonly Dictionary<string, MirrorSession> _sessions = [];
     private readonly Dictionary<string, string> _tokens = [];
     private readonly Dictionary<string, MirrorSession> _deleted = [];
+    private readonly Dictionary<string, (string Eni, string Description)> _targets = [];
     private int _next = 1;
     private int _throttle;
     private FakeHttpsServer? _server;
@@ -57,6 +61,24 @@ public sealed class FakeEc2Api : IAsyncDisposable
         lock (_gate)
         {
             _enis[id] = new Eni(id, vpc, subnet, tags.ToDictionary(t => t.Key, t => t.Value));
+        }
+    }
+
+    /// <summary>The ENI is the primary interface of instance <paramref name="instanceId"/>.</summary>
+    public void Attach(string eni, string instanceId)
+    {
+        lock (_gate)
+        {
+            _enis[eni] = _enis[eni] with { Instance = instanceId };
+        }
+    }
+
+    /// <summary>A traffic mirror target (type network-interface: the sensor's ENI).</summary>
+    public void AddTarget(string id, string eni, string description)
+    {
+        lock (_gate)
+        {
+            _targets[id] = (eni, description);
         }
     }
 
@@ -163,7 +185,7 @@ public sealed class FakeEc2Api : IAsyncDisposable
                 var body = new StringBuilder("<networkInterfaceSet>");
                 foreach (var e in items)
                 {
-                    body.Append(CultureInfo.InvariantCulture, $"<item><networkInterfaceId>{e.Id}</networkInterfaceId><subnetId>{e.Subnet}</subnetId><vpcId>{e.Vpc}</vpcId><availabilityZone>eu-west-1a</availabilityZone><description/><ownerId>123456789012</ownerId><requesterManaged>false</requesterManaged><status>in-use</status><sourceDestCheck>true</sourceDestCheck><interfaceType>interface</interfaceType>{TagSet(e.Tags)}</item>");
+                    body.Append(CultureInfo.InvariantCulture, $"<item><networkInterfaceId>{e.Id}</networkInterfaceId><subnetId>{e.Subnet}</subnetId><vpcId>{e.Vpc}</vpcId><availabilityZone>eu-west-1a</availabilityZone><description/><ownerId>123456789012</ownerId><requesterManaged>false</requesterManaged><status>in-use</status><sourceDestCheck>true</sourceDestCheck><interfaceType>interface</interfaceType>{(e.Instance is null ? "" : $"<attachment><attachmentId>eni-attach-{e.Id[4..]}</attachmentId><instanceId>{e.Instance}</instanceId><instanceOwnerId>123456789012</instanceOwnerId><deviceIndex>0</deviceIndex><status>attached</status><deleteOnTermination>true</deleteOnTermination></attachment>")}{TagSet(e.Tags)}</item>");
                 }
 
                 return Ok(action, body.Append("</networkInterfaceSet>").ToString());
@@ -184,6 +206,22 @@ public sealed class FakeEc2Api : IAsyncDisposable
 
             case "CreateTrafficMirrorSession":
                 return Create(p);
+            case "DescribeTrafficMirrorTargets":
+            {
+                var body = new StringBuilder("<trafficMirrorTargetSet>");
+                for (var i = 1; p.TryGetValue($"TrafficMirrorTargetId.{i}", out var id); i++)
+                {
+                    if (!_targets.TryGetValue(id, out var target))
+                    {
+                        return Error(400, "InvalidTrafficMirrorTargetId.NotFound", $"The traffic mirror target ID '{id}' does not exist.");
+                    }
+
+                    body.Append(CultureInfo.InvariantCulture, $"<item><trafficMirrorTargetId>{id}</trafficMirrorTargetId><networkInterfaceId>{target.Eni}</networkInterfaceId><type>network-interface</type><description>{SecurityElement.Escape(target.Description)}</description><ownerId>123456789012</ownerId><tagSet/></item>");
+                }
+
+                return Ok(action, body.Append("</trafficMirrorTargetSet>").ToString());
+            }
+
             case "DeleteTrafficMirrorSession":
             {
                 var id = p.GetValueOrDefault("TrafficMirrorSessionId") ?? "";
@@ -215,7 +253,7 @@ public sealed class FakeEc2Api : IAsyncDisposable
             tags);
         if (token is not null && _tokens.TryGetValue(token, out var existing) && (_sessions.TryGetValue(existing, out var earlier) || _deleted.TryGetValue(existing, out earlier)))
         {
-            return earlier.Eni == session.Eni && earlier.Number == session.Number && earlier.Target == session.Target && earlier.Filter == session.Filter && earlier.Vni == session.Vni
+            return earlier.Eni == session.Eni && earlier.Number == session.Number && earlier.Target == session.Target && earlier.Filter == session.Filter && (session.Vni is null || earlier.Vni == session.Vni)
                 ? Ok("CreateTrafficMirrorSession", $"<trafficMirrorSession>{SessionXml(earlier)}</trafficMirrorSession><clientToken>{token}</clientToken>")
                 : Error(400, "IdempotentParameterMismatch", "The client token you have provided is associated with a resource that has different parameters");
         }
@@ -235,7 +273,7 @@ public sealed class FakeEc2Api : IAsyncDisposable
             return Error(400, "TrafficMirrorSessionsPerInterfaceLimitExceeded", "The allowed number of Traffic Mirror sessions for the specified network interface has been exceeded.");
         }
 
-        var created = session with { Id = NewSessionId() };
+        var created = session with { Id = NewSessionId(), Vni = session.Vni ?? UniqueVni() };
         _sessions[created.Id] = created;
         if (token is not null)
         {
@@ -251,6 +289,19 @@ public sealed class FakeEc2Api : IAsyncDisposable
         lock (_gate)
         {
             Remove(id);
+        }
+    }
+
+    /// <summary>An account-wide unique VNI, chosen at random (AWS does this when the create has no VirtualNetworkId).</summary>
+    private int UniqueVni()
+    {
+        while (true)
+        {
+            var vni = Random.Shared.Next(1, 16_777_216);
+            if (!_sessions.Values.Any(s => s.Vni == vni) && !_deleted.Values.Any(s => s.Vni == vni))
+            {
+                return vni;
+            }
         }
     }
 
@@ -318,7 +369,7 @@ public sealed class FakeEc2Api : IAsyncDisposable
     private static (int, string) Error(int status, string code, string message) =>
         (status, $"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{SecurityElement.Escape(message)}</Message></Error></Errors><RequestID>{Guid.NewGuid()}</RequestID></Response>");
 
-    private sealed record Eni(string Id, string Vpc, string Subnet, Dictionary<string, string> Tags);
+    private sealed record Eni(string Id, string Vpc, string Subnet, Dictionary<string, string> Tags, string? Instance = null);
 
     public sealed record MirrorSession(string Id, string Eni, string Target, string Filter, int Number, int? Vni, int? PacketLength, IReadOnlyDictionary<string, string> Tags);
 }
