@@ -106,9 +106,10 @@ public sealed record MirrorRepairLogged(MirrorRepair Repair) : IFabricMessage;
 /// <summary>Event: a session's observed status changed.</summary>
 public sealed record MirrorSessionObserved(string Site, MirrorSessionStatus Status) : IFabricMessage;
 
-/// <summary>Snapshot of the supervisor's state.</summary>
+/// <summary>Snapshot of the supervisor's state (<paramref name="KnownRepairs"/>: the ids of the most recently journaled repairs, oldest first).</summary>
 public sealed record MirrorSupervisorSnapshot(
     ImmutableArray<MirrorSessionSpec> Sessions,
     ImmutableDictionary<string, long> SiteVersions,
     ImmutableDictionary<string, long> RepairCounts,
-    ImmutableArray<MirrorHistoryEntry> History) : IFabricMessage;
+    ImmutableArray<MirrorHistoryEntry> History,
+    ImmutableArray<Guid> KnownRepairs) : IFabricMessage;

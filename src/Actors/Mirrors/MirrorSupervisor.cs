@@ -33,10 +33,17 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<string, LinkedList<MirrorHistoryEntry>> _history = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MirrorSessionStatus> _live = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MirrorSessionStatus> _observed = new(StringComparer.Ordinal);
-    private readonly HashSet<(string Session, long DetectedAt, string Trigger)> _knownRepairs = [];
+    private readonly HashSet<Guid> _knownRepairs = [];
+    private readonly Queue<Guid> _knownRepairOrder = new();
     private readonly Dictionary<string, DateTimeOffset> _lastReport = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string?> _siteProblem = new(StringComparer.Ordinal);
     private long _eventsSinceSnapshot;
+
+    /// <summary>
+    /// Journaled repair ids remembered to recognise repeats (agents repeat their last 20 repairs in
+    /// every report); kept in the snapshot so a recovered supervisor recognises them too.
+    /// </summary>
+    internal const int KnownRepairIds = 4096;
 
     public MirrorSupervisor(MirrorSettings settings, Func<IUntypedActorContext, string, IActorRef> agentFor, string persistenceId)
     {
@@ -137,7 +144,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
                 AddHistory(new MirrorHistoryEntry(r.Name, r.At, "removed", $"removed ({r.Origin})", null));
                 break;
             case MirrorRepairLogged l:
-                _knownRepairs.Add(KeyOf(l.Repair));
+                Remember(l.Repair.Id);
                 _repairCounts[l.Repair.Session] = _repairCounts.GetValueOrDefault(l.Repair.Session) + 1;
                 var text = l.Repair.Error is null
                     ? $"{l.Repair.Trigger} repair in {l.Repair.Duration.TotalMilliseconds:0.0} ms: {l.Repair.Missing}"
@@ -190,11 +197,31 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         foreach (var entry in snapshot.History)
         {
             AddHistory(entry);
-            if (entry.Repair is not null)
-            {
-                _knownRepairs.Add(KeyOf(entry.Repair));
-            }
         }
+
+        _knownRepairs.Clear();
+        _knownRepairOrder.Clear();
+        foreach (var id in snapshot.KnownRepairs)
+        {
+            Remember(id);
+        }
+    }
+
+    /// <summary>Remembers a journaled repair's id (the most recent <see cref="KnownRepairIds"/> are kept).</summary>
+    private bool Remember(Guid id)
+    {
+        if (!_knownRepairs.Add(id))
+        {
+            return false;
+        }
+
+        _knownRepairOrder.Enqueue(id);
+        while (_knownRepairOrder.Count > KnownRepairIds)
+        {
+            _knownRepairs.Remove(_knownRepairOrder.Dequeue());
+        }
+
+        return true;
     }
 
     private void PersistEvent(object e, Action? after = null) =>
@@ -209,7 +236,8 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
                     [.. _sessions.Values],
                     _siteVersions.ToImmutableDictionary(StringComparer.Ordinal),
                     _repairCounts.ToImmutableDictionary(StringComparer.Ordinal),
-                    [.. _history.Values.SelectMany(h => h)]));
+                    [.. _history.Values.SelectMany(h => h)],
+                    [.. _knownRepairOrder]));
             }
         });
 
@@ -318,13 +346,12 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private static (string, long, string) KeyOf(MirrorRepair repair) => (repair.Session, repair.DetectedAt.UtcTicks, repair.Trigger);
-
-    /// <summary>Journals a repair once, whether it came alone or again in an agent's report.</summary>
+    /// <summary>Journals a repair once (by its <see cref="MirrorRepair.Id"/>), whether it came alone or again in an agent's report.</summary>
     private void LogRepair(MirrorRepair repair)
     {
-        if (_knownRepairs.Add(KeyOf(repair)))
+        if (!_knownRepairs.Contains(repair.Id))
         {
+            Remember(repair.Id);
             PersistEvent(new MirrorRepairLogged(repair));
         }
     }
