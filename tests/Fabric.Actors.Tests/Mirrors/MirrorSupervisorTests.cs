@@ -63,8 +63,10 @@ public sealed class MirrorSupervisorTests : TestKit, IClassFixture<MirrorSupervi
 
     private T Ask<T>(IActorRef actor, object message) => actor.Ask<T>(message, Wait).GetAwaiter().GetResult();
 
+    /// <summary>Stops the supervisor once the journal has taken every event (queries answer from memory before that).</summary>
     private void Stop(IActorRef actor)
     {
+        AwaitAssert(() => Assert.Equal(0, Ask<MirrorSessionList>(actor, ListMirrorSessions.Instance).Journal!.Pending), Wait);
         Watch(actor);
         Sys.Stop(actor);
         ExpectTerminated(actor, Wait);
