@@ -20,7 +20,7 @@ namespace Fabric.Actors.Tests.Mirrors;
 /// </summary>
 public sealed class MirrorSupervisorJournalOutageTests : TestKit
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60); // an upper bound: the first journal use (tables, JIT) is slow on a loaded machine
     private readonly Akka.TestKit.TestProbe _agent;
 
     public MirrorSupervisorJournalOutageTests()

@@ -26,7 +26,7 @@ public sealed class MirrorSupervisorTests : TestKit, IClassFixture<MirrorSupervi
             }
         }
     }
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60); // an upper bound: the first journal use (tables, JIT) is slow on a loaded machine
     private readonly TestProbe _agent;
 
     public MirrorSupervisorTests(TempDatabase database)
