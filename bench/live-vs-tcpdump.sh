@@ -3,6 +3,8 @@
 # from a namespace onto a veth; on the root side Fabric (capture + decap + TAP sink, in a fabric-node) and
 # `tcpdump -i IF -w /dev/null` capture at the same time. Prints what each received and dropped.
 #   sudo bash bench/live-vs-tcpdump.sh [COPIES] [RUNS]     (COPIES x 4 frames of zeek/erspanII.pcap)
+# Kernel rings: Fabric's source.buffer-size (default 32MiB; FABRIC_BUFFER=2MiB for libpcap's default) and
+# tcpdump's -B in KiB (TCPDUMP_BUFFER_KIB; unset: libpcap's 2 MiB default). Compare like with like.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COPIES=${1:-250000}; RUNS=${2:-3}
@@ -24,13 +26,13 @@ python3 bench/make_capture.py "$(corpus)/zeek/erspanII.pcap" "$WORK/outer.pcap" 
 veth_into_namespace "$NS" "$IF" "$PEER"
 
 start_node "$WORK/node-run" "    name = live
-    source { interface = $IF }
+    source { interface = $IF, buffer-size = ${FABRIC_BUFFER:-32MiB} }
     sinks = [ { type = tap, device = $TAP } ]"
 until [ "$(stats live | jq -r .source.up)" = true ]; do sleep 0.1; done
 
 for run in $(seq 1 "$RUNS"); do
   before=$(stats live)
-  tcpdump -i "$IF" -n -w /dev/null 2> "$WORK/tcpdump.err" &
+  tcpdump -i "$IF" -n ${TCPDUMP_BUFFER_KIB:+-B "$TCPDUMP_BUFFER_KIB"} -w /dev/null 2> "$WORK/tcpdump.err" &
   TCPDUMP_PID=$!
   until grep -q "listening on" "$WORK/tcpdump.err"; do sleep 0.05; done
   sent=$(ip netns exec "$NS" tcpreplay --topspeed -i "$PEER" "$WORK/outer.pcap" 2>&1 | awk '/Successful packets:/ {print $3}')

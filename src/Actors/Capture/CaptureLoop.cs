@@ -10,8 +10,12 @@ namespace Fabric.Actors.Capture;
 /// <summary>
 /// The body of a capture thread: reads packets with pcap_next_ex (no allocation: pointers into libpcap's ring),
 /// copies them into pooled batches and posts full batches (or partial ones after the flush interval) to the
-/// decap stage. Never blocks on downstream: a refused post or an empty pool is a counted drop. When the
-/// interface disappears the loop closes it, backs off and re-opens it when it is back, logging once per event.
+/// decap stage. When the decap stage is behind (its queue full, or every batch of the pool in use) the loop
+/// stops reading and waits for it: the packets stay in the kernel ring (<c>source.buffer-size</c>, far larger
+/// than the pipeline's queues), and only when that ring overflows does the kernel drop, counted by libpcap as
+/// <c>kernelDropped</c> exactly as tcpdump's are. The decap stage never waits for a sink (a slow sink drops at
+/// its own queue), so a stalled sink never stalls capture. When the interface disappears the loop closes it,
+/// backs off and re-opens it when it is back, logging once per event.
 /// </summary>
 internal sealed unsafe class CaptureLoop
 {
@@ -22,15 +26,14 @@ internal sealed unsafe class CaptureLoop
     private readonly CaptureStatus _status;
     private readonly ILoggingAdapter _log;
     private readonly ManualResetEventSlim _stop = new();
-    private readonly int _queueFull;
-    private readonly int _noBuffer;
     private PacketBatch? _batch;
     private long _batchStarted;
     private long _sequence;
-    private long _noBufferPackets;
-    private long _noBufferBytes;
     private long _inPackets;
     private long _inBytes;
+    private Counter32 _received;
+    private Counter32 _dropped;
+    private Counter32 _interfaceDropped;
 
     public CaptureLoop(CaptureSettings settings, PacketBatchPool pool, BatchQueue downstream, StageCounters counters,
         CaptureStatus status, ILoggingAdapter log)
@@ -41,17 +44,38 @@ internal sealed unsafe class CaptureLoop
         _counters = counters;
         _status = status;
         _log = log;
-        _queueFull = counters.ReasonIndex("queue-full");
-        _noBuffer = counters.ReasonIndex("no-buffer");
+        _stopped = counters.ReasonIndex("stopped");
     }
 
-    public static readonly IReadOnlyList<string> DropReasons = ["queue-full", "no-buffer"];
+    /// <summary>The capture stage drops nothing while running: what it cannot take stays in the kernel ring,
+    /// whose overflow libpcap counts (<see cref="CaptureStatus.KernelDropped"/>). Only the packets of the batch
+    /// in hand when the pipeline is stopped while decap is behind are dropped, as <c>stopped</c>.</summary>
+    public static readonly IReadOnlyList<string> DropReasons = ["stopped"];
 
     private const int PollTimeoutMs = 10;
 
+    private readonly int _stopped;
+    private PcapDevice? _liveDevice;
+    private long _lastStats;
+
     public void Stop() => _stop.Set();
 
+    /// <summary>The thread's entry point: an unexpected failure stops this capture (status down, the
+    /// error in <c>source.lastError</c>, logged once) instead of taking the node down with it.</summary>
     public void Run()
+    {
+        try
+        {
+            RunLoop();
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "Capture thread for {0} failed; this source stopped capturing (restart the pipeline)", _settings.SourceName);
+            _status.Closed($"capture thread failed: {e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private void RunLoop()
     {
         int tid = _settings.Cpu is int cpu ? CpuAffinity.PinCurrentThread(cpu) : Native.Libc.gettid();
         _status.Started(tid);
@@ -64,6 +88,7 @@ internal sealed unsafe class CaptureLoop
             {
                 if (!reportedMissing)
                 {
+                    _status.Unavailable(error);
                     _log.Warning("Capture source {0} is not available ({1}); waiting for it", _settings.SourceName, error);
                     reportedMissing = true;
                 }
@@ -80,6 +105,7 @@ internal sealed unsafe class CaptureLoop
             }
 
             backoff = TimeSpan.FromMilliseconds(50);
+            _received = _dropped = _interfaceDropped = default; // libpcap counts each handle from zero
             _status.Opened();
             string? failure = _settings.File is null ? ReadLive(device) : ReadFile(device);
             Flush();
@@ -111,6 +137,7 @@ internal sealed unsafe class CaptureLoop
     private PcapDevice? TryOpen(out string? error)
     {
         error = null;
+        LibPcapLiveDevice? device = null;
         try
         {
             if (_settings.File is not null)
@@ -133,13 +160,13 @@ internal sealed unsafe class CaptureLoop
                 return null;
             }
 
-            var device = new LibPcapLiveDevice(pcapInterface);
+            device = new LibPcapLiveDevice(pcapInterface);
             device.Open(new DeviceConfiguration
             {
                 Snaplen = _settings.Snaplen,
                 Mode = _settings.Promiscuous ? DeviceModes.Promiscuous : DeviceModes.None,
                 ReadTimeout = 10,
-                KernelBufferSize = _settings.KernelBufferBytes,
+                BufferSize = _settings.KernelBufferBytes, // pcap_set_buffer_size (KernelBufferSize is Windows' pcap_setbuff)
                 TimestampResolution = TimestampResolution.Nanosecond,
             });
             if (_settings.Filter is not null)
@@ -150,9 +177,12 @@ internal sealed unsafe class CaptureLoop
             device.NonBlockingMode = true;
             return device;
         }
-        catch (PcapException e)
+        catch (Exception e) when (e is PcapException or PlatformNotSupportedException or InvalidOperationException or IOException)
         {
-            error = e.Message;
+            // SharpPcap reports a setting libpcap refused as PlatformNotSupportedException or
+            // InvalidOperationException; either way the source is not usable as configured.
+            error = $"{e.GetType().Name}: {e.Message}";
+            device?.Close();
             return null;
         }
     }
@@ -162,8 +192,8 @@ internal sealed unsafe class CaptureLoop
     /// (a blocking pcap_next_ex on a TPACKET_V3 ring may not return while the interface is idle).</summary>
     private string? ReadLive(PcapDevice device)
     {
-        long lastStats = Stopwatch.GetTimestamp();
-        long statsEvery = Stopwatch.Frequency / 2;
+        _liveDevice = device;
+        _lastStats = Stopwatch.GetTimestamp();
         nint header = 0, data = 0;
         var pollFd = new Native.Libc.PollFd
         {
@@ -196,14 +226,34 @@ internal sealed unsafe class CaptureLoop
                 _batchStarted = now;
             }
 
-            if (now - lastStats >= statsEvery)
-            {
-                PublishStats(device);
-                lastStats = now;
-            }
+            PublishStatsEveryHalfSecond(now);
         }
 
+        _liveDevice = null;
         return null;
+    }
+
+    private void PublishStatsEveryHalfSecond(long now)
+    {
+        if (_liveDevice is not null && now - _lastStats >= Stopwatch.Frequency / 2)
+        {
+            PublishStats(_liveDevice);
+            _lastStats = now;
+        }
+    }
+
+    /// <summary>Waits a moment for the decap stage (a short spin, then 1 ms sleeps) while keeping the kernel
+    /// counters current. False when the loop is asked to stop.</summary>
+    private bool WaitForDecap(ref SpinWait spin)
+    {
+        if (!spin.NextSpinWillYield)
+        {
+            spin.SpinOnce(sleep1Threshold: -1);
+            return !_stop.IsSet;
+        }
+
+        PublishStatsEveryHalfSecond(Stopwatch.GetTimestamp());
+        return !_stop.Wait(1);
     }
 
     private string? ReadFile(PcapDevice device)
@@ -265,34 +315,29 @@ internal sealed unsafe class CaptureLoop
         var packet = new ReadOnlySpan<byte>(data, length);
         if (_batch is null && !Rent())
         {
-            _noBufferPackets++;
-            _noBufferBytes += length;
-            return;
+            return; // stopping
         }
 
         if (!_batch!.TryAppend(packet, (int)header->OriginalLength, ts))
         {
-            // Flush hands the batch on, or (decap stage full) empties it for reuse and keeps it.
             Flush();
             if (_batch is null && !Rent())
             {
-                _noBufferPackets++;
-                _noBufferBytes += length;
-                return;
+                return; // stopping
             }
 
             _batch!.TryAppend(packet, (int)header->OriginalLength, ts);
         }
     }
 
-    /// <summary>Takes an empty batch from the pool. A live source never waits (an empty pool is a counted
-    /// drop); a file source waits for the stages instead, since nothing is lost by reading later.</summary>
+    /// <summary>Takes an empty batch from the pool, waiting while every batch is in use downstream (the
+    /// packets wait in the kernel ring meanwhile). False only when the loop is asked to stop.</summary>
     private bool Rent()
     {
         _batch = _pool.TryRent();
-        while (_batch is null && _settings.File is not null && !_stop.IsSet)
+        var spin = default(SpinWait);
+        while (_batch is null && WaitForDecap(ref spin))
         {
-            _stop.Wait(1);
             _batch = _pool.TryRent();
         }
 
@@ -300,13 +345,12 @@ internal sealed unsafe class CaptureLoop
         return _batch is not null;
     }
 
-    /// <summary>Publishes the counters and hands the current batch on (or counts it dropped when the decap
-    /// stage is full, keeping the batch for reuse).</summary>
+    /// <summary>Publishes the counters and hands the current batch on, waiting while the decap stage's queue
+    /// is full. Only a stop request can leave a batch behind: its packets are counted as <c>stopped</c>.</summary>
     private void Flush()
     {
         _counters.AddIn(_inPackets, _inBytes);
-        _counters.AddDropped(_noBuffer, _noBufferPackets, _noBufferBytes);
-        _inPackets = _inBytes = _noBufferPackets = _noBufferBytes = 0;
+        _inPackets = _inBytes = 0;
         var batch = _batch;
         if (batch is null || batch.Count == 0)
         {
@@ -317,9 +361,9 @@ internal sealed unsafe class CaptureLoop
         int count = batch.Count;
         batch.Sequence = ++_sequence;
         bool posted = _downstream.TryPost(batch);
-        while (!posted && _settings.File is not null && !_stop.IsSet)
+        var spin = default(SpinWait);
+        while (!posted && WaitForDecap(ref spin))
         {
-            _stop.Wait(1);
             posted = _downstream.TryPost(batch);
         }
 
@@ -330,9 +374,8 @@ internal sealed unsafe class CaptureLoop
         }
         else
         {
-            _counters.AddDropped(_queueFull, count, bytes);
+            _counters.AddDropped(_stopped, count, bytes);
             batch.Reset();
-            _batchStarted = Stopwatch.GetTimestamp();
         }
     }
 
@@ -346,7 +389,8 @@ internal sealed unsafe class CaptureLoop
         Native.LibPcap.PcapStat stats;
         if (Native.LibPcap.pcap_stats(device.Handle.DangerousGetHandle(), &stats) == 0)
         {
-            _status.SessionStats(stats.Received, stats.Dropped, stats.InterfaceDropped);
+            _status.SessionStats(_received.Sample(stats.Received), _dropped.Sample(stats.Dropped),
+                _interfaceDropped.Sample(stats.InterfaceDropped));
         }
     }
 

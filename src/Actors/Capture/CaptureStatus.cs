@@ -75,5 +75,8 @@ public sealed class CaptureStatus
         Volatile.Write(ref _up, 0);
     }
 
+    /// <summary>The source could not be opened (missing interface, refused setting): the reason, shown as the last error.</summary>
+    internal void Unavailable(string? error) => LastError = error;
+
     internal void EndOfFile() => Volatile.Write(ref _finished, 1);
 }

@@ -10,12 +10,12 @@ namespace Fabric.Actors.Hosting;
 /// <summary>The ActorSystem configuration of a fabric-node, derived from the loaded configuration and its settings.</summary>
 public static class FabricAkkaConfig
 {
-    /// <summary>The ActorSystem name every node uses (addresses are <c>akka.tcp://fabric@host:port</c>).</summary>
+    /// <summary>The ActorSystem name every node uses (addresses are <c>akka.tcp://fabric@host:port</c>, <c>akka.ssl.tcp://…</c> with fabric.remote.tls).</summary>
     public const string SystemName = "fabric";
 
     /// <summary>
     /// Layers, highest first: serialization bindings (not overridable), keys derived from
-    /// <c>fabric.*</c> (management, bootstrap, persistence), the loaded configuration, then the
+    /// <c>fabric.*</c> (management, bootstrap, persistence, remoting TLS), the loaded configuration, then the
     /// defaults of Akka.Persistence.Sql and Akka.Management. Akka's own defaults lie below all.
     /// </summary>
     public static Config Build(FabricNodeSettings settings, Config loaded)
@@ -47,6 +47,11 @@ public static class FabricAkkaConfig
             }
             akka.discovery.method = {{PersistenceConfig.HoconQuote(method)}}
             """);
+        if (settings.RemoteTls is not null)
+        {
+            derived = ConfigurationFactory.ParseString(RemoteTlsSettings.AkkaHocon).WithFallback(derived);
+        }
+
         return FabricSerialization.Config
             .WithFallback(derived)
             .WithFallback(PersistenceConfig.Build(settings))

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Akka.Configuration;
 using Fabric.Actors.Configuration;
 
@@ -37,6 +38,15 @@ public sealed class FabricNodeSettings
 
     /// <summary>The management bearer token, or null when none is configured. Never logged.</summary>
     public required string? ManagementToken { get; init; }
+
+    /// <summary>The certificate (with key) management HTTP serves HTTPS with; null: plain HTTP.</summary>
+    public required X509Certificate2? ManagementCertificate { get; init; }
+
+    /// <summary>http or https, as <see cref="ManagementCertificate"/> says.</summary>
+    public string ManagementScheme => ManagementCertificate is null ? "http" : "https";
+
+    /// <summary><c>fabric.remote.tls</c>; null when remoting is plain TCP.</summary>
+    public required RemoteTlsSettings? RemoteTls { get; init; }
 
     public required IReadOnlySet<string> Roles { get; init; }
 
@@ -95,6 +105,14 @@ public sealed class FabricNodeSettings
         var managementHost = ReadHost(http, "host");
         var managementPort = http.GetInt("port", 1, 65535);
         var token = ReadSecret(management, "token", "token-file");
+        if (token is null && !IsLoopback(managementHost))
+        {
+            throw management.Problem("token", $"required because fabric.management.http.host ({managementHost}) is not a loopback address: set fabric.management.token or fabric.management.token-file, or listen on 127.0.0.1");
+        }
+
+        var httpTls = http.GetObject("tls");
+        var managementCertificate = httpTls.GetString("certificate-file").Length > 0 ? TlsCertificateFiles.LoadWithKey(httpTls) : null;
+        var remoteTls = RemoteTlsSettings.Read(fabric);
 
         var roles = ReadRoles(config);
 
@@ -149,6 +167,8 @@ public sealed class FabricNodeSettings
             ManagementHost = managementHost,
             ManagementPort = managementPort,
             ManagementToken = token,
+            ManagementCertificate = managementCertificate,
+            RemoteTls = remoteTls,
             Roles = roles,
             RemoteHost = remoteHost,
             RemotePort = remotePort,
@@ -231,6 +251,11 @@ public sealed class FabricNodeSettings
         return host;
     }
 
+    /// <summary>True for loopback IP addresses and <c>localhost</c>; any other name may resolve to anything.</summary>
+    public static bool IsLoopback(string host) =>
+        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
+
     private static string? ReadSecret(ConfigReader reader, string valueKey, string fileKey)
     {
         var file = reader.GetString(fileKey);
@@ -249,6 +274,13 @@ public sealed class FabricNodeSettings
             if (text.Length == 0)
             {
                 throw reader.Problem(fileKey, $"\"{file}\" is empty");
+            }
+
+            // A secret file others can read (or write) is refused, like ssh and PostgreSQL refuse
+            // their keys; group access is allowed (root:fabric 0640). docs/reliability-hostile.md.
+            if (Fabric.Actors.Mirrors.SecretFiles.Problem(file) is { } problem)
+            {
+                throw reader.Problem(fileKey, problem);
             }
 
             return text;

@@ -28,13 +28,13 @@ public sealed record PipelineSettings
     public int BatchPackets { get; init; } = 1024;
 
     /// <summary>Buffer bytes per batch.</summary>
-    public int BatchBytes { get; init; } = 2 << 20;
+    public int BatchBytes { get; init; } = 1 << 20;
 
     /// <summary>Batches in the pipeline's pool (its whole packet memory is batches x batch-bytes).</summary>
-    public int Batches { get; init; } = 32;
+    public int Batches { get; init; } = 48;
 
     /// <summary>Batches that may wait in front of each stage before the producer drops.</summary>
-    public int QueueDepth { get; init; } = 8;
+    public int QueueDepth { get; init; } = 16;
 }
 
 /// <summary>
@@ -51,6 +51,11 @@ public static partial class PipelineSettingsReader
         "name", "source", "capture-cpu", "decap-cpu", "decap", "filter", "dedup", "snap-length", "sinks", "autostart",
         "batch-packets", "batch-bytes", "batches", "queue-depth",
     ];
+
+    /// <summary>The kernel ring of a live source unless <c>source.buffer-size</c> says otherwise: 32 MiB, not
+    /// libpcap's 2 MiB, which a burst of 1,500-byte frames at line rate fills in a few milliseconds while the
+    /// capture thread is descheduled.</summary>
+    public const int DefaultKernelBufferBytes = 32 << 20;
 
     private static readonly string[] SourceKeys = ["interface", "file", "speed", "snaplen", "buffer-size", "promiscuous", "filter"];
     private static readonly string[] DedupKeys = ["window", "entries"];
@@ -176,9 +181,9 @@ public static partial class PipelineSettingsReader
             Sinks = sinkSettings,
             Autostart = !p.Has("autostart") || p.GetBool("autostart"),
             BatchPackets = p.Has("batch-packets") ? p.GetInt("batch-packets", 1, 65536) : 1024,
-            BatchBytes = p.Has("batch-bytes") ? (int)p.GetByteSize("batch-bytes", 65536, 1L << 30) : 2 << 20,
-            Batches = p.Has("batches") ? p.GetInt("batches", 2, 4096) : 32,
-            QueueDepth = p.Has("queue-depth") ? p.GetInt("queue-depth", 1, 4096) : 8,
+            BatchBytes = p.Has("batch-bytes") ? (int)p.GetByteSize("batch-bytes", 65536, 1L << 30) : 1 << 20,
+            Batches = p.Has("batches") ? p.GetInt("batches", 2, 4096) : 48,
+            QueueDepth = p.Has("queue-depth") ? p.GetInt("queue-depth", 1, 4096) : 16,
         };
         if (settings.BatchBytes < settings.Source.Snaplen)
         {
@@ -230,7 +235,7 @@ public static partial class PipelineSettingsReader
             File = file,
             Speed = source.Has("speed") ? source.GetEnum<FileSpeed>("speed") : FileSpeed.Topspeed,
             Snaplen = source.Has("snaplen") ? source.GetInt("snaplen", 64, 262144) : 65535,
-            KernelBufferBytes = source.Has("buffer-size") ? (int)source.GetByteSize("buffer-size", 65536, int.MaxValue) : null,
+            KernelBufferBytes = source.Has("buffer-size") ? (int)source.GetByteSize("buffer-size", 65536, int.MaxValue) : DefaultKernelBufferBytes,
             Promiscuous = !source.Has("promiscuous") || source.GetBool("promiscuous"),
             Filter = outerFilter,
         };

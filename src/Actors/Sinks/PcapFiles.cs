@@ -97,6 +97,8 @@ public static class PcapFiles
     public static int Enforce(string directory, string prefix, string? current, long keepBytes, TimeSpan? keepAge, DateTime now)
     {
         var files = List(directory, prefix).ToList();
+        // Compared as full paths: "/data//pcap/x.pcap" and "/data/pcap/x.pcap" are the same current file.
+        current = current is null ? null : Path.GetFullPath(current);
         long total = files.Sum(f => f.Length);
         int removed = 0;
         foreach (var file in files)

@@ -11,31 +11,53 @@ namespace Fabric.Actors.Sinks;
 /// old files removed (oldest first, never the current one) while the sink's files exceed the kept size or are
 /// older than the kept age. Records go through a large write buffer that only holds whole records, flushed on a
 /// timer; on start, files torn by a crash are trimmed to their last whole record. Actor name: <c>sink-N</c>.
+/// <para>
+/// When a write fails (disk full, I/O error) the sink <em>stalls</em>: the file is cut back to its last whole
+/// record, the records already in the write buffer are kept, and every frame that arrives meanwhile is dropped
+/// and counted ("disk-full" for ENOSPC/EDQUOT, "write-error" otherwise). Every 250 ms it tries again; when the
+/// buffer can be written, it goes on in the same file. Logged once when it stalls and once when it resumes.
+/// </para>
 /// </summary>
 public sealed class PcapSinkActor : UntypedActor, IWithTimers
 {
-    public static readonly IReadOnlyList<string> DropReasons = ["queue-full", "write-error"];
+    public static readonly IReadOnlyList<string> DropReasons = ["queue-full", "disk-full", "write-error"];
 
-    /// <summary>Event counters: files started, files removed by retention.</summary>
-    public static readonly IReadOnlyList<string> EventNames = ["files-created", "files-removed"];
+    /// <summary>Event counters: files started, files removed by retention, times writing stalled on an error.</summary>
+    public static readonly IReadOnlyList<string> EventNames = ["files-created", "files-removed", "stalls"];
 
-    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
+    /// <summary>How often a stalled sink tries to write again.</summary>
+    public static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(250);
+
+    private const int ENOSPC = 28;
+    private const int EDQUOT = 122;
+    private const int FilesCreated = 0;
+    private const int FilesRemoved = 1;
+    private const int Stalls = 2;
+    private const int NotStalled = -1;
+
     private readonly PcapSinkSettings _settings;
+    private readonly string _directory;
     private readonly BatchQueue _queue;
     private readonly StageCounters _counters;
+    private readonly int _diskFull;
     private readonly int _writeError;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private PcapWriter? _writer;
     private string? _path;
     private DateTime _opened;
     private DateTime _nextAttempt;
-    private bool _failureReported;
+
+    /// <summary>The drop reason while stalled, or <see cref="NotStalled"/>.</summary>
+    private int _stalled = NotStalled;
 
     public PcapSinkActor(PcapSinkSettings settings, BatchQueue queue, StageCounters counters)
     {
         _settings = settings;
+        // Normalised, so retention recognises the current file whatever the configured spelling ("/a//b/").
+        _directory = Path.GetFullPath(settings.Directory);
         _queue = queue;
         _counters = counters;
+        _diskFull = counters.ReasonIndex("disk-full");
         _writeError = counters.ReasonIndex("write-error");
     }
 
@@ -44,10 +66,13 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
     public static Props Props(PcapSinkSettings settings, BatchQueue queue, StageCounters counters) =>
         Akka.Actor.Props.Create(() => new PcapSinkActor(settings, queue, counters));
 
+    /// <summary>True when the exception is the file system saying it has no room (ENOSPC, EDQUOT).</summary>
+    public static bool IsDiskFull(Exception e) => e is IOException { HResult: ENOSPC or EDQUOT };
+
     protected override void PreStart()
     {
-        Directory.CreateDirectory(_settings.Directory);
-        foreach (var line in PcapFiles.Repair(_settings.Directory, _settings.Prefix))
+        Directory.CreateDirectory(_directory);
+        foreach (var line in PcapFiles.Repair(_directory, _settings.Prefix))
         {
             _log.Warning("PCAP sink {0}: {1}", _settings.Stage, line);
         }
@@ -83,6 +108,14 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
             case Tick:
                 OnTick();
                 break;
+            case Retry:
+                // Retried without waiting for traffic, so a quiet pipeline also writes out what it holds.
+                if (_stalled != NotStalled && !TryResume())
+                {
+                    Timers.StartSingleTimer(Retry.Instance, Retry.Instance, RetryInterval);
+                }
+
+                break;
             default:
                 Unhandled(message);
                 break;
@@ -94,32 +127,40 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
         int count = batch.Count;
         long bytes = batch.TotalBytes();
         _counters.AddIn(count, bytes);
-        long outPackets = 0, outBytes = 0;
-        try
+        if (_stalled != NotStalled && !TryResume())
         {
-            for (int i = 0; i < count; i++)
-            {
-                int length = batch.CapturedLengths[i];
-                if (_writer is null || NeedsSizeRotation(length))
-                {
-                    if (!Rotate())
-                    {
-                        break;
-                    }
-                }
-
-                _writer!.Write(batch.Packet(i), batch.Timestamps[i], batch.OriginalLengths[i]);
-                outPackets++;
-                outBytes += length;
-            }
+            _counters.AddDropped(_stalled, count, bytes);
+            return;
         }
-        catch (IOException e)
+
+        long outPackets = 0, outBytes = 0;
+        for (int i = 0; i < count; i++)
         {
-            Failed(e);
+            int length = batch.CapturedLengths[i];
+            if (_writer is null || NeedsSizeRotation(length))
+            {
+                if (!Rotate())
+                {
+                    break;
+                }
+            }
+
+            try
+            {
+                _writer!.Write(batch.Packet(i), batch.Timestamps[i], batch.OriginalLengths[i]);
+            }
+            catch (IOException e)
+            {
+                Stall(e);
+                break;
+            }
+
+            outPackets++;
+            outBytes += length;
         }
 
         _counters.AddOut(outPackets, outBytes);
-        _counters.AddDropped(_writeError, count - outPackets, bytes - outBytes);
+        _counters.AddDropped(_stalled == NotStalled ? _writeError : _stalled, count - outPackets, bytes - outBytes);
     }
 
     private bool NeedsSizeRotation(int length) =>
@@ -128,101 +169,172 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
 
     private void OnTick()
     {
+        if (_stalled != NotStalled)
+        {
+            return;
+        }
+
         if (_writer is null)
         {
             return;
         }
 
-        try
+        if (_settings.RotateInterval is { } interval && DateTime.UtcNow - _opened >= interval)
         {
-            if (_settings.RotateInterval is { } interval && DateTime.UtcNow - _opened >= interval)
+            if (_writer.RecordCount > 0)
             {
-                if (_writer.RecordCount > 0)
+                if (!Rotate())
                 {
-                    Rotate();
-                }
-                else
-                {
-                    _opened = DateTime.UtcNow;
+                    return;
                 }
             }
+            else
+            {
+                _opened = DateTime.UtcNow;
+            }
+        }
 
+        try
+        {
             _writer?.Flush();
         }
         catch (IOException e)
         {
-            Failed(e);
+            Stall(e);
         }
     }
 
-    /// <summary>Closes the current file and starts a new one; false when that is not possible now.</summary>
-    private bool Rotate()
+    /// <summary>A stalled sink tries again (at most once per <see cref="RetryInterval"/>): it writes out what its
+    /// buffer holds, or starts a file when it has none. True when it is writing again.</summary>
+    private bool TryResume()
     {
-        var now = DateTime.UtcNow;
-        if (now < _nextAttempt)
+        if (DateTime.UtcNow < _nextAttempt)
         {
             return false;
         }
 
-        Close();
-        try
+        if (_writer is null)
         {
-            _path = PcapFiles.NewPath(_settings.Directory, _settings.Prefix, now);
-            _writer = PcapWriter.Create(_path, LinkTypes.Ethernet, PcapWriter.DefaultSnapLength, _settings.Nanoseconds, _settings.WriteBufferBytes);
-            _writer.Flush();
-            _opened = now;
-            _counters.AddEvent(0, 1);
-            if (_failureReported)
+            if (!Open())
             {
-                _log.Info("PCAP sink {0}: writing again, to {1}", _settings.Stage, _path);
-                _failureReported = false;
+                return false;
             }
         }
-        catch (IOException e)
+        else
         {
-            Failed(e);
-            return false;
+            try
+            {
+                _writer.Flush();
+            }
+            catch (IOException e)
+            {
+                Stall(e);
+                return false;
+            }
         }
-        catch (UnauthorizedAccessException e)
+
+        _log.Info("PCAP sink {0}: writing again, to {1}", _settings.Stage, _path);
+        _stalled = NotStalled;
+        return true;
+    }
+
+    /// <summary>Closes the current file (after writing out its buffer) and starts a new one; false (stalled)
+    /// when either is not possible now. A file whose buffer cannot be written stays the current one.</summary>
+    private bool Rotate()
+    {
+        if (_writer is not null)
         {
-            Failed(new IOException(e.Message, e));
+            try
+            {
+                _writer.Flush();
+            }
+            catch (IOException e)
+            {
+                Stall(e);
+                return false;
+            }
+
+            Close();
+        }
+
+        return Open();
+    }
+
+    /// <summary>Starts a new file with its header on disk; on failure removes what it created and stalls.</summary>
+    private bool Open()
+    {
+        var now = DateTime.UtcNow;
+        string path = PcapFiles.NewPath(_directory, _settings.Prefix, now);
+        PcapWriter? writer = null;
+        try
+        {
+            writer = PcapWriter.Create(path, LinkTypes.Ethernet, PcapWriter.DefaultSnapLength, _settings.Nanoseconds, _settings.WriteBufferBytes);
+            writer.Flush();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Abandon(writer, path);
+            Stall(e);
             return false;
         }
 
+        _writer = writer;
+        _path = path;
+        _opened = now;
+        _counters.AddEvent(FilesCreated, 1);
         Retention();
         return true;
+    }
+
+    /// <summary>A new file whose header could not be written is removed: no reader ever meets an empty file.</summary>
+    private static void Abandon(PcapWriter? writer, string path)
+    {
+        try
+        {
+            writer?.Dispose();
+        }
+        catch (IOException)
+        {
+            // Its header could not be written; the file goes below.
+        }
+
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left behind without a whole header: the next start removes it (PcapFiles.Repair).
+        }
     }
 
     private void Retention()
     {
         if (_settings.KeepSize > 0 || _settings.KeepAge is not null)
         {
-            int removed = PcapFiles.Enforce(_settings.Directory, _settings.Prefix, _path, _settings.KeepSize, _settings.KeepAge, DateTime.UtcNow);
-            _counters.AddEvent(1, removed);
+            int removed = PcapFiles.Enforce(_directory, _settings.Prefix, _path, _settings.KeepSize, _settings.KeepAge, DateTime.UtcNow);
+            _counters.AddEvent(FilesRemoved, removed);
         }
     }
 
-    private void Failed(IOException e)
+    private void Stall(Exception e)
     {
-        if (!_failureReported)
+        int reason = IsDiskFull(e) ? _diskFull : _writeError;
+        if (_stalled == NotStalled)
         {
-            _log.Error("PCAP sink {0}: {1}; frames are counted as write-error until a new file can be written", _settings.Stage, e.Message);
-            _failureReported = true;
+            _log.Error("PCAP sink {0}: {1}; frames are counted as {2} until it can write again (retried every {3})",
+                _settings.Stage, e.Message, _counters.Reasons[reason], RetryInterval);
+            _counters.AddEvent(Stalls, 1);
         }
 
-        try
-        {
-            _writer?.Dispose();
-        }
-        catch (IOException)
-        {
-            // The file is already broken; the next start trims whatever was torn.
-        }
-
-        _writer = null;
+        _stalled = reason;
         _nextAttempt = DateTime.UtcNow + RetryInterval;
+        Timers.StartSingleTimer(Retry.Instance, Retry.Instance, RetryInterval);
     }
 
+    /// <summary>Closes the current file. Records still in a buffer that cannot be written (the sink stops while
+    /// the disk is still full) are lost: they were counted as out and are moved to the stall's drop reason, so
+    /// the stage's counters stay exact.</summary>
     private void Close()
     {
         if (_writer is null)
@@ -230,13 +342,19 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
             return;
         }
 
+        int held = _writer.BufferedRecords;
+        long heldBytes = _writer.BufferedFrameBytes;
         try
         {
             _writer.Dispose();
         }
         catch (IOException e)
         {
-            _log.Error("PCAP sink {0}: closing {1} failed: {2}", _settings.Stage, _path, e.Message);
+            int reason = IsDiskFull(e) ? _diskFull : _writeError;
+            _log.Error("PCAP sink {0}: closing {1} failed: {2}; its last {3} buffered records are lost (counted as {4})",
+                _settings.Stage, _path, e.Message, held, _counters.Reasons[reason]);
+            _counters.AddOut(-held, -heldBytes);
+            _counters.AddDropped(reason, held, heldBytes);
         }
 
         _writer = null;
@@ -245,5 +363,10 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
     private sealed class Tick
     {
         public static readonly Tick Instance = new();
+    }
+
+    private sealed class Retry
+    {
+        public static readonly Retry Instance = new();
     }
 }

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using Fabric.Console.Commands;
 using System.Text;
 using System.Text.Json;
 
@@ -14,10 +16,19 @@ internal sealed class ManagementClient : IDisposable
 {
     private readonly HttpClient _http;
 
-    public ManagementClient(Uri node, string? token, TimeSpan timeout)
+    private readonly CaTrust? _trust;
+
+    public ManagementClient(Uri node, string? token, TimeSpan timeout, CaTrust? trust = null)
     {
         Node = node;
-        _http = new HttpClient { BaseAddress = node, Timeout = timeout };
+        _trust = trust;
+        var handler = new HttpClientHandler();
+        if (trust is not null)
+        {
+            handler.ServerCertificateCustomValidationCallback = (_, certificate, chain, errors) => trust.Validate(certificate, chain, errors);
+        }
+
+        _http = new HttpClient(handler, disposeHandler: true) { BaseAddress = node, Timeout = timeout };
         if (!string.IsNullOrEmpty(token))
         {
             _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -117,10 +128,17 @@ internal sealed class ManagementClient : IDisposable
         return response.ReasonPhrase ?? "error";
     }
 
-    private static string Reason(HttpRequestException e)
+    private string Reason(HttpRequestException e)
     {
         for (Exception? inner = e; inner is not null; inner = inner.InnerException)
         {
+            if (inner is AuthenticationException)
+            {
+                return _trust is null
+                    ? "its TLS certificate is not trusted by the system store; give the CA that signed it with --ca-file (or FABRIC_CA_FILE)"
+                    : $"its TLS certificate does not match the host name or does not chain to --ca-file {_trust.File}";
+            }
+
             if (inner is SocketException socket)
             {
                 return socket.SocketErrorCode switch

@@ -24,9 +24,14 @@ public sealed class NodeExit
             return;
         }
 
-        Reason = reason is CoordinatedShutdown.ClusterDowningReason
-            ? "this node was downed by the cluster (unreachable or split brain); exiting"
-            : $"the actor system stopped ({reason?.GetType().Name ?? "unknown reason"}); exiting";
+        Reason = reason switch
+        {
+            CoordinatedShutdown.ClusterDowningReason => "this node was downed by the cluster (unreachable or split brain); exiting",
+            // Akka.Remote stops the system when a TLS handshake it started fails (its type is internal).
+            { } r when r.GetType().Name == "TlsHandshakeFailureReason" =>
+                "a remoting TLS handshake failed: a peer refused this node's certificate or presented one that does not chain to fabric.remote.tls.ca-file (both sides log why); exiting",
+            _ => $"the actor system stopped ({reason?.GetType().Name ?? "unknown reason"}); exiting",
+        };
         Interlocked.Exchange(ref _failed, 1);
     }
 }

@@ -13,6 +13,7 @@ using Fabric.Actors.Persistence;
 using Fabric.Node.Management;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -91,9 +92,13 @@ public static class NodeProgram
 
         // 2. Start: ActorSystem, then Kestrel; a failure here stops what was started.
         ActorSystem system;
+        var tlsPeers = settings.RemoteTls is { } remoteTls ? new PeerCertificateValidator(remoteTls.Authorities, remoteTls.CaFile) : null;
         try
         {
-            system = ActorSystem.Create(FabricAkkaConfig.SystemName, akkaConfig);
+            // With fabric.remote.tls the certificate and the CA check reach DotNetty as a setup.
+            system = settings.RemoteTls is { } tls && tlsPeers is not null
+                ? ActorSystem.Create(FabricAkkaConfig.SystemName, tls.ToSetup(akkaConfig, tlsPeers))
+                : ActorSystem.Create(FabricAkkaConfig.SystemName, akkaConfig);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -122,6 +127,7 @@ public static class NodeProgram
         // 3. Join, warm the journal, start the features. If the actor system ends meanwhile (the node
         //    was asked to leave or was downed while starting), stop waiting for start-up and exit.
         var readiness = app.Services.GetRequiredService<NodeReadiness>();
+        FabricMetrics.Get(system).Register(tlsPeers ?? new PeerCertificateValidator([], ""));
         var starting = StartUpAsync(system, settings, startup, features, app.Services, lifetime, log);
         if (await Task.WhenAny(starting, system.WhenTerminated).ConfigureAwait(false) == starting)
         {
@@ -169,17 +175,26 @@ public static class NodeProgram
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.WebHost.UseKestrel(kestrel =>
         {
+            // fabric.management.http.tls: HTTPS with the configured certificate, else plain HTTP.
+            void Endpoint(ListenOptions listen)
+            {
+                if (settings.ManagementCertificate is { } certificate)
+                {
+                    listen.UseHttps(certificate);
+                }
+            }
+
             if (IPAddress.TryParse(settings.ManagementHost, out var ip))
             {
-                kestrel.Listen(ip, settings.ManagementPort);
+                kestrel.Listen(ip, settings.ManagementPort, Endpoint);
             }
             else if (string.Equals(settings.ManagementHost, "localhost", StringComparison.OrdinalIgnoreCase))
             {
-                kestrel.ListenLocalhost(settings.ManagementPort);
+                kestrel.ListenLocalhost(settings.ManagementPort, Endpoint);
             }
             else
             {
-                kestrel.ListenAnyIP(settings.ManagementPort);
+                kestrel.ListenAnyIP(settings.ManagementPort, Endpoint);
             }
         });
         // Under systemd (Type=notify) this tells systemd READY=1 once the host has started and logs
@@ -195,6 +210,7 @@ public static class NodeProgram
         builder.Services.AddHostedService<ActorSystemShutdownService>();
 
         var app = builder.Build();
+        ManagementGuard.Use(app); // body limit, content type, path length, JSON 404/405 (docs/reliability-hostile.md)
         ManagementRouteDiscovery.MapAll(app);
         return app;
     }
@@ -205,7 +221,8 @@ public static class NodeProgram
         var bootstrap = ClusterBootstrap.Get(system);
         // Akka.Management's own HTTP server is not used (Kestrel serves /bootstrap/seed-nodes):
         // this call tells Cluster Bootstrap its own contact point.
-        _ = bootstrap.Routes(ManagementRouteProviderSettings.Create(new Uri($"http://{settings.ManagementHost}:{settings.ManagementPort}/"), true));
+        // Its scheme is the one Bootstrap probes other nodes with (https with fabric.management.http.tls).
+        _ = bootstrap.Routes(ManagementRouteProviderSettings.Create(new Uri($"{settings.ManagementScheme}://{settings.ManagementHost}:{settings.ManagementPort}/"), true));
         if (settings.SeedNodes.Count > 0)
         {
             return; // Akka joins the configured seed nodes itself.
@@ -236,8 +253,8 @@ public static class NodeProgram
         FabricMetrics.Get(system).Register(new ClusterMetricsSource(system, history.Starts));
         FabricMetrics.Get(system).Register(new SingletonMetricsSource(system));
         log.LogInformation(
-            "fabric-node {Address} roles [{Roles}] management http://{Host}:{Port} persistence {Provider} (start #{Starts}); discovery {Method}",
-            Cluster.Get(system).SelfAddress, string.Join(",", settings.Roles), settings.ManagementHost, settings.ManagementPort,
+            "fabric-node {Address} roles [{Roles}] management {Scheme}://{Host}:{Port} persistence {Provider} (start #{Starts}); discovery {Method}",
+            Cluster.Get(system).SelfAddress, string.Join(",", settings.Roles), settings.ManagementScheme, settings.ManagementHost, settings.ManagementPort,
             settings.Persistence, history.Starts, settings.UsesDiscovery ? settings.DiscoveryMethod : settings.SeedNodes.Count > 0 ? "seed-nodes" : "none (joins itself)");
 
         var context = new FabricNodeContext(system, startup, services.GetRequiredService<ILoggerFactory>());

@@ -21,6 +21,12 @@ public sealed class JsonStreamFramer
     /// <summary>Default largest message accepted (an initial monitor reply of a big switch can be several MiB).</summary>
     public const int DefaultMaxMessageBytes = 64 * 1024 * 1024;
 
+    /// <summary>
+    /// Deepest nesting accepted (the default of System.Text.Json). ovsdb-server's deepest message
+    /// (an update2 of a map column) nests 8 levels; a server nesting deeper is refused.
+    /// </summary>
+    public const int MaxDepth = 64;
+
     private readonly int _maxMessageBytes;
     private byte[] _buffer;
     private int _start;        // first byte of the message being scanned
@@ -91,7 +97,7 @@ public sealed class JsonStreamFramer
 
             _inMessage = true;
             _scanned = 0;
-            _state = new JsonReaderState(new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 256 });
+            _state = new JsonReaderState(new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = MaxDepth });
         }
 
         var span = _buffer.AsSpan(_start + _scanned, _end - _start - _scanned);

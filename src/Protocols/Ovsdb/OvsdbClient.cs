@@ -30,6 +30,9 @@ public sealed record OvsdbClientOptions
 /// </remarks>
 public sealed class OvsdbClient : IAsyncDisposable
 {
+    /// <summary>Parsing of each framed message: nesting bounded like the framer's.</summary>
+    private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = JsonStreamFramer.MaxDepth };
+
     private readonly Stream _stream;
     private readonly OvsdbClientOptions _options;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -297,7 +300,7 @@ public sealed class OvsdbClient : IAsyncDisposable
                 framer.Append(buffer.AsSpan(0, n));
                 while (framer.TryReadMessage(out var message))
                 {
-                    Dispatch(JsonNode.Parse(message.Span) as JsonObject ?? throw new OvsdbProtocolException("expected a JSON object"));
+                    Dispatch(JsonNode.Parse(message.Span, documentOptions: ParseOptions) as JsonObject ?? throw new OvsdbProtocolException("expected a JSON object"));
                 }
             }
         }
@@ -321,6 +324,17 @@ public sealed class OvsdbClient : IAsyncDisposable
         {
             Close("stream closed");
         }
+        catch (OvsdbException ex)
+        {
+            // An update handler refused the update (e.g. its backlog is full): drop the connection.
+            Close(ex.Message);
+        }
+#pragma warning disable CA1031 // a handler's bug must end this connection (and be reported), not leave it hanging with a dead reader
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+#pragma warning restore CA1031
+        {
+            Close($"message handling failed: {ex.GetType().Name}: {ex.Message}");
+        }
     }
 
     private void Dispatch(JsonObject message)
@@ -338,6 +352,8 @@ public sealed class OvsdbClient : IAsyncDisposable
                 case "update2" when parameters is { Count: >= 2 } && parameters[1] is JsonObject updates:
                     Update2?.Invoke(parameters[0], updates);
                     break;
+                case "update2":
+                    throw new OvsdbProtocolException("update2: expected params [<monitor-id>, {<table-updates2>}]");
                 default:
                     if (id is not null && id.GetValueKind() != JsonValueKind.Null)
                     {
@@ -350,12 +366,11 @@ public sealed class OvsdbClient : IAsyncDisposable
             return;
         }
 
-        if (message["id"] is not JsonNode idNode || idNode.GetValueKind() != JsonValueKind.Number)
+        if (message["id"] is not JsonValue idNode || !idNode.TryGetValue<long>(out var replyId))
         {
             return; // a reply to nothing we sent: ignore
         }
 
-        var replyId = idNode.GetValue<long>();
         Action<JsonNode?, JsonNode?, Exception?>? callback;
         lock (_pendingLock)
         {

@@ -127,7 +127,7 @@ public sealed class OvsdbRow
 
     /// <summary>The integers of a set column (or an optional integer).</summary>
     public IReadOnlyList<long> GetIntegers(string column) =>
-        _columns.TryGetValue(column, out var d) ? [.. d.Keys.Where(k => k.GetValueKind() == JsonValueKind.Number).Select(k => k.GetValue<long>())] : [];
+        _columns.TryGetValue(column, out var d) ? [.. d.Keys.Select(k => k is JsonValue v && v.TryGetValue<long>(out var n) ? n : (long?)null).OfType<long>()] : [];
 
     /// <summary>A string→string map column.</summary>
     public IReadOnlyDictionary<string, string> GetStringMap(string column)

@@ -50,11 +50,18 @@ public sealed class OvsdbSchema
         foreach (var (tableName, tableNode) in tableObjects)
         {
             var columns = new Dictionary<string, OvsdbColumnKind>(StringComparer.Ordinal);
-            if (tableNode?["columns"] is JsonObject columnObjects)
+            if (tableNode is not JsonObject table)
+            {
+                throw new OvsdbProtocolException($"schema: table \"{tableName}\" is not an object");
+            }
+
+            if (table["columns"] is JsonObject columnObjects)
             {
                 foreach (var (columnName, columnNode) in columnObjects)
                 {
-                    columns[columnName] = KindOfType(columnNode?["type"]);
+                    columns[columnName] = columnNode is JsonObject column
+                        ? KindOfType(column["type"])
+                        : throw new OvsdbProtocolException($"schema: column \"{tableName}.{columnName}\" is not an object");
                 }
             }
 
@@ -62,10 +69,17 @@ public sealed class OvsdbSchema
         }
 
         return new OvsdbSchema(
-            schema["name"]?.GetValue<string>() ?? "",
-            schema["version"]?.GetValue<string>() ?? "",
+            StringOrEmpty(schema, "name"),
+            StringOrEmpty(schema, "version"),
             tables);
     }
+
+    private static string StringOrEmpty(JsonObject schema, string key) => schema[key] switch
+    {
+        null => "",
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        _ => throw new OvsdbProtocolException($"schema: \"{key}\" is not a string"),
+    };
 
     private static OvsdbColumnKind KindOfType(JsonNode? type)
     {
@@ -79,9 +93,9 @@ public sealed class OvsdbSchema
             return OvsdbColumnKind.Map;
         }
 
-        var min = t["min"] is JsonNode m && m.GetValueKind() == JsonValueKind.Number ? m.GetValue<long>() : 1;
+        var min = t["min"] is JsonValue m && m.TryGetValue<long>(out var minValue) ? minValue : 1;
         var maxNode = t["max"];
-        var max = maxNode is null ? 1 : maxNode.GetValueKind() == JsonValueKind.Number ? maxNode.GetValue<long>() : long.MaxValue;
+        var max = maxNode is null ? 1 : maxNode is JsonValue x && x.TryGetValue<long>(out var maxValue) ? maxValue : long.MaxValue;
         return min == 1 && max == 1 ? OvsdbColumnKind.Atom : OvsdbColumnKind.Set;
     }
 }

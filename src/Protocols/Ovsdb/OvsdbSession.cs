@@ -22,6 +22,15 @@ public sealed record OvsdbSessionOptions
 
     /// <summary>Options of each underlying connection.</summary>
     public OvsdbClientOptions Client { get; init; } = new();
+
+    /// <summary>
+    /// Most updates handed to the listener and not yet acknowledged with
+    /// <see cref="OvsdbSession.UpdateApplied"/>; one more drops the connection (the session then
+    /// reconnects with backoff and resynchronises from a fresh snapshot), so a server flooding
+    /// updates faster than they are applied costs bounded memory. 0: no bound (a listener that
+    /// applies each update before returning, and never acknowledges).
+    /// </summary>
+    public int MaxPendingUpdates { get; init; }
 }
 
 /// <summary>What a <see cref="OvsdbSession"/> reports. Called on the session's reader loop, one call at a time, in order.</summary>
@@ -33,7 +42,10 @@ public interface IOvsdbSessionListener
     /// </summary>
     void OnSnapshot(OvsdbSchema schema, JsonObject initial);
 
-    /// <summary>An <c>update2</c> notification of the monitor.</summary>
+    /// <summary>
+    /// An <c>update2</c> notification of the monitor, its shape already checked against the schema
+    /// (<see cref="OvsdbUpdateValidator"/>). Throwing <see cref="OvsdbException"/> drops the connection.
+    /// </summary>
     void OnUpdate(JsonObject update);
 
     /// <summary>The connection is down (or could not be made); the next attempt is in <paramref name="retryIn"/>.</summary>
@@ -44,7 +56,10 @@ public interface IOvsdbSessionListener
 /// Keeps one OVSDB connection up: connects, reads the schema, installs a <c>monitor_cond</c>,
 /// reports the full contents, then every update; when the connection drops it reconnects with
 /// exponential backoff and reports the full contents again (the server may have been reset or
-/// replaced meanwhile, so nothing from before is trusted).
+/// replaced meanwhile, so nothing from before is trusted). A server that sends what RFC 7047 does
+/// not allow (not JSON, too deep, too long, wrongly typed update2 fields) is refused the same way:
+/// the connection is dropped with the reason, and the backoff keeps growing while connections
+/// end within <see cref="OvsdbSessionOptions.MaxBackoff"/> of being made.
 /// </summary>
 public sealed class OvsdbSession : IAsyncDisposable
 {
@@ -54,6 +69,7 @@ public sealed class OvsdbSession : IAsyncDisposable
     private readonly IOvsdbSessionListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private volatile OvsdbClient? _current;
+    private int _pendingUpdates;
     private Task? _loop;
 
     public OvsdbSession(OvsdbEndpoint endpoint, OvsdbSessionOptions options, IOvsdbSessionListener listener)
@@ -67,6 +83,12 @@ public sealed class OvsdbSession : IAsyncDisposable
 
     /// <summary>Whether a connection with an installed monitor is up.</summary>
     public bool IsConnected => _current?.IsConnected == true;
+
+    /// <summary>Updates handed to the listener and not yet acknowledged (see <see cref="OvsdbSessionOptions.MaxPendingUpdates"/>).</summary>
+    public int PendingUpdates => Volatile.Read(ref _pendingUpdates);
+
+    /// <summary>The listener has applied one update it was handed (any thread).</summary>
+    public void UpdateApplied() => Interlocked.Decrement(ref _pendingUpdates);
 
     /// <summary>Starts connecting in the background.</summary>
     public void Start() => _loop ??= Task.Run(RunAsync);
@@ -92,6 +114,7 @@ public sealed class OvsdbSession : IAsyncDisposable
         {
             string reason;
             OvsdbClient? client = null;
+            long? monitoredSince = null;
             try
             {
                 client = await OvsdbClient.ConnectAsync(_endpoint, _options.Client, _stop.Token).ConfigureAwait(false);
@@ -101,16 +124,18 @@ public sealed class OvsdbSession : IAsyncDisposable
                 {
                     if (monitorReady)
                     {
-                        _listener.OnUpdate(update);
+                        OvsdbUpdateValidator.Validate(schema, update, "update2");
+                        Hand(update);
                     }
                 };
                 await client.MonitorCondAsync(_options.Database, MonitorId.DeepClone(), (JsonObject)_options.MonitorRequests.DeepClone(), initial =>
                 {
+                    OvsdbUpdateValidator.Validate(schema, initial, "monitor_cond reply");
                     _current = client;
                     _listener.OnSnapshot(schema, initial);
                     monitorReady = true;
                 }).ConfigureAwait(false);
-                backoff = _options.MinBackoff;
+                monitoredSince = Environment.TickCount64;
                 reason = await client.Completion.WaitAsync(_stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -139,6 +164,14 @@ public sealed class OvsdbSession : IAsyncDisposable
                 break;
             }
 
+            // A connection that stayed up for a while starts the backoff again; one the server (or a
+            // refused message) ended soon after it was made keeps it growing, so a hostile or broken
+            // server is not hammered.
+            if (monitoredSince is { } since && Environment.TickCount64 - since >= (long)_options.MaxBackoff.TotalMilliseconds)
+            {
+                backoff = _options.MinBackoff;
+            }
+
             _listener.OnDisconnected(reason, backoff);
             try
             {
@@ -151,6 +184,23 @@ public sealed class OvsdbSession : IAsyncDisposable
 
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxBackoff.Ticks));
         }
+    }
+
+    private void Hand(JsonObject update)
+    {
+        var max = _options.MaxPendingUpdates;
+        if (max > 0)
+        {
+            var pending = Interlocked.Increment(ref _pendingUpdates);
+            if (pending > max)
+            {
+                Interlocked.Decrement(ref _pendingUpdates);
+                throw new OvsdbConnectionException(
+                    $"{max} updates not yet applied (the server sends faster than they are applied); dropping the connection to resynchronise");
+            }
+        }
+
+        _listener.OnUpdate(update);
     }
 
     public async ValueTask DisposeAsync()

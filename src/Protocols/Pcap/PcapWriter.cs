@@ -7,7 +7,9 @@ namespace Fabric.Protocols.Pcap;
 /// with microsecond or nanosecond timestamps. Records are gathered in an own buffer (1 MiB by default)
 /// and written by large sequential writes; the buffer only ever holds whole records, so after
 /// <see cref="Flush"/> or a normal <see cref="Dispose"/> the file ends on a record boundary.
-/// Writing a record allocates nothing.
+/// When writing the buffer fails (disk full, I/O error), a seekable stream is cut back to the end of the last
+/// successful write, so the file never ends inside a record, and the buffer keeps its records: a later
+/// <see cref="Flush"/> writes them when the stream accepts data again. Writing a record allocates nothing.
 /// </summary>
 public sealed class PcapWriter : IDisposable
 {
@@ -28,7 +30,9 @@ public sealed class PcapWriter : IDisposable
     private readonly byte[] _buffer;
     private readonly int _snapLength;
     private readonly bool _nanoseconds;
+    private readonly long _origin;
     private int _used;
+    private long _written;
     private bool _disposed;
 
     /// <summary>Writes the file header to <paramref name="stream"/> (buffered) and gets ready for records.</summary>
@@ -49,6 +53,7 @@ public sealed class PcapWriter : IDisposable
         _nanoseconds = nanoseconds;
         LinkType = linkType;
         _buffer = new byte[bufferSize];
+        _origin = stream.CanSeek ? stream.Position : 0;
 
         var header = _buffer.AsSpan(0, FileHeaderLength);
         BinaryPrimitives.WriteUInt32LittleEndian(header, nanoseconds ? 0xA1B23C4Du : 0xA1B2C3D4u);
@@ -86,6 +91,13 @@ public sealed class PcapWriter : IDisposable
     /// <summary>Records written so far.</summary>
     public long RecordCount { get; private set; }
 
+    /// <summary>Records accepted by <see cref="Write(ReadOnlySpan{byte}, long, int)"/> that are still in the buffer,
+    /// not yet written to the stream (they are lost if the stream never accepts them again).</summary>
+    public int BufferedRecords { get; private set; }
+
+    /// <summary>Captured bytes of the <see cref="BufferedRecords"/> (without record headers).</summary>
+    public long BufferedFrameBytes { get; private set; }
+
     /// <summary>Appends one record. Frames longer than the snapshot length are cut to it.</summary>
     /// <param name="frame">The captured bytes.</param>
     /// <param name="timestampNs">Nanoseconds since the Unix epoch (clamped to the format's range).</param>
@@ -119,12 +131,24 @@ public sealed class PcapWriter : IDisposable
             header.CopyTo(_buffer.AsSpan(_used));
             frame[..captured].CopyTo(_buffer.AsSpan(_used + RecordHeaderLength));
             _used += total;
+            BufferedRecords++;
+            BufferedFrameBytes += captured;
         }
         else
         {
             // Larger than the whole buffer (a huge snap length): write it through; the buffer is empty here.
-            _stream.Write(header);
-            _stream.Write(frame[..captured]);
+            try
+            {
+                _stream.Write(header);
+                _stream.Write(frame[..captured]);
+            }
+            catch (IOException)
+            {
+                Rewind();
+                throw;
+            }
+
+            _written += total;
         }
 
         Length += total;
@@ -166,10 +190,44 @@ public sealed class PcapWriter : IDisposable
 
     private void FlushBuffer()
     {
-        if (_used > 0)
+        if (_used == 0)
+        {
+            return;
+        }
+
+        try
         {
             _stream.Write(_buffer, 0, _used);
-            _used = 0;
+        }
+        catch (IOException)
+        {
+            Rewind();
+            throw;
+        }
+
+        _written += _used;
+        _used = 0;
+        BufferedRecords = 0;
+        BufferedFrameBytes = 0;
+    }
+
+    /// <summary>After a failed write: cuts off whatever part of it reached the stream (a write can stop in the
+    /// middle, e.g. when the disk fills), so the stream ends on a record boundary again.</summary>
+    private void Rewind()
+    {
+        if (!_stream.CanSeek)
+        {
+            return;
+        }
+
+        try
+        {
+            _stream.SetLength(_origin + _written);
+            _stream.Position = _origin + _written;
+        }
+        catch (IOException)
+        {
+            // The stream cannot even be cut back; a reader sees a torn last record (PcapFiles.Repair trims it).
         }
     }
 }

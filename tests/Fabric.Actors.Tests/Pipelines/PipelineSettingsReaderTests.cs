@@ -38,6 +38,7 @@ public class PipelineSettingsReaderTests
         Assert.Equal("ens4", pipeline.Source.Interface);
         Assert.Equal(0, pipeline.Source.Cpu);
         Assert.Equal(65535, pipeline.Source.Snaplen);
+        Assert.Equal(32 << 20, pipeline.Source.KernelBufferBytes);
         Assert.Equal(2, pipeline.Decap.Options.MaxDepth);
         Assert.Equal(TimeSpan.FromSeconds(2), pipeline.Decap.DedupWindow);
         var tap = Assert.IsType<TapSinkSettings>(pipeline.Sinks[0]);

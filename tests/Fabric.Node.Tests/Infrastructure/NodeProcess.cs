@@ -37,6 +37,9 @@ public sealed class NodeProcess : IDisposable
 
     public int ManagementPort { get; }
 
+    /// <summary>Environment variables the process gets on top of the test's own.</summary>
+    public Dictionary<string, string> Environment { get; } = [];
+
     public int RemotePort { get; }
 
     public string Directory { get; }
@@ -90,6 +93,11 @@ public sealed class NodeProcess : IDisposable
         };
         info.ArgumentList.Add("--config");
         info.ArgumentList.Add(ConfigFile);
+        foreach (var (name, value) in Environment)
+        {
+            info.Environment[name] = value;
+        }
+
         foreach (var arg in extraArgs)
         {
             info.ArgumentList.Add(arg);

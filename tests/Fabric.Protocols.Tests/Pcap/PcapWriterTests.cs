@@ -129,6 +129,77 @@ public sealed class PcapWriterTests : IDisposable
         Assert.Throws<ObjectDisposedException>(() => writer.Write([1], 0, 1));
     }
 
+    [Fact]
+    public void A_write_that_fails_half_way_leaves_the_stream_on_a_record_boundary_and_keeps_the_buffer_for_a_retry()
+    {
+        // Room for the header and a little more than one 4 KiB buffer: the second buffer write stops half-way
+        // with ENOSPC, as a write(2) on a full file system does.
+        var stream = new FullDiskStream(room: 6000);
+        var writer = new PcapWriter(stream, LinkTypes.Ethernet, leaveOpen: true, bufferSize: 4096);
+        var accepted = 0;
+        var failure = Assert.Throws<IOException>(() =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                writer.Write(new byte[300], i * 1_000L, 300);
+                accepted++;
+            }
+        });
+
+        Assert.Equal(28, failure.HResult);
+        Assert.True(stream.Length < 6000, $"{stream.Length} bytes kept");
+        Assert.Equal(0, (stream.Length - PcapWriter.FileHeaderLength) % (PcapWriter.RecordHeaderLength + 300));
+        Assert.Equal(stream.Length, stream.Position);
+        long onDisk = (stream.Length - PcapWriter.FileHeaderLength) / (PcapWriter.RecordHeaderLength + 300);
+        Assert.Equal(accepted, onDisk + writer.BufferedRecords);
+        Assert.Equal(writer.BufferedRecords * 300L, writer.BufferedFrameBytes);
+        Assert.Equal(CaptureReadStatus.EndOfFile, ReadAll(stream).Status);
+
+        // Still full: the flush fails the same way and nothing changes.
+        Assert.Throws<IOException>(writer.Flush);
+        Assert.Equal(PcapWriter.FileHeaderLength + (onDisk * 316), stream.Length);
+
+        // Space returns: the kept records are written, in order, and the file goes on.
+        stream.Room = long.MaxValue;
+        writer.Flush();
+        writer.Write(new byte[300], 999_000L, 300);
+        writer.Dispose();
+        var (records, status) = ReadAll(stream);
+        Assert.Equal(CaptureReadStatus.EndOfFile, status);
+        Assert.Equal(accepted + 1, records.Count);
+        Assert.Equal([.. Enumerable.Range(0, accepted).Select(i => i * 1_000L), 999_000L], records.Select(r => r.TimestampNs));
+    }
+
+    private static (List<CaptureFileReaderTests.Rec> Records, CaptureReadStatus Status) ReadAll(MemoryStream stream)
+    {
+        var copy = new MemoryStream(stream.ToArray());
+        using var reader = CaptureFileReader.Open(copy, false, "memory");
+        var (records, status) = CaptureFileReaderTests.ReadAll(reader);
+        return ([.. records], status);
+    }
+
+    /// <summary>A stream on a file system with <see cref="Room"/> bytes: a write beyond it stores what fits and
+    /// then fails with ENOSPC (HResult 28, as .NET reports it on Linux).</summary>
+    private sealed class FullDiskStream(long room) : MemoryStream
+    {
+        public long Room { get; set; } = room;
+
+        public override void Write(ReadOnlySpan<byte> buffer) => Write(buffer.ToArray(), 0, buffer.Length);
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            long free = Math.Max(0, Room - Position);
+            if (count <= free)
+            {
+                base.Write(buffer, offset, count);
+                return;
+            }
+
+            base.Write(buffer, offset, (int)free);
+            throw new IOException("No space left on device", 28);
+        }
+    }
+
     private static string[] Tshark(string path)
     {
         var result = ExternalTool.Run("tshark", "-r", path, "-T", "fields", "-e", "frame.time_epoch", "-e", "frame.cap_len", "-e", "frame.len");

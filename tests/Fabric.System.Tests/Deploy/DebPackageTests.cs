@@ -143,7 +143,7 @@ public sealed class DebPackageTests(DebPackageFixture deb)
     }
 
     /// <summary>The [Service] keys of a unit file (last value wins, as in systemd).</summary>
-    private static Dictionary<string, string> UnitSettings(string[] lines)
+    internal static Dictionary<string, string> UnitSettings(string[] lines)
     {
         var settings = new Dictionary<string, string>(StringComparer.Ordinal);
         var section = "";

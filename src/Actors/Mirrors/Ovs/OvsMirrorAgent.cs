@@ -27,6 +27,13 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
         }),
     };
 
+    /// <summary>
+    /// Updates that may wait in this actor's mailbox: a server flooding faster than the agent applies
+    /// them loses the connection (the session resynchronises from a fresh snapshot), so the mailbox
+    /// stays bounded (docs/reliability-hostile.md).
+    /// </summary>
+    internal const int MaxPendingUpdates = 4096;
+
     private static readonly TimeSpan InsertConfirmTimeout = TimeSpan.FromSeconds(2);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly MirrorSiteSettings _site;
@@ -71,11 +78,18 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        var self = Self;
+        var listener = new Listener(Self);
         _ovsdb = new OvsdbSession(
             _site.Ovsdb ?? OvsdbEndpoint.Parse(MirrorSettings.DefaultOvsdb),
-            new OvsdbSessionOptions { MonitorRequests = MonitorRequests, MinBackoff = _settings.ReconnectMinBackoff, MaxBackoff = _settings.ReconnectMaxBackoff },
-            new Listener(self));
+            new OvsdbSessionOptions
+            {
+                MonitorRequests = MonitorRequests,
+                MinBackoff = _settings.ReconnectMinBackoff,
+                MaxBackoff = _settings.ReconnectMaxBackoff,
+                MaxPendingUpdates = MaxPendingUpdates,
+            },
+            listener);
+        listener.Session = _ovsdb;
         _ovsdb.Start();
         Timers.StartPeriodicTimer("audit", Audit.Instance, _site.AuditInterval);
         Timers.StartPeriodicTimer("report", ReportTick.Instance, _settings.ReportInterval);
@@ -129,6 +143,7 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
 
     private void HandleUpdate(OvsdbUpdate update)
     {
+        update.From?.UpdateApplied();
         if (_replica is null)
         {
             return;
@@ -293,7 +308,7 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
 
     private sealed record OvsdbSnapshot(OvsdbSchema Schema, JsonObject Initial, DateTimeOffset ReceivedAt, long Timestamp);
 
-    private sealed record OvsdbUpdate(JsonObject Update, DateTimeOffset ReceivedAt, long Timestamp);
+    private sealed record OvsdbUpdate(JsonObject Update, DateTimeOffset ReceivedAt, long Timestamp, OvsdbSession? From);
 
     private sealed record OvsdbDown(string Reason, TimeSpan RetryIn);
 
@@ -314,11 +329,14 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
     /// <summary>Turns the session's callbacks (reader loop) into messages, stamped when they arrived.</summary>
     private sealed class Listener(IActorRef agent) : IOvsdbSessionListener
     {
+        /// <summary>The session whose updates these are (acknowledged when applied).</summary>
+        public OvsdbSession? Session { get; set; }
+
         public void OnSnapshot(OvsdbSchema schema, JsonObject initial) =>
             agent.Tell(new OvsdbSnapshot(schema, initial, DateTimeOffset.UtcNow, Stopwatch.GetTimestamp()));
 
         public void OnUpdate(JsonObject update) =>
-            agent.Tell(new OvsdbUpdate(update, DateTimeOffset.UtcNow, Stopwatch.GetTimestamp()));
+            agent.Tell(new OvsdbUpdate(update, DateTimeOffset.UtcNow, Stopwatch.GetTimestamp(), Session));
 
         public void OnDisconnected(string reason, TimeSpan retryIn) => agent.Tell(new OvsdbDown(reason, retryIn));
     }

@@ -77,6 +77,8 @@ internal sealed class CommandContext : IDisposable
             throw new ConsoleException($"--timeout: must be a positive number of seconds, got {seconds}", ExitCodes.Usage);
         }
 
-        return new ManagementClient(node, TokenSource.Read(_parse.GetValue(_globals.TokenFile)), TimeSpan.FromSeconds(seconds));
+        var caFile = _parse.GetValue(_globals.CaFile)
+            ?? (Environment.GetEnvironmentVariable("FABRIC_CA_FILE") is { Length: > 0 } env ? new FileInfo(env) : null);
+        return new ManagementClient(node, TokenSource.Read(_parse.GetValue(_globals.TokenFile)), TimeSpan.FromSeconds(seconds), CaTrust.Read(caFile));
     }
 }

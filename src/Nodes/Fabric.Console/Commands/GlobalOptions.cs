@@ -25,6 +25,12 @@ internal sealed class GlobalOptions
         Recursive = true,
     };
 
+    public Option<FileInfo?> CaFile { get; } = new("--ca-file")
+    {
+        Description = "PEM file of the CA that signed an https node's certificate (env FABRIC_CA_FILE); without it the system trust store decides",
+        Recursive = true,
+    };
+
     public Option<double> Timeout { get; } = new("--timeout")
     {
         Description = "Seconds to wait for the node's answer",
@@ -37,6 +43,7 @@ internal sealed class GlobalOptions
         root.Options.Add(Node);
         root.Options.Add(Json);
         root.Options.Add(TokenFile);
+        root.Options.Add(CaFile);
         root.Options.Add(Timeout);
     }
 }

@@ -11,9 +11,11 @@ public static class ManagementResults
     /// <summary>JSON options of every management response (camelCase, compact).</summary>
     public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web);
 
-    /// <summary>An error response <c>{"error":"one line"}</c> with <paramref name="status"/>.</summary>
-    public static IResult Error(int status, string message) =>
-        Results.Json(new ErrorBody(OneLine(message)), Json, statusCode: status);
+    /// <summary>
+    /// An error response <c>{"error":"one line"}</c> with <paramref name="status"/>; the line is
+    /// also what <see cref="ManagementGuard"/> logs for the request.
+    /// </summary>
+    public static IResult Error(int status, string message) => new ErrorResult(status, OneLine(message));
 
     /// <summary>
     /// Requires <c>Authorization: Bearer &lt;token&gt;</c> when <c>fabric.management.token</c> (or
@@ -42,4 +44,14 @@ public static class ManagementResults
 
     /// <summary>The body of every error response.</summary>
     public sealed record ErrorBody(string Error);
+
+    private sealed class ErrorResult(int status, string message) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            ArgumentNullException.ThrowIfNull(httpContext);
+            httpContext.Items[ManagementGuard.ErrorItem] = message;
+            return Results.Json(new ErrorBody(message), Json, statusCode: status).ExecuteAsync(httpContext);
+        }
+    }
 }
