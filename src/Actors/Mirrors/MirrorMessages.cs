@@ -61,7 +61,33 @@ public sealed record DefineMirrorSession(MirrorSessionSpec Spec) : IFabricMessag
 public sealed record RemoveMirrorSession(string Name) : IFabricMessage;
 
 /// <summary>Answer to define/remove: whether it was accepted, whether anything changed, and a one-line message.</summary>
-public sealed record MirrorCommandResult(bool Ok, bool Changed, string Message) : IFabricMessage;
+public sealed record MirrorCommandResult(bool Ok, bool Changed, string Message) : IFabricMessage
+{
+    /// <summary>
+    /// Refused (or not confirmed) because the supervisor's journal is unavailable: nothing was
+    /// changed; the same command may be sent again once the journal is back (HTTP 503).
+    /// </summary>
+    public bool JournalUnavailable { get; init; }
+}
+
+/// <summary>
+/// The supervisor's journal as the supervisor sees it. <paramref name="Available"/>: the last
+/// write or recovery succeeded; <paramref name="Recovered"/>: the supervisor's state was read from
+/// the journal at least once since it started (before that it knows no sessions);
+/// <paramref name="Pending"/>: events (repairs, observed statuses) kept in memory until the journal
+/// takes them; <paramref name="Failures"/>: journal failures since the supervisor started.
+/// </summary>
+public sealed record MirrorJournalStatus(
+    bool Available,
+    bool Recovered,
+    DateTimeOffset? UnavailableSince,
+    string? Problem,
+    int Pending,
+    long Failures,
+    DateTimeOffset? LastRecoveredAt) : IFabricMessage;
+
+/// <summary>Answer to a query the supervisor cannot answer yet: its state was never read from the journal since it started.</summary>
+public sealed record MirrorSupervisorUnavailable(string Reason, MirrorJournalStatus Journal) : IFabricMessage;
 
 /// <summary>Asks for every session with its status.</summary>
 public sealed record ListMirrorSessions : IFabricMessage
@@ -73,8 +99,8 @@ public sealed record ListMirrorSessions : IFabricMessage
 public sealed record MirrorSessionView(MirrorSessionSpec Spec, MirrorSessionStatus Status, long RepairCount, MirrorRepair? LastRepair,
     ImmutableArray<MirrorBackendSession> BackendSessions = default) : IFabricMessage;
 
-/// <summary>Answer to <see cref="ListMirrorSessions"/>.</summary>
-public sealed record MirrorSessionList(ImmutableArray<MirrorSessionView> Sessions) : IFabricMessage;
+/// <summary>Answer to <see cref="ListMirrorSessions"/>, with the state of the supervisor's journal.</summary>
+public sealed record MirrorSessionList(ImmutableArray<MirrorSessionView> Sessions, MirrorJournalStatus? Journal = null) : IFabricMessage;
 
 /// <summary>Asks for one session.</summary>
 public sealed record GetMirrorSession(string Name) : IFabricMessage;
@@ -109,9 +135,15 @@ public sealed record MirrorRepairLogged(MirrorRepair Repair) : IFabricMessage;
 /// <summary>Event: a session's observed status changed.</summary>
 public sealed record MirrorSessionObserved(string Site, MirrorSessionStatus Status) : IFabricMessage;
 
-/// <summary>Snapshot of the supervisor's state.</summary>
+/// <summary>
+/// Snapshot of the supervisor's state (<paramref name="KnownRepairs"/>: the ids of the most
+/// recently journaled repairs, oldest first; <paramref name="Observed"/>: the last settled status
+/// journaled per session).
+/// </summary>
 public sealed record MirrorSupervisorSnapshot(
     ImmutableArray<MirrorSessionSpec> Sessions,
     ImmutableDictionary<string, long> SiteVersions,
     ImmutableDictionary<string, long> RepairCounts,
-    ImmutableArray<MirrorHistoryEntry> History) : IFabricMessage;
+    ImmutableArray<MirrorHistoryEntry> History,
+    ImmutableArray<Guid> KnownRepairs,
+    ImmutableArray<MirrorSessionStatus> Observed) : IFabricMessage;

@@ -332,7 +332,16 @@ public sealed record MirrorRepair(
     string Trigger,
     string Missing,
     TimeSpan Duration,
-    string? Error) : IFabricMessage;
+    string? Error) : IFabricMessage
+{
+    /// <summary>
+    /// This repair's identity, drawn where the repair happened (a copy made with <c>with</c> keeps
+    /// it). The supervisor journals each id once, however often an agent repeats the repair in its
+    /// reports. Timestamps are no identity: two repairs of one session can carry the same
+    /// <see cref="DetectedAt"/> (clock granularity, a retry of the same detection).
+    /// </summary>
+    public Guid Id { get; init; } = Guid.NewGuid();
+}
 
 /// <summary>
 /// One session a polled backend holds for a Fabric session (aws: one Traffic Mirror session of a

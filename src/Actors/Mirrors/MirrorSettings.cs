@@ -99,6 +99,11 @@ public sealed partial class MirrorSettings
     /// <summary>The supervisor saves a snapshot after this many events.</summary>
     public int SnapshotEvery { get; init; } = 500;
 
+    /// <summary>First delay before the supervisor reads its journal again after a failure; doubles up to <see cref="JournalMaxBackoff"/>.</summary>
+    public TimeSpan JournalMinBackoff { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    public TimeSpan JournalMaxBackoff { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The site named <paramref name="name"/>, or null.</summary>
     public MirrorSiteSettings? Site(string name) => Sites.FirstOrDefault(s => s.Name == name);
 
@@ -178,6 +183,13 @@ public sealed partial class MirrorSettings
             throw agent.Problem("reconnect-max-backoff", "must not be shorter than reconnect-min-backoff");
         }
 
+        var journalMin = supervisor.Has("journal-min-backoff") ? supervisor.GetDuration("journal-min-backoff", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)) : TimeSpan.FromMilliseconds(500);
+        var journalMax = supervisor.Has("journal-max-backoff") ? supervisor.GetDuration("journal-max-backoff", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)) : TimeSpan.FromSeconds(5);
+        if (journalMax < journalMin)
+        {
+            throw supervisor.Problem("journal-max-backoff", "must not be shorter than journal-min-backoff");
+        }
+
         return new MirrorSettings
         {
             Sites = [.. sites],
@@ -187,6 +199,8 @@ public sealed partial class MirrorSettings
             ReportInterval = agent.Has("report-interval") ? agent.GetDuration("report-interval", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5)) : TimeSpan.FromSeconds(2),
             HistoryPerSession = supervisor.Has("history-per-session") ? supervisor.GetInt("history-per-session", 1, 100_000) : 200,
             SnapshotEvery = supervisor.Has("snapshot-every") ? supervisor.GetInt("snapshot-every", 10, 1_000_000) : 500,
+            JournalMinBackoff = journalMin,
+            JournalMaxBackoff = journalMax,
         };
     }
 

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
-using Akka.Persistence;
 using Fabric.Actors.Persistence;
 
 namespace Fabric.Actors.Mirrors;
@@ -9,13 +8,32 @@ namespace Fabric.Actors.Mirrors;
 /// <summary>
 /// The mirror supervisor: a cluster singleton on role <c>supervisor</c> (actor
 /// <c>/user/mirror-supervisor</c>, reached through <c>/user/mirror-supervisor-proxy</c>).
-/// Event-sourced: sessions defined, changed and removed, and an audit trail of what the agents
-/// observed and repaired. Hands each site's sessions to that site's agent (and again whenever an
-/// agent reports another assignment version, e.g. after either of them moved), merges
-/// <c>fabric.mirrors</c> from HOCON into the persisted state at start, and answers the console.
-/// Commands are idempotent: the singleton proxy re-delivers buffered commands after a failover.
+/// Event-sourced through its child <see cref="MirrorJournal"/>: sessions defined, changed and
+/// removed, and an audit trail of what the agents observed and repaired. Hands each site's
+/// sessions to that site's agent (and again whenever an agent reports another assignment version,
+/// e.g. after either of them moved), merges <c>fabric.mirrors</c> from HOCON into the persisted
+/// state at start, and answers the console. Commands are idempotent: the singleton proxy
+/// re-delivers buffered commands after a failover.
 /// </summary>
-public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
+/// <remarks>
+/// <para>The supervisor itself is not the persistent actor, so a journal outage does not stop it.
+/// While the journal is unavailable (its child stopped on a failed write or recovery; a new one is
+/// started after <c>journal-min-backoff</c>, doubling up to <c>journal-max-backoff</c>):</para>
+/// <list type="bullet">
+/// <item>repairs and observed statuses reported by the agents are applied to the state at once
+/// (history, counts) and kept in memory, in order, until the journal takes them; an event that a
+/// failed write may nevertheless have stored is recognised after recovery and not written twice;</item>
+/// <item>commands that change the desired state (define, remove, a changed <c>fabric.mirrors</c>)
+/// are refused with <see cref="MirrorCommandResult.JournalUnavailable"/>: nothing is changed, the
+/// agents keep the last assignment and keep repairing it;</item>
+/// <item>queries answer from memory and show the journal's state (<see cref="MirrorJournalStatus"/>).</item>
+/// </list>
+/// <para>Until the state was read from the journal once after start, the supervisor knows no
+/// sessions: it assigns nothing (an agent keeps what it holds), refuses commands and answers
+/// queries with <see cref="MirrorSupervisorUnavailable"/>; repairs reported meanwhile are kept and
+/// journaled after recovery unless already journaled.</para>
+/// </remarks>
+public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
 {
     /// <summary>Name of the singleton manager under <c>/user</c>.</summary>
     public const string Name = "mirror-supervisor";
@@ -23,62 +41,91 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
     /// <summary>Name of the proxy every node runs under <c>/user</c>.</summary>
     public const string ProxyName = "mirror-supervisor-proxy";
 
+    private const string RestartJournalTimer = "restart-journal";
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly MirrorSettings _settings;
     private readonly Func<IUntypedActorContext, string, IActorRef> _agentFor;
+    private readonly string _persistenceId;
     private readonly Dictionary<string, IActorRef> _agents = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, MirrorSessionSpec> _sessions = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _siteVersions = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _repairCounts = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, LinkedList<MirrorHistoryEntry>> _history = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MirrorSessionStatus> _live = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, MirrorSessionStatus> _observed = new(StringComparer.Ordinal);
-    private readonly HashSet<(string Session, long DetectedAt, string Trigger)> _knownRepairs = [];
     private readonly Dictionary<string, DateTimeOffset> _lastReport = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string?> _siteProblem = new(StringComparer.Ordinal);
+
+    /// <summary>What polled backends (aws) last reported holding for each session; not journaled.</summary>
     private readonly Dictionary<string, ImmutableArray<MirrorBackendSession>> _backendSessions = new(StringComparer.Ordinal);
-    private long _eventsSinceSnapshot;
+
+    /// <summary>Events not yet confirmed by the journal, oldest first.</summary>
+    private readonly LinkedList<Pending> _outbox = new();
+
+    /// <summary>Repairs reported before the state was first recovered.</summary>
+    private readonly List<MirrorRepair> _early = [];
+
+    /// <summary>The state as the journal confirmed it (null until first recovered); assignments come from it.</summary>
+    private MirrorSupervisorState? _durable;
+
+    /// <summary><see cref="_durable"/> plus the events of <see cref="_outbox"/>; queries answer from it.</summary>
+    private MirrorSupervisorState? _state;
+
+    private IActorRef? _journal;
+    private bool _journalReady;
+    private bool _merged;
+    private long _lastAckedSeq = -1;
+    private long _nextToken;
+    private int _restarts;
+    private int _consecutiveFailures;
+    private long _failures;
+    private DateTimeOffset? _unavailableSince = DateTimeOffset.UtcNow;
+    private string? _problem = "reading the journal (starting)";
+    private DateTimeOffset? _lastRecoveredAt;
+    private bool _stopping;
 
     public MirrorSupervisor(MirrorSettings settings, Func<IUntypedActorContext, string, IActorRef> agentFor, string persistenceId)
     {
         _settings = settings;
         _agentFor = agentFor;
-        PersistenceId = persistenceId;
-        JournalPluginId = FabricPersistence.JournalPluginId;
-        SnapshotPluginId = FabricPersistence.SnapshotPluginId;
+        _persistenceId = persistenceId;
 
-        Recover<SnapshotOffer>(offer =>
+        Receive<JournalRecovered>(HandleRecovered);
+        Receive<JournalWritten>(HandleWritten);
+        Receive<JournalRejected>(HandleRejected);
+        Receive<JournalFailed>(f => _problem = f.Problem);
+        Receive<Terminated>(HandleTerminated);
+        Receive<RestartJournal>(_ => StartJournal());
+
+        Receive<DefineMirrorSession>(HandleDefine);
+        Receive<RemoveMirrorSession>(HandleRemove);
+        Receive<ListMirrorSessions>(_ => Sender.Tell(Unrecovered() as object
+            ?? new MirrorSessionList([.. _state!.Sessions.Values.OrderBy(s => s.Name, StringComparer.Ordinal).Select(View)], JournalStatus())));
+        Receive<GetMirrorSession>(m =>
         {
-            if (offer.Snapshot is MirrorSupervisorSnapshot snapshot)
+            if (Unrecovered() is { } unavailable)
             {
-                Restore(snapshot);
+                Sender.Tell(unavailable);
+                return;
             }
-        });
-        Recover<MirrorSessionDefined>(e => Apply(e));
-        Recover<MirrorSessionRemoved>(e => Apply(e));
-        Recover<MirrorRepairLogged>(e => Apply(e));
-        Recover<MirrorSessionObserved>(e => Apply(e));
-        Recover<RecoveryCompleted>(_ => Self.Tell(MergeConfiguration.Instance));
 
-        Command<MergeConfiguration>(_ => HandleMergeConfiguration());
-        Command<DefineMirrorSession>(HandleDefine);
-        Command<RemoveMirrorSession>(HandleRemove);
-        Command<ListMirrorSessions>(_ => Sender.Tell(new MirrorSessionList([.. _sessions.Values.OrderBy(s => s.Name, StringComparer.Ordinal).Select(View)])));
-        Command<GetMirrorSession>(m => Sender.Tell(new MirrorSessionDetail(m.Name, _sessions.TryGetValue(m.Name, out var s) ? View(s) : null)));
-        Command<GetMirrorHistory>(HandleHistory);
-        Command<RepairMirrorSession>(HandleRepair);
-        Command<SessionStatusChanged>(HandleStatus);
-        Command<RepairRecorded>(m => LogRepair(m.Repair));
-        Command<AgentReport>(HandleReport);
-        Command<CheckSites>(_ => HandleCheckSites());
-        // The journal is the full audit trail: events are kept after a snapshot (recovery starts at the snapshot).
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Mirror supervisor: snapshot failed"));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Mirror supervisor: deleting older snapshots failed"));
+            Sender.Tell(new MirrorSessionDetail(m.Name, _state!.Sessions.TryGetValue(m.Name, out var s) ? View(s) : null));
+        });
+        Receive<GetMirrorHistory>(HandleHistory);
+        Receive<RepairMirrorSession>(HandleRepair);
+        Receive<SessionStatusChanged>(HandleStatus);
+        Receive<RepairRecorded>(m => LogRepair(m.Repair));
+        Receive<AgentReport>(HandleReport);
+        Receive<CheckSites>(_ => HandleCheckSites());
+        Receive<StopGracefully>(_ => HandleStop());
+        Receive<StopNow>(_ => Context.Stop(Self));
     }
 
-    public override string PersistenceId { get; }
+    /// <summary>
+    /// The singleton's termination message (hand-over to another node): stops once the journal
+    /// has taken the events kept in memory, at most <see cref="StopGracePeriod"/> later (and at once
+    /// while the journal is unavailable).
+    /// </summary>
+    public static object TerminationMessage => StopGracefully.Instance;
+
+    /// <summary>How long a stopping supervisor waits for the journal to take its kept events.</summary>
+    public static readonly TimeSpan StopGracePeriod = TimeSpan.FromSeconds(5);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -88,160 +135,318 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
 
     protected override void PreStart()
     {
-        Timers.StartPeriodicTimer("check-sites", CheckSites.Instance, _settings.ReportInterval);
         MirrorsExtension.Get(Context.System).SupervisorStarted();
+        Timers.StartPeriodicTimer("check-sites", CheckSites.Instance, _settings.ReportInterval);
+        StartJournal();
+        Publish();
         base.PreStart();
     }
 
     protected override void PostStop()
     {
+        if (_outbox.Count > 0)
+        {
+            _log.Warning("Mirror supervisor stopped with {0} event(s) the journal has not taken: {1}", _outbox.Count, string.Join("; ", _outbox.Select(p => p.Event)));
+        }
+
         MirrorsExtension.Get(Context.System).SupervisorStopped();
         base.PostStop();
     }
 
-    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    // ---- the journal ----
+
+    private void StartJournal()
     {
-        PersistenceFailures.Get(Context.System).Record(Name, PersistenceFailures.Persist);
-        base.OnPersistFailure(cause, @event, sequenceNr);
+        _journalReady = false;
+        _journal = Context.ActorOf(MirrorJournal.Props(_persistenceId, _settings, Self, _lastAckedSeq), MirrorJournal.Name + "-" + (++_restarts));
+        Context.Watch(_journal);
     }
 
-    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    private void HandleTerminated(Terminated terminated)
     {
-        PersistenceFailures.Get(Context.System).Record(Name, PersistenceFailures.Rejected);
-        base.OnPersistRejected(cause, @event, sequenceNr);
+        if (!terminated.ActorRef.Equals(_journal))
+        {
+            return;
+        }
+
+        _journal = null;
+        _journalReady = false;
+        _failures++;
+        _unavailableSince ??= DateTimeOffset.UtcNow;
+        _problem ??= "the journal stopped";
+
+        // Commands wait for their own write: refused now (the client may send them again), and taken out of the state.
+        var refused = _outbox.Where(p => p.ReplyTo is not null).ToList();
+        foreach (var p in refused)
+        {
+            _outbox.Remove(p);
+            p.ReplyTo!.Tell(new MirrorCommandResult(false, false, $"{p.Subject}: not confirmed, the supervisor's journal failed ({_problem}); nothing was changed unless `fabric mirrors show {p.Subject}` says so once the journal is back")
+            {
+                JournalUnavailable = true,
+            });
+        }
+
+        foreach (var p in _outbox)
+        {
+            p.Sent = false;
+        }
+
+        if (refused.Count > 0)
+        {
+            Rebuild();
+        }
+
+        if (_stopping)
+        {
+            Context.Stop(Self);
+            return;
+        }
+
+        var delay = Backoff();
+        _log.Warning("Mirror supervisor: journal unavailable ({0}); {1} event(s) kept in memory; trying again in {2:0.0} s", _problem, _outbox.Count, delay.TotalSeconds);
+        Timers.StartSingleTimer(RestartJournalTimer, RestartJournal.Instance, delay);
+        Publish();
     }
 
-    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    /// <summary>journal-min-backoff, doubled after each failure in a row, at most journal-max-backoff.</summary>
+    private TimeSpan Backoff()
     {
-        PersistenceFailures.Get(Context.System).Record(Name, PersistenceFailures.Recovery);
-        base.OnRecoveryFailure(reason, message);
+        var attempt = Math.Min(_consecutiveFailures++, 20);
+        return TimeSpan.FromTicks(Math.Min(_settings.JournalMaxBackoff.Ticks, _settings.JournalMinBackoff.Ticks << attempt));
     }
 
-    // ---- state ----
-
-    private void Apply(object e)
+    private void HandleRecovered(JournalRecovered recovered)
     {
-        switch (e)
+        if (!Sender.Equals(_journal))
+        {
+            return;
+        }
+
+        var first = _durable is null;
+        _durable = MirrorSupervisorState.From(recovered.State, _settings.HistoryPerSession);
+
+        // A write reported as failed may have reached the database: those events are in the tail, not written again.
+        var tail = recovered.Tail.IsDefault ? [] : recovered.Tail;
+        foreach (var (_, e) in tail)
+        {
+            if (_outbox.First is { } head && Equals(head.Value.Event, e))
+            {
+                _outbox.RemoveFirst();
+            }
+        }
+
+        _lastAckedSeq = recovered.LastSequenceNr;
+        _journalReady = true;
+        _consecutiveFailures = 0;
+        var wasDown = _unavailableSince;
+        _unavailableSince = null;
+        _problem = null;
+        _lastRecoveredAt = DateTimeOffset.UtcNow;
+
+        if (first)
+        {
+            foreach (var repair in _early)
+            {
+                if (!_durable.Knows(repair.Id) && !_outbox.Any(p => p.Event is MirrorRepairLogged l && l.Repair.Id == repair.Id))
+                {
+                    _outbox.AddLast(new Pending(++_nextToken, new MirrorRepairLogged(repair), null, repair.Session));
+                }
+            }
+
+            _early.Clear();
+        }
+
+        Rebuild();
+        if (first)
+        {
+            _log.Info("Mirror supervisor: state recovered from the journal at sequence number {0} ({1} session(s))", recovered.LastSequenceNr, _durable.Sessions.Count);
+            MergeConfiguration();
+        }
+        else
+        {
+            _log.Info("Mirror supervisor: journal available again after {0:0.0} s (sequence number {1}); writing {2} kept event(s)",
+                (DateTimeOffset.UtcNow - wasDown!.Value).TotalSeconds, recovered.LastSequenceNr, _outbox.Count);
+        }
+
+        SendPending();
+        Publish();
+    }
+
+    private void HandleWritten(JournalWritten written)
+    {
+        if (_outbox.First is not { } node || node.Value.Token != written.Token)
+        {
+            return; // an answer of a journal that failed since (its events were sent again)
+        }
+
+        _outbox.RemoveFirst();
+        var p = node.Value;
+        _lastAckedSeq = written.SequenceNr;
+        _durable!.Apply(p.Event, written.SequenceNr);
+        switch (p.Event)
         {
             case MirrorSessionDefined d:
-                var existed = _sessions.TryGetValue(d.Spec.Name, out var old);
-                _sessions[d.Spec.Name] = d.Spec;
-                BumpSite(d.Spec.Site);
-                if (existed && old!.Site != d.Spec.Site)
+                Assign(d.Spec.Site);
+                if (p.OldSite is { } oldSite && oldSite != d.Spec.Site)
                 {
-                    BumpSite(old.Site);
+                    Assign(oldSite);
                 }
 
-                AddHistory(new MirrorHistoryEntry(d.Spec.Name, d.At, "defined", $"{(existed ? "changed" : "defined")} ({d.Origin}): {Describe(d.Spec)}", null));
                 break;
-            case MirrorSessionRemoved r:
-                if (_sessions.Remove(r.Name, out var removed))
-                {
-                    BumpSite(removed.Site);
-                }
+            case MirrorSessionRemoved:
+                Assign(p.OldSite!);
+                break;
+        }
 
-                _live.Remove(r.Name);
-                _observed.Remove(r.Name);
-                _backendSessions.Remove(r.Name);
-                AddHistory(new MirrorHistoryEntry(r.Name, r.At, "removed", $"removed ({r.Origin})", null));
-                break;
-            case MirrorRepairLogged l:
-                _knownRepairs.Add(KeyOf(l.Repair));
-                _repairCounts[l.Repair.Session] = _repairCounts.GetValueOrDefault(l.Repair.Session) + 1;
-                var text = l.Repair.Error is null
-                    ? $"{l.Repair.Trigger} repair in {l.Repair.Duration.TotalMilliseconds:0.0} ms: {l.Repair.Missing}"
-                    : $"{l.Repair.Trigger} repair failed after {l.Repair.Duration.TotalMilliseconds:0.0} ms: {l.Repair.Error} (was: {l.Repair.Missing})";
-                AddHistory(new MirrorHistoryEntry(l.Repair.Session, l.Repair.DetectedAt, "repair", text, l.Repair));
-                break;
-            case MirrorSessionObserved o:
-                _observed[o.Status.Name] = o.Status;
-                AddHistory(new MirrorHistoryEntry(o.Status.Name, o.Status.Since, "observed", o.Status.Describe(), null));
-                break;
+        p.ReplyTo?.Tell(new MirrorCommandResult(true, true, p.Done!));
+        if (!_merged && !_outbox.Any(o => o.Config))
+        {
+            Merged();
+        }
+
+        Publish();
+        if (_stopping && _outbox.Count == 0)
+        {
+            Context.Stop(Self);
         }
     }
 
-    private void BumpSite(string site) => _siteVersions[site] = Math.Max(_siteVersions.GetValueOrDefault(site) + 1, LastSequenceNr + 1);
-
-    private void AddHistory(MirrorHistoryEntry entry)
+    private void HandleStop()
     {
-        if (!_history.TryGetValue(entry.Session, out var list))
+        if (_outbox.Count == 0 || !_journalReady)
         {
-            list = new LinkedList<MirrorHistoryEntry>();
-            _history[entry.Session] = list;
+            Context.Stop(Self);
+            return;
         }
 
-        list.AddLast(entry);
-        while (list.Count > _settings.HistoryPerSession)
-        {
-            list.RemoveFirst();
-        }
+        _stopping = true;
+        _log.Info("Mirror supervisor: stopping once the journal has taken {0} kept event(s)", _outbox.Count);
+        Timers.StartSingleTimer("stop", StopNow.Instance, StopGracePeriod);
     }
 
-    private void Restore(MirrorSupervisorSnapshot snapshot)
+    private void HandleRejected(JournalRejected rejected)
     {
-        _sessions.Clear();
-        foreach (var s in snapshot.Sessions)
+        if (_outbox.First is not { } node || node.Value.Token != rejected.Token)
         {
-            _sessions[s.Name] = s;
+            return;
         }
 
-        foreach (var (k, v) in snapshot.SiteVersions)
+        _outbox.RemoveFirst();
+        var p = node.Value;
+        _log.Error("Mirror supervisor: the journal refused an event; it is kept in memory only and is lost at the next restart: {0} ({1})", p.Event, rejected.Problem);
+        p.ReplyTo?.Tell(new MirrorCommandResult(false, false, $"{p.Subject}: the journal refused the change ({rejected.Problem})"));
+        if (p.ReplyTo is not null)
         {
-            _siteVersions[k] = v;
+            Rebuild();
         }
 
-        foreach (var (k, v) in snapshot.RepairCounts)
+        Publish();
+    }
+
+    /// <summary>Queues an event: applied to the state now, written when the journal takes it.</summary>
+    private void Enqueue(Pending pending)
+    {
+        _outbox.AddLast(pending);
+        _state!.Apply(pending.Event, 0);
+        if (pending.Event is MirrorSessionRemoved r)
         {
-            _repairCounts[k] = v;
+            _live.Remove(r.Name);
+            _backendSessions.Remove(r.Name);
         }
 
-        _history.Clear();
-        foreach (var entry in snapshot.History)
+        SendPending();
+        Publish();
+    }
+
+    private void SendPending()
+    {
+        if (!_journalReady || _journal is null)
         {
-            AddHistory(entry);
-            if (entry.Repair is not null)
-            {
-                _knownRepairs.Add(KeyOf(entry.Repair));
-            }
+            return;
+        }
+
+        var batch = _outbox.Where(p => !p.Sent).ToList();
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var p in batch)
+        {
+            p.Sent = true;
+        }
+
+        _journal.Tell(new JournalWrite([.. batch.Select(p => (p.Token, p.Event))]));
+    }
+
+    /// <summary>The state again: as confirmed by the journal, plus the events still waiting for it.</summary>
+    private void Rebuild()
+    {
+        _state = MirrorSupervisorState.From(_durable!.ToSnapshot(), _settings.HistoryPerSession);
+        foreach (var p in _outbox)
+        {
+            _state.Apply(p.Event, 0);
+        }
+
+        foreach (var name in _live.Keys.Where(n => !_state.Sessions.ContainsKey(n)).ToList())
+        {
+            _live.Remove(name);
         }
     }
 
-    private void PersistEvent(object e, Action? after = null) =>
-        Persist(e, persisted =>
+    private MirrorJournalStatus JournalStatus() =>
+        new(_journalReady, _durable is not null, _unavailableSince, _problem, _outbox.Count + _early.Count, _failures, _lastRecoveredAt);
+
+    private void Publish() => PersistenceFailures.Get(Context.System).SetJournal(Name, _journalReady, _outbox.Count + _early.Count);
+
+    private MirrorSupervisorUnavailable? Unrecovered() => _state is null
+        ? new MirrorSupervisorUnavailable($"the mirror supervisor has not read its state from the journal yet ({_problem})", JournalStatus())
+        : null;
+
+    /// <summary>Why a command that changes the desired state cannot be taken now, or null.</summary>
+    private MirrorCommandResult? RefuseWhileUnavailable(string subject)
+    {
+        if (_state is null)
         {
-            Apply(persisted);
-            after?.Invoke();
-            if (++_eventsSinceSnapshot >= _settings.SnapshotEvery)
-            {
-                _eventsSinceSnapshot = 0;
-                SaveSnapshot(new MirrorSupervisorSnapshot(
-                    [.. _sessions.Values],
-                    _siteVersions.ToImmutableDictionary(StringComparer.Ordinal),
-                    _repairCounts.ToImmutableDictionary(StringComparer.Ordinal),
-                    [.. _history.Values.SelectMany(h => h)]));
-            }
-        });
+            return new MirrorCommandResult(false, false, $"{subject}: refused, the mirror supervisor has not read its state from the journal yet ({_problem}); nothing was changed, send it again later") { JournalUnavailable = true };
+        }
+
+        return _journalReady
+            ? null
+            : new MirrorCommandResult(false, false, $"{subject}: refused, the supervisor's journal is unavailable since {_unavailableSince:HH:mm:ss} UTC ({_problem}); nothing was changed, the agents keep the current sessions; send it again when `fabric mirrors list` shows the journal available") { JournalUnavailable = true };
+    }
 
     // ---- commands ----
 
-    private void HandleMergeConfiguration()
+    private void MergeConfiguration()
     {
-        var declared = _settings.Mirrors.Where(m => !_sessions.TryGetValue(m.Name, out var existing) || existing != m).ToList();
+        var declared = _settings.Mirrors.Where(m => !_state!.Sessions.TryGetValue(m.Name, out var existing) || existing != m).ToList();
         if (declared.Count > 0)
         {
             _log.Info("Mirror supervisor: merging {0} session(s) from fabric.mirrors", declared.Count);
         }
 
-        PersistAll(declared.Select(d => new MirrorSessionDefined(d, "config", DateTimeOffset.UtcNow)), e => Apply(e));
-        DeferAsync(declared, _ =>
+        foreach (var spec in declared)
         {
-            foreach (var site in _settings.Sites)
-            {
-                Assign(site.Name);
-            }
+            var oldSite = _state!.Sessions.GetValueOrDefault(spec.Name)?.Site;
+            Enqueue(new Pending(++_nextToken, new MirrorSessionDefined(spec, "config", DateTimeOffset.UtcNow), null, spec.Name) { OldSite = oldSite, Config = true });
+        }
 
-            _log.Info("Mirror supervisor: {0} session(s) on {1} site(s)", _sessions.Count, _settings.Sites.Length);
-        });
+        if (declared.Count == 0)
+        {
+            Merged();
+        }
+    }
+
+    private void Merged()
+    {
+        _merged = true;
+        foreach (var site in _settings.Sites)
+        {
+            Assign(site.Name);
+        }
+
+        _log.Info("Mirror supervisor: {0} session(s) on {1} site(s)", _durable!.Sessions.Count, _settings.Sites.Length);
     }
 
     private void HandleDefine(DefineMirrorSession command)
@@ -254,52 +459,70 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        if (_sessions.TryGetValue(spec.Name, out var existing) && existing == spec)
+        if (_state is not null && _state.Sessions.TryGetValue(spec.Name, out var same) && same == spec)
         {
             Sender.Tell(new MirrorCommandResult(true, false, $"mirror {spec.Name} is already defined like this"));
             return;
         }
 
-        var replyTo = Sender;
-        var oldSite = existing?.Site;
-        PersistEvent(new MirrorSessionDefined(spec, "console", DateTimeOffset.UtcNow), () =>
+        if (RefuseWhileUnavailable("mirror " + spec.Name) is { } refused)
         {
-            Assign(spec.Site);
-            if (oldSite is not null && oldSite != spec.Site)
-            {
-                Assign(oldSite);
-            }
+            Sender.Tell(refused);
+            return;
+        }
 
-            replyTo.Tell(new MirrorCommandResult(true, true, existing is null ? $"mirror {spec.Name} defined" : $"mirror {spec.Name} changed"));
+        var existing = _state!.Sessions.GetValueOrDefault(spec.Name);
+        Enqueue(new Pending(++_nextToken, new MirrorSessionDefined(spec, "console", DateTimeOffset.UtcNow), Sender, spec.Name)
+        {
+            OldSite = existing?.Site,
+            Done = existing is null ? $"mirror {spec.Name} defined" : $"mirror {spec.Name} changed",
         });
     }
 
     private void HandleRemove(RemoveMirrorSession command)
     {
-        if (!_sessions.TryGetValue(command.Name, out var existing))
+        if (_state is not null && !_state.Sessions.ContainsKey(command.Name))
         {
             Sender.Tell(new MirrorCommandResult(true, false, $"mirror {command.Name} is not defined"));
             return;
         }
 
-        var replyTo = Sender;
-        PersistEvent(new MirrorSessionRemoved(command.Name, "console", DateTimeOffset.UtcNow), () =>
+        if (RefuseWhileUnavailable("mirror " + command.Name) is { } refused)
         {
-            Assign(existing.Site);
-            replyTo.Tell(new MirrorCommandResult(true, true, $"mirror {command.Name} removed"));
+            Sender.Tell(refused);
+            return;
+        }
+
+        var existing = _state!.Sessions[command.Name];
+        Enqueue(new Pending(++_nextToken, new MirrorSessionRemoved(command.Name, "console", DateTimeOffset.UtcNow), Sender, command.Name)
+        {
+            OldSite = existing.Site,
+            Done = $"mirror {command.Name} removed",
         });
     }
 
     private void HandleHistory(GetMirrorHistory request)
     {
-        var known = _sessions.ContainsKey(request.Name) || _history.ContainsKey(request.Name);
-        var entries = _history.TryGetValue(request.Name, out var list) ? list.Skip(Math.Max(0, list.Count - Math.Max(1, request.Limit))).ToImmutableArray() : [];
+        if (Unrecovered() is { } unavailable)
+        {
+            Sender.Tell(unavailable);
+            return;
+        }
+
+        var known = _state!.Sessions.ContainsKey(request.Name) || _state.History.ContainsKey(request.Name);
+        var entries = _state.History.TryGetValue(request.Name, out var list) ? list.Skip(Math.Max(0, list.Count - Math.Max(1, request.Limit))).ToImmutableArray() : [];
         Sender.Tell(new MirrorHistory(request.Name, known, entries));
     }
 
     private void HandleRepair(RepairMirrorSession request)
     {
-        if (!_sessions.TryGetValue(request.Name, out var spec))
+        if (Unrecovered() is { } unavailable)
+        {
+            Sender.Tell(unavailable);
+            return;
+        }
+
+        if (!_state!.Sessions.TryGetValue(request.Name, out var spec))
         {
             Sender.Tell(new RepairSessionResult(request.Name, false, null, null));
             return;
@@ -311,7 +534,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
     private void HandleStatus(SessionStatusChanged changed)
     {
         _lastReport[changed.Site] = DateTimeOffset.UtcNow;
-        if (!_sessions.TryGetValue(changed.Status.Name, out var spec) || spec.Site != changed.Site)
+        if (_state is null || !_state.Sessions.TryGetValue(changed.Status.Name, out var spec) || spec.Site != changed.Site)
         {
             return;
         }
@@ -319,22 +542,31 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         _live[changed.Status.Name] = changed.Status;
 
         // The audit trail keeps settled statuses; "repairing" is transient and the repair itself is journaled.
-        var previous = _observed.GetValueOrDefault(changed.Status.Name);
+        var previous = _state.Observed.GetValueOrDefault(changed.Status.Name);
         if (changed.Status.Health != MirrorHealth.Repairing
             && (previous is null || previous.Health != changed.Status.Health || previous.Reason != changed.Status.Reason))
         {
-            PersistEvent(new MirrorSessionObserved(changed.Site, changed.Status));
+            Enqueue(new Pending(++_nextToken, new MirrorSessionObserved(changed.Site, changed.Status), null, changed.Status.Name));
         }
     }
 
-    private static (string, long, string) KeyOf(MirrorRepair repair) => (repair.Session, repair.DetectedAt.UtcTicks, repair.Trigger);
-
-    /// <summary>Journals a repair once, whether it came alone or again in an agent's report.</summary>
+    /// <summary>Journals a repair once (by its <see cref="MirrorRepair.Id"/>), whether it came alone or again in an agent's report.</summary>
     private void LogRepair(MirrorRepair repair)
     {
-        if (_knownRepairs.Add(KeyOf(repair)))
+        if (_state is null)
         {
-            PersistEvent(new MirrorRepairLogged(repair));
+            if (!_early.Any(r => r.Id == repair.Id))
+            {
+                _early.Add(repair);
+                Publish();
+            }
+
+            return;
+        }
+
+        if (!_state.Knows(repair.Id))
+        {
+            Enqueue(new Pending(++_nextToken, new MirrorRepairLogged(repair), null, repair.Session));
         }
     }
 
@@ -350,29 +582,39 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
         }
 
         _siteProblem[report.Site] = report.Connected ? null : report.ConnectionProblem;
+        if (_state is null)
+        {
+            return;
+        }
+
         var held = report.BackendSessions.IsDefault ? [] : report.BackendSessions;
-        foreach (var spec in _sessions.Values.Where(s => s.Site == report.Site))
+        foreach (var spec in _state.Sessions.Values.Where(s => s.Site == report.Site))
         {
             _backendSessions[spec.Name] = [.. held.Where(b => b.Rule == spec.Name)];
         }
 
         foreach (var status in report.Statuses)
         {
-            if (_sessions.TryGetValue(status.Name, out var spec) && spec.Site == report.Site)
+            if (_state.Sessions.TryGetValue(status.Name, out var spec) && spec.Site == report.Site)
             {
                 _live[status.Name] = status;
             }
         }
 
-        if (report.Version != SiteVersion(report.Site))
+        if (_merged && report.Version != _durable!.SiteVersion(report.Site))
         {
-            _log.Info("Mirror supervisor: agent of {0} holds version {1}, current {2}; assigning", report.Site, report.Version, SiteVersion(report.Site));
+            _log.Info("Mirror supervisor: agent of {0} holds version {1}, current {2}; assigning", report.Site, report.Version, _durable.SiteVersion(report.Site));
             Assign(report.Site);
         }
     }
 
     private void HandleCheckSites()
     {
+        if (_state is null)
+        {
+            return;
+        }
+
         var stale = DateTimeOffset.UtcNow - (_settings.ReportInterval * 3);
         foreach (var site in _settings.Sites)
         {
@@ -382,7 +624,7 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
             }
 
             // No agent has reported lately: the site is unreachable (its statuses are not known).
-            foreach (var spec in _sessions.Values.Where(s => s.Site == site.Name))
+            foreach (var spec in _state.Sessions.Values.Where(s => s.Site == site.Name))
             {
                 var reason = _lastReport.ContainsKey(site.Name)
                     ? $"site unreachable: no report from the agent of {site.Name} since {last:O}"
@@ -390,16 +632,23 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
                 _live[spec.Name] = new MirrorSessionStatus(spec.Name, MirrorHealth.Unknown, reason, DateTimeOffset.UtcNow, _live.GetValueOrDefault(spec.Name)?.RepairCount ?? 0, _live.GetValueOrDefault(spec.Name)?.LastRepairAt);
             }
 
-            Assign(site.Name); // an agent that comes up gets its sessions without waiting for its report
+            if (_merged)
+            {
+                Assign(site.Name); // an agent that comes up gets its sessions without waiting for its report
+            }
         }
     }
 
-    private long SiteVersion(string site) => Math.Max(1, _siteVersions.GetValueOrDefault(site));
-
+    /// <summary>Sends a site's sessions as the journal confirmed them (never before the state was recovered and merged).</summary>
     private void Assign(string site)
     {
-        var sessions = _sessions.Values.Where(s => s.Site == site).OrderBy(s => s.Name, StringComparer.Ordinal).ToImmutableArray();
-        Agent(site).Tell(new AssignSessions(site, SiteVersion(site), sessions));
+        if (!_merged || _durable is null)
+        {
+            return;
+        }
+
+        var sessions = _durable.Sessions.Values.Where(s => s.Site == site).OrderBy(s => s.Name, StringComparer.Ordinal).ToImmutableArray();
+        Agent(site).Tell(new AssignSessions(site, _durable.SiteVersion(site), sessions));
     }
 
     private IActorRef Agent(string site)
@@ -435,16 +684,51 @@ public sealed class MirrorSupervisor : ReceivePersistentActor, IWithTimers
     {
         var status = _live.GetValueOrDefault(spec.Name)
             ?? new MirrorSessionStatus(spec.Name, spec.Enabled ? MirrorHealth.Unknown : MirrorHealth.Disabled, spec.Enabled ? "no report from the site's agent yet" : null, DateTimeOffset.UtcNow, 0, null);
-        var last = _history.TryGetValue(spec.Name, out var list) ? list.LastOrDefault(e => e.Repair is not null)?.Repair : null;
-        return new MirrorSessionView(spec, status, _repairCounts.GetValueOrDefault(spec.Name), last, _backendSessions.GetValueOrDefault(spec.Name, []));
+        var last = _state!.History.TryGetValue(spec.Name, out var list) ? list.LastOrDefault(e => e.Repair is not null)?.Repair : null;
+        return new MirrorSessionView(spec, status, _state.RepairCounts.GetValueOrDefault(spec.Name), last, _backendSessions.GetValueOrDefault(spec.Name, []));
     }
 
     internal static string Describe(MirrorSessionSpec s) =>
         $"site={s.Site} backend={s.Backend.ToString().ToLowerInvariant()}{(s.Bridge.Length > 0 ? " bridge=" + s.Bridge : "")} sources=[{string.Join(", ", s.Sources)}] direction={s.Direction.ToString().ToLowerInvariant()} output={s.Output}{(s.SnapLength is { } n ? " snaplen=" + n : "")}{(s.Options is { } o ? " " + o.Describe() : "")}{(s.Enabled ? "" : " disabled")}";
 
-    private sealed class MergeConfiguration
+    /// <summary>An event waiting for the journal; <see cref="ReplyTo"/> is set for a console command (answered once written).</summary>
+    private sealed class Pending(long token, object @event, IActorRef? replyTo, string subject)
     {
-        public static readonly MergeConfiguration Instance = new();
+        public long Token { get; } = token;
+
+        public object Event { get; } = @event;
+
+        public IActorRef? ReplyTo { get; } = replyTo;
+
+        /// <summary>The session the event is about.</summary>
+        public string Subject { get; } = subject;
+
+        /// <summary>Definition or removal: the site the session was on before (assigned again once written).</summary>
+        public string? OldSite { get; init; }
+
+        /// <summary>The answer once written.</summary>
+        public string? Done { get; init; }
+
+        /// <summary>A definition merged from <c>fabric.mirrors</c> at start (kept and written again after a journal failure).</summary>
+        public bool Config { get; init; }
+
+        /// <summary>Sent to the current journal actor.</summary>
+        public bool Sent { get; set; }
+    }
+
+    private sealed class StopGracefully
+    {
+        public static readonly StopGracefully Instance = new();
+    }
+
+    private sealed class StopNow
+    {
+        public static readonly StopNow Instance = new();
+    }
+
+    private sealed class RestartJournal
+    {
+        public static readonly RestartJournal Instance = new();
     }
 
     private sealed class CheckSites

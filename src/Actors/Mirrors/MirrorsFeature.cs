@@ -44,7 +44,7 @@ public sealed class MirrorsFeature : IFabricFeature
             system.ActorOf(
                 ClusterSingletonManager.Props(
                     MirrorSupervisor.Props(settings, AgentProxy),
-                    PoisonPill.Instance,
+                    MirrorSupervisor.TerminationMessage, // writes what it kept in memory before handing over
                     ClusterSingletonManagerSettings.Create(system).WithRole("supervisor")),
                 MirrorSupervisor.Name);
             log.LogInformation("Mirror supervisor singleton candidate started ({Sessions} declared sessions)", settings.Mirrors.Length);

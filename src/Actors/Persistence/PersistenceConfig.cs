@@ -30,6 +30,10 @@ public static class PersistenceConfig
                   provider-name = "{{provider}}"
                   table-mapping = {{mapping}}
                   auto-initialize = on
+                  # Akka's default opens the breaker for 30 s after 10 failures: a database back
+                  # after an outage would stay unused that long. The mirror supervisor backs off
+                  # itself (fabric.mirror-supervisor.journal-*-backoff); see docs/reliability-database.md.
+                  circuit-breaker { max-failures = 10, call-timeout = 10s, reset-timeout = 2s }
                 }
               }
               snapshot-store {
@@ -39,6 +43,8 @@ public static class PersistenceConfig
                   provider-name = "{{provider}}"
                   table-mapping = {{mapping}}
                   auto-initialize = on
+                  # (default: open for 60 s after 5 failures; recovery reads the snapshot first)
+                  circuit-breaker { max-failures = 5, call-timeout = 20s, reset-timeout = 2s }
                 }
               }
               query.journal.sql {

@@ -187,7 +187,23 @@ internal sealed class MirrorsCommands : ICommandGroup
 
         ctx.Out.Write(table);
         ctx.Out.WriteLine($"{count} session(s)");
+        if (view.TryGetProperty("journal", out var journal) && journal.ValueKind == JsonValueKind.Object)
+        {
+            ctx.Out.WriteLine(JournalLine(journal));
+        }
+
         return ExitCodes.Ok;
+    }
+
+    /// <summary>"journal: available ..." or "journal: UNAVAILABLE since ... (problem); N event(s) kept in memory ...".</summary>
+    private static string JournalLine(JsonElement journal)
+    {
+        var pending = journal.TryGetProperty("pending", out var p) && p.TryGetInt64(out var n) ? n : 0;
+        var failures = journal.TryGetProperty("failures", out var f) && f.TryGetInt64(out var m) ? m : 0;
+        var available = journal.TryGetProperty("available", out var a) && a.ValueKind == JsonValueKind.True;
+        return available
+            ? $"journal: available ({failures} failure(s) since the supervisor started{(pending > 0 ? $", {pending} event(s) being written" : "")})"
+            : $"journal: UNAVAILABLE since {Str(journal, "unavailableSince") ?? "?"} ({Str(journal, "problem") ?? "?"}); {pending} event(s) kept in memory until it is back; adding or removing mirrors is refused meanwhile";
     }
 
     private static async Task<int> ShowAsync(CommandContext ctx, string name, CancellationToken ct)

@@ -31,7 +31,7 @@ public sealed class MirrorRoutes : IManagementRoutes
 
     private static async Task<IResult> ListAsync(ActorSystem system) =>
         await AskAsync<MirrorSessionList>(system, ListMirrorSessions.Instance, list =>
-            Results.Json(new MirrorListJson([.. list.Sessions.Select(SessionJson.From)]), ManagementResults.Json)).ConfigureAwait(false);
+            Results.Json(new MirrorListJson([.. list.Sessions.Select(SessionJson.From)], list.Journal is null ? null : JournalJson.From(list.Journal)), ManagementResults.Json)).ConfigureAwait(false);
 
     private static async Task<IResult> ShowAsync(string name, ActorSystem system) =>
         await AskAsync<MirrorSessionDetail>(system, new GetMirrorSession(name), detail => detail.View is null
@@ -68,14 +68,17 @@ public sealed class MirrorRoutes : IManagementRoutes
             return ManagementResults.Error(StatusCodes.Status400BadRequest, e.Message);
         }
 
-        return await AskAsync<MirrorCommandResult>(system, new DefineMirrorSession(spec), r => r.Ok
-            ? Results.Json(new CommandJson(r.Changed, r.Message), ManagementResults.Json)
-            : ManagementResults.Error(StatusCodes.Status400BadRequest, r.Message)).ConfigureAwait(false);
+        return await AskAsync<MirrorCommandResult>(system, new DefineMirrorSession(spec), CommandAnswer).ConfigureAwait(false);
     }
 
     private static async Task<IResult> RemoveAsync(string name, ActorSystem system) =>
-        await AskAsync<MirrorCommandResult>(system, new RemoveMirrorSession(name), r =>
-            Results.Json(new CommandJson(r.Changed, r.Message), ManagementResults.Json)).ConfigureAwait(false);
+        await AskAsync<MirrorCommandResult>(system, new RemoveMirrorSession(name), CommandAnswer).ConfigureAwait(false);
+
+    /// <summary>Done: 200; refused because the supervisor's journal is unavailable (nothing changed, send again later): 503; otherwise 400.</summary>
+    private static IResult CommandAnswer(MirrorCommandResult r) =>
+        r.Ok ? Results.Json(new CommandJson(r.Changed, r.Message), ManagementResults.Json)
+        : r.JournalUnavailable ? ManagementResults.Error(StatusCodes.Status503ServiceUnavailable, r.Message)
+        : ManagementResults.Error(StatusCodes.Status400BadRequest, r.Message);
 
     private static async Task<IResult> RepairAsync(string name, ActorSystem system) =>
         await AskAsync<RepairSessionResult>(system, new RepairMirrorSession(name), r => !r.Known
@@ -92,7 +95,12 @@ public sealed class MirrorRoutes : IManagementRoutes
 
         try
         {
-            return answer(await supervisor.Ask<T>(message, AskTimeout).ConfigureAwait(false));
+            return await supervisor.Ask<object>(message, AskTimeout).ConfigureAwait(false) switch
+            {
+                T reply => answer(reply),
+                MirrorSupervisorUnavailable unavailable => ManagementResults.Error(StatusCodes.Status503ServiceUnavailable, unavailable.Reason),
+                var other => ManagementResults.Error(StatusCodes.Status500InternalServerError, $"unexpected answer from the mirror supervisor: {other.GetType().Name}"),
+            };
         }
         catch (AskTimeoutException)
         {
@@ -184,7 +192,13 @@ public sealed class MirrorRoutes : IManagementRoutes
             options == MirrorBackendOptions.None ? null : options);
     }
 
-    public sealed record MirrorListJson(IReadOnlyList<SessionJson> Sessions);
+    public sealed record MirrorListJson(IReadOnlyList<SessionJson> Sessions, JournalJson? Journal);
+
+    /// <summary>The supervisor's journal (see <see cref="MirrorJournalStatus"/>).</summary>
+    public sealed record JournalJson(bool Available, bool Recovered, DateTimeOffset? UnavailableSince, string? Problem, int Pending, long Failures, DateTimeOffset? LastRecoveredAt)
+    {
+        public static JournalJson From(MirrorJournalStatus j) => new(j.Available, j.Recovered, j.UnavailableSince, j.Problem, j.Pending, j.Failures, j.LastRecoveredAt);
+    }
 
     public sealed record CommandJson(bool Changed, string Message);
 

@@ -212,7 +212,10 @@ public sealed class OvsMirrorAgentTests : TestKit, IDisposable
     private ImmutableArray<string> ForeignRows()
     {
         var text = _ovs.Vsctl("--columns=_uuid,name,select_all,select_src_port,select_dst_port,select_vlan,output_port,output_vlan,snaplen,external_ids", "list", "Mirror");
-        return [.. text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Where(r => r.Contains("foreign-", StringComparison.Ordinal)).Order(StringComparer.Ordinal)];
+        // Rows are separated by a blank line; the last row printed also carries the output's final
+        // newline, and which row comes last follows OVSDB's hash order (it changes when Fabric's row
+        // comes and foreign-31 goes): trimmed, equal rows compare equal wherever they were printed.
+        return [.. text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(r => r.Contains("foreign-", StringComparison.Ordinal)).Order(StringComparer.Ordinal)];
     }
 
     protected override void Dispose(bool disposing)
