@@ -13,6 +13,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # start_node DIR PIPELINE_HOCON  -> sets NODE_PID, NODE_HTTP
 start_node() {
   local dir=$1 pipeline=$2
+  NODE_DIR=$dir
   NODE_HTTP=$(free_port); local remoting; remoting=$(free_port)
   mkdir -p "$dir"
   cat > "$dir/node.conf" <<CONF
@@ -41,7 +42,10 @@ CONF
 stop_node() { [ -n "${NODE_PID:-}" ] && kill "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null; NODE_PID=; }
 
 # stats NAME -> JSON of one pipeline
-stats() { curl -sf "http://127.0.0.1:$NODE_HTTP/pipelines/$1/stats" | jq '.pipelines[0]'; }
+stats() {
+  kill -0 "$NODE_PID" 2>/dev/null || { echo "fabric-node exited; its log:" >&2; tail -20 "$NODE_DIR/node.log" >&2; exit 1; }
+  curl -sf "http://127.0.0.1:$NODE_HTTP/pipelines/$1/stats" | jq '.pipelines[0]'
+}
 
 # veth_into_namespace NS IF PEER -> namespace NS holding PEER, IF on this side; both up, mtu 9000, no IPv6
 # (so the kernel adds no packets of its own to the capture).
