@@ -5,7 +5,8 @@
 # tests/Fabric.Fuzz/seeds/TARGET and regressions/TARGET, runs afl-fuzz for SECONDS, prints executions
 # and crashes, and exits 1 if any crash was found (the crashing inputs are copied to
 # $FABRIC_FUZZ_OUT/crashes, default a temp dir; add them to regressions/TARGET once fixed).
-# Environment: FABRIC_FUZZ_OUT (work dir to keep), FABRIC_CORPUS (capture corpus directory).
+# Environment: FABRIC_FUZZ_OUT (work dir to keep), FABRIC_CORPUS (capture corpus directory),
+# FABRIC_FUZZ_EXECS (also stop a target after about this many executions: afl-fuzz -E).
 # docs/fuzzing.md says how to run it for hours.
 set -euo pipefail
 
@@ -65,7 +66,9 @@ run_one() {
   local seeds=$work/seeds-$t findings=$work/findings-$t
   echo "run-fuzz: afl-fuzz $t for $secs s"
   # -V: stop after SECONDS; -t: per-input timeout (ms) generous for .NET; -m none: the CLR reserves lots of address space.
-  afl-fuzz -V "$secs" -t 5000 -m none -i "$seeds" -o "$findings" -- "$(command -v dotnet)" "$bin/Fabric.Fuzz.dll" "$t" > "$work/afl-$t.log" 2>&1 || {
+  local limit=()
+  [[ -n ${FABRIC_FUZZ_EXECS:-} ]] && limit=(-E "$FABRIC_FUZZ_EXECS")
+  afl-fuzz -V "$secs" "${limit[@]}" -t 5000 -m none -i "$seeds" -o "$findings" -- "$(command -v dotnet)" "$bin/Fabric.Fuzz.dll" "$t" > "$work/afl-$t.log" 2>&1 || {
     echo "run-fuzz: afl-fuzz failed for $t; last lines of $work/afl-$t.log:" >&2
     tail -n 15 "$work/afl-$t.log" >&2
     exit 1
