@@ -15,9 +15,9 @@ if (args.Length >= 1 && args[0] == "seed")
     return Seeds.Write(args[1], args[2], args[3]);
 }
 
-if (args.Length != 1 || Array.IndexOf(FuzzTargets.Names, args[0]) < 0)
+if (args.Length != 1 || (Array.IndexOf(FuzzTargets.Names, args[0]) < 0 && args[0] != ConfigFuzzTarget.Name))
 {
-    Console.Error.WriteLine($"usage: Fabric.Fuzz TARGET   (TARGET: {string.Join(", ", FuzzTargets.Names)})");
+    Console.Error.WriteLine($"usage: Fabric.Fuzz TARGET   (TARGET: {string.Join(", ", FuzzTargets.Names)}, {ConfigFuzzTarget.Name})");
     return 2;
 }
 
@@ -26,7 +26,15 @@ Fuzzer.OutOfProcess.Run(stream =>
 {
     using var memory = new MemoryStream();
     stream.CopyTo(memory);
-    FuzzTargets.Run(target, memory.GetBuffer().AsSpan(0, (int)memory.Length));
+    var input = memory.GetBuffer().AsSpan(0, (int)memory.Length);
+    if (target == ConfigFuzzTarget.Name)
+    {
+        ConfigFuzzTarget.Run(input);
+    }
+    else
+    {
+        FuzzTargets.Run(target, input);
+    }
 });
 return 0;
 
@@ -36,6 +44,13 @@ internal static class Seeds
     public static int Write(string target, string corpus, string output)
     {
         Directory.CreateDirectory(output);
+        if (target is "ovsdb" or ConfigFuzzTarget.Name)
+        {
+            // Not from captures: run-fuzz.sh copies seeds/ovsdb, and hocon/fabric.conf with hocon/examples for hocon.
+            Console.WriteLine($"0 {target} seeds from the capture corpus (committed seeds only)");
+            return 0;
+        }
+
         var written = 0;
         foreach (var file in Directory.EnumerateFiles(corpus, "*.pcap*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {

@@ -43,10 +43,17 @@ public static class FabricConfig
     /// <summary>
     /// Same as <see cref="Load"/> over HOCON texts; <c>Source</c> names each text in errors.
     /// </summary>
-    public static Config LoadFromText(IEnumerable<(string Source, string Text)> layers)
+    public static Config LoadFromText(IEnumerable<(string Source, string Text)> layers) => LoadFromText(layers, Reference);
+
+    /// <summary>
+    /// Same as <see cref="LoadFromText(IEnumerable{ValueTuple{string, string}})"/> over an already parsed
+    /// <paramref name="reference"/> (<see cref="Reference"/> parses the embedded text on every access;
+    /// the fuzz target parses it once).
+    /// </summary>
+    public static Config LoadFromText(IEnumerable<(string Source, string Text)> layers, Config reference)
     {
         ArgumentNullException.ThrowIfNull(layers);
-        var reference = Reference;
+        ArgumentNullException.ThrowIfNull(reference);
         var result = reference;
         foreach (var (source, text) in layers)
         {

@@ -21,6 +21,9 @@ public sealed class JsonStreamFramer
     /// <summary>Default largest message accepted (an initial monitor reply of a big switch can be several MiB).</summary>
     public const int DefaultMaxMessageBytes = 64 * 1024 * 1024;
 
+    /// <summary>Deepest nesting accepted in a message.</summary>
+    public const int MaxDepth = 256;
+
     private readonly int _maxMessageBytes;
     private byte[] _buffer;
     private int _start;        // first byte of the message being scanned
@@ -91,7 +94,7 @@ public sealed class JsonStreamFramer
 
             _inMessage = true;
             _scanned = 0;
-            _state = new JsonReaderState(new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 256 });
+            _state = new JsonReaderState(new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = MaxDepth });
         }
 
         var span = _buffer.AsSpan(_start + _scanned, _end - _start - _scanned);

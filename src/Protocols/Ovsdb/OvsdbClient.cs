@@ -38,6 +38,7 @@ public sealed class OvsdbClient : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<string> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _name;
+    private readonly JsonStreamFramer _framer;
     private long _nextId;
     private long _lastReceiveTicks;
     private string? _closeReason;
@@ -49,8 +50,12 @@ public sealed class OvsdbClient : IAsyncDisposable
         _stream = stream;
         _options = options;
         _name = name;
+        _framer = new JsonStreamFramer(options.MaxMessageBytes);
         _lastReceiveTicks = Environment.TickCount64;
     }
+
+    // As deep as the framer accepts, so a message the framer passed is not refused by the parser for depth alone.
+    private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = JsonStreamFramer.MaxDepth };
 
     /// <summary>Raised on the reader loop for every <c>update2</c> notification: (monitor id, table-updates2).</summary>
     public event Action<JsonNode?, JsonObject>? Update2;
@@ -78,6 +83,12 @@ public sealed class OvsdbClient : IAsyncDisposable
         client.Start();
         return client;
     }
+
+    /// <summary>
+    /// A client over <paramref name="stream"/> that does not read it: bytes are handed to
+    /// <see cref="Receive"/> by the caller (the fuzz target). Writes still go to the stream.
+    /// </summary>
+    internal static OvsdbClient Unstarted(Stream stream, OvsdbClientOptions options, string name) => new(stream, options, name);
 
     private void Start()
     {
@@ -139,7 +150,20 @@ public sealed class OvsdbClient : IAsyncDisposable
     public async Task<IReadOnlyList<string>> ListDatabasesAsync(CancellationToken cancellationToken = default)
     {
         var result = await RequestAsync("list_dbs", [], cancellationToken).ConfigureAwait(false);
-        return result is JsonArray array ? array.Select(n => n!.GetValue<string>()).ToArray() : [];
+        if (result is not JsonArray array)
+        {
+            return [];
+        }
+
+        var names = new string[array.Count];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = array[i] is JsonValue name && name.GetValueKind() == JsonValueKind.String
+                ? name.GetValue<string>()
+                : throw new OvsdbProtocolException($"list_dbs: element {i} of the result is not a string");
+        }
+
+        return names;
     }
 
     /// <summary>RFC 7047 4.1.2 <c>get_schema</c>.</summary>
@@ -280,7 +304,6 @@ public sealed class OvsdbClient : IAsyncDisposable
 
     private async Task ReadLoopAsync()
     {
-        var framer = new JsonStreamFramer(_options.MaxMessageBytes);
         var buffer = new byte[64 * 1024];
         try
         {
@@ -294,11 +317,7 @@ public sealed class OvsdbClient : IAsyncDisposable
                 }
 
                 Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
-                framer.Append(buffer.AsSpan(0, n));
-                while (framer.TryReadMessage(out var message))
-                {
-                    Dispatch(JsonNode.Parse(message.Span) as JsonObject ?? throw new OvsdbProtocolException("expected a JSON object"));
-                }
+                Receive(buffer.AsSpan(0, n));
             }
         }
         catch (OperationCanceledException)
@@ -309,10 +328,6 @@ public sealed class OvsdbClient : IAsyncDisposable
         {
             Close($"protocol error: {ex.Message}");
         }
-        catch (JsonException ex)
-        {
-            Close($"protocol error: {ex.Message}");
-        }
         catch (IOException ex)
         {
             Close($"read failed: {ex.Message}");
@@ -320,6 +335,31 @@ public sealed class OvsdbClient : IAsyncDisposable
         catch (ObjectDisposedException)
         {
             Close("stream closed");
+        }
+    }
+
+    /// <summary>
+    /// Handles bytes received from the server on the calling thread: frames them into messages,
+    /// parses each and dispatches it (replies to their callbacks, <c>echo</c> answered, <c>update2</c>
+    /// raised). The read loop calls it; the fuzz target drives it directly.
+    /// </summary>
+    /// <exception cref="OvsdbProtocolException">The bytes are not a sequence of JSON-RPC objects; the connection must be dropped.</exception>
+    internal void Receive(ReadOnlySpan<byte> data)
+    {
+        _framer.Append(data);
+        while (_framer.TryReadMessage(out var message))
+        {
+            JsonNode? node;
+            try
+            {
+                node = JsonNode.Parse(message.Span, documentOptions: ParseOptions);
+            }
+            catch (JsonException ex)
+            {
+                throw new OvsdbProtocolException($"malformed JSON-RPC message: {ex.Message}", ex);
+            }
+
+            Dispatch(node as JsonObject ?? throw new OvsdbProtocolException("expected a JSON object"));
         }
     }
 
@@ -350,12 +390,12 @@ public sealed class OvsdbClient : IAsyncDisposable
             return;
         }
 
-        if (message["id"] is not JsonNode idNode || idNode.GetValueKind() != JsonValueKind.Number)
+        // Our ids are positive integers; any other id (1.5, 1e30, a string) answers nothing we sent: ignore.
+        if (message["id"] is not JsonValue idNode || idNode.GetValueKind() != JsonValueKind.Number || !idNode.TryGetValue<long>(out var replyId))
         {
-            return; // a reply to nothing we sent: ignore
+            return;
         }
 
-        var replyId = idNode.GetValue<long>();
         Action<JsonNode?, JsonNode?, Exception?>? callback;
         lock (_pendingLock)
         {

@@ -50,22 +50,28 @@ public sealed class OvsdbSchema
         foreach (var (tableName, tableNode) in tableObjects)
         {
             var columns = new Dictionary<string, OvsdbColumnKind>(StringComparer.Ordinal);
-            if (tableNode?["columns"] is JsonObject columnObjects)
+            if (tableNode is JsonObject table && table["columns"] is JsonObject columnObjects)
             {
                 foreach (var (columnName, columnNode) in columnObjects)
                 {
-                    columns[columnName] = KindOfType(columnNode?["type"]);
+                    columns[columnName] = KindOfType(columnNode is JsonObject column ? column["type"] : null);
                 }
             }
 
             tables[tableName] = columns;
         }
 
-        return new OvsdbSchema(
-            schema["name"]?.GetValue<string>() ?? "",
-            schema["version"]?.GetValue<string>() ?? "",
-            tables);
+        return new OvsdbSchema(StringOrEmpty(schema["name"]), StringOrEmpty(schema["version"]), tables);
     }
+
+    private static string StringOrEmpty(JsonNode? node) =>
+        node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : "";
+
+    /// <summary>An integer <c>min</c>/<c>max</c>; a number that is not a 64-bit integer counts as unbounded (a set).</summary>
+    private static long Bound(JsonNode? node, long absent) =>
+        node is null ? absent
+        : node is JsonValue value && value.GetValueKind() == JsonValueKind.Number && value.TryGetValue<long>(out var bound) ? bound
+        : long.MaxValue;
 
     private static OvsdbColumnKind KindOfType(JsonNode? type)
     {
@@ -79,9 +85,8 @@ public sealed class OvsdbSchema
             return OvsdbColumnKind.Map;
         }
 
-        var min = t["min"] is JsonNode m && m.GetValueKind() == JsonValueKind.Number ? m.GetValue<long>() : 1;
-        var maxNode = t["max"];
-        var max = maxNode is null ? 1 : maxNode.GetValueKind() == JsonValueKind.Number ? maxNode.GetValue<long>() : long.MaxValue;
+        var min = t["min"] is JsonValue m && m.GetValueKind() == JsonValueKind.Number && m.TryGetValue<long>(out var low) ? low : 1;
+        var max = Bound(t["max"], 1);
         return min == 1 && max == 1 ? OvsdbColumnKind.Atom : OvsdbColumnKind.Set;
     }
 }

@@ -1,0 +1,57 @@
+using Fabric.Actors.Configuration;
+using Fabric.Fuzz;
+
+namespace Fabric.Actors.Tests.Configuration;
+
+/// <summary>
+/// Must show 6 (hocon target): every input that once crashed the <c>hocon</c> fuzz target
+/// (tests/Fabric.Fuzz/regressions/hocon), and its seeds (hocon/fabric.conf, hocon/examples/*.conf),
+/// run through the same target code as AFL++ runs (ConfigFuzzTarget.cs is linked into this project):
+/// only a one-line <see cref="FabricConfigException"/> that starts with its path may come out.
+/// </summary>
+public sealed class ConfigFuzzRegressionTests
+{
+    public static TheoryData<string> Inputs()
+    {
+        var data = new TheoryData<string>();
+        var regressions = Path.Combine(TestPaths.RepoRoot, "tests", "Fabric.Fuzz", "regressions", ConfigFuzzTarget.Name);
+        var files = Directory.EnumerateFiles(regressions).Where(f => !f.EndsWith(".md", StringComparison.Ordinal))
+            .Append(Path.Combine(TestPaths.RepoRoot, "hocon", "fabric.conf"))
+            .Concat(Directory.EnumerateFiles(Path.Combine(TestPaths.RepoRoot, "hocon", "examples"), "*.conf"));
+        foreach (var file in files.Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetRelativePath(TestPaths.RepoRoot, file));
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Inputs))]
+    public void Hocon_input_runs_through_the_target_without_a_crash(string file)
+    {
+        var bytes = File.ReadAllBytes(Path.Combine(TestPaths.RepoRoot, file));
+
+        var error = Record.Exception(() => ConfigFuzzTarget.Run(bytes));
+
+        Assert.Null(error);
+    }
+
+    [Fact]
+    public void There_are_regression_inputs_for_the_hocon_target()
+    {
+        var regressions = Path.Combine(TestPaths.RepoRoot, "tests", "Fabric.Fuzz", "regressions", ConfigFuzzTarget.Name);
+
+        Assert.Contains(Directory.EnumerateFiles(regressions), f => !f.EndsWith(".md", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_value_with_a_line_break_is_reported_on_one_line()
+    {
+        var config = FabricConfig.LoadFromText([("x.conf", "fabric.pipelines = [ { name = \"a\\nb\", source { interface = eth9 } } ]")]);
+
+        var error = Assert.Throws<FabricConfigException>(() => Fabric.Actors.Pipelines.PipelineSettingsReader.Read(config));
+
+        Assert.Equal("fabric.pipelines[0].name: expected lower-case letters, digits and '-' (at most 40), got \"a\\nb\"", error.Message);
+    }
+}
