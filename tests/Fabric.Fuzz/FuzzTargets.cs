@@ -213,8 +213,12 @@ public static class FuzzTargets
         }
     }
 
-    /// <summary>The monitored tables of the mirror agent, with the kinds of vswitch.ovsschema (used until a schema reply parses).</summary>
-    private static readonly OvsdbSchema FallbackSchema = OvsdbSchema.Parse(JsonNode.Parse("""
+    /// <summary>
+    /// The monitored tables of the mirror agent, with the kinds of vswitch.ovsschema (used until a schema reply parses).
+    /// Lazy: instrumented code must not run before SharpFuzz has set up the coverage map (in a static
+    /// initializer it would run when Program reads <see cref="Names"/>, and crash the fork server).
+    /// </summary>
+    private static readonly Lazy<OvsdbSchema> Fallback = new(() => OvsdbSchema.Parse(JsonNode.Parse("""
         {"name": "Open_vSwitch", "version": "8.5.0", "tables": {
           "Bridge": {"columns": {"name": {"type": "string"}, "ports": {"type": {"key": {"type": "uuid", "refTable": "Port"}, "min": 0, "max": "unlimited"}},
                                  "mirrors": {"type": {"key": {"type": "uuid", "refTable": "Mirror"}, "min": 0, "max": "unlimited"}}}},
@@ -226,7 +230,9 @@ public static class FuzzTargets
                                  "select_src_port": {"type": {"key": {"type": "uuid", "refTable": "Port", "refType": "weak"}, "min": 0, "max": "unlimited"}},
                                  "output_port": {"type": {"key": {"type": "uuid", "refTable": "Port", "refType": "weak"}, "min": 0, "max": 1}},
                                  "external_ids": {"type": {"key": "string", "value": "string", "min": 0, "max": "unlimited"}}}}}}
-        """)!.AsObject());
+        """)!.AsObject()));
+
+    private static OvsdbSchema FallbackSchema => Fallback.Value;
 
     private static void DecapOne(Decapsulator decapsulator, byte[] buffer, int offset, int length, int originalLength, long time, LinkLayer link)
     {
