@@ -60,7 +60,10 @@ public static class FabricConfig
             Config parsed;
             try
             {
-                parsed = ConfigurationFactory.ParseString(text);
+                // HOCON `include`: not supported (Akka's parser dereferences a missing include callback
+                // and crashed with a NullReferenceException); every file is given with its own --config.
+                parsed = ConfigurationFactory.ParseString(text, included => throw new FabricConfigException(
+                    source, $"include \"{included}\" is not supported: give each file with its own --config (later files win)"));
             }
             catch (Exception e) when (e is ConfigurationException or FormatException or InvalidOperationException or ArgumentException)
             {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Unicode;
 
 namespace Fabric.Protocols.Ovsdb;
 
@@ -349,6 +350,13 @@ public sealed class OvsdbClient : IAsyncDisposable
         _framer.Append(data);
         while (_framer.TryReadMessage(out var message))
         {
+            // JSON is UTF-8 (RFC 8259); the reader checks structure, not every string's encoding, and a
+            // bad sequence would surface later as an InvalidOperationException wherever a name or string is read.
+            if (!Utf8.IsValid(message.Span))
+            {
+                throw new OvsdbProtocolException("a JSON-RPC message is not valid UTF-8");
+            }
+
             JsonNode? node;
             try
             {

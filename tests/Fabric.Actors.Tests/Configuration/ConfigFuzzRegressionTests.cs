@@ -54,4 +54,12 @@ public sealed class ConfigFuzzRegressionTests
 
         Assert.Equal("fabric.pipelines[0].name: expected lower-case letters, digits and '-' (at most 40), got \"a\\nb\"", error.Message);
     }
+
+    [Fact]
+    public void An_include_is_refused_with_the_file_name_instead_of_crashing_the_parser()
+    {
+        var error = Assert.Throws<FabricConfigException>(() => FabricConfig.LoadFromText([("site.conf", "include \"other.conf\"\nfabric.pipelines = []")]));
+
+        Assert.Equal("site.conf: include \"other.conf\" is not supported: give each file with its own --config (later files win)", error.Message);
+    }
 }
