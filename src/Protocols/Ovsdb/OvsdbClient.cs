@@ -56,7 +56,9 @@ public sealed class OvsdbClient : IAsyncDisposable
     }
 
     // As deep as the framer accepts, so a message the framer passed is not refused by the parser for depth alone.
-    private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = JsonStreamFramer.MaxDepth };
+    // A member name twice in one object is refused here (RFC 7047 objects have unique names); accepted, it
+    // threw ArgumentException later, wherever the object was first read.
+    private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = JsonStreamFramer.MaxDepth, AllowDuplicateProperties = false };
 
     /// <summary>Raised on the reader loop for every <c>update2</c> notification: (monitor id, table-updates2).</summary>
     public event Action<JsonNode?, JsonObject>? Update2;
