@@ -153,6 +153,13 @@ public sealed class OvsdbClient : IAsyncDisposable
     public async Task<IReadOnlyList<string>> ListDatabasesAsync(CancellationToken cancellationToken = default)
     {
         var result = await RequestAsync("list_dbs", [], cancellationToken).ConfigureAwait(false);
+        return DatabasesFrom(result);
+    }
+
+    /// <summary>The database names in a <c>list_dbs</c> result.</summary>
+    /// <exception cref="OvsdbProtocolException">An element is not a string.</exception>
+    internal static string[] DatabasesFrom(JsonNode? result)
+    {
         if (result is not JsonArray array)
         {
             return [];
@@ -192,6 +199,14 @@ public sealed class OvsdbClient : IAsyncDisposable
         }
 
         var result = await RequestAsync("transact", parameters, cancellationToken).ConfigureAwait(false);
+        return TransactResultsFrom(result, count);
+    }
+
+    /// <summary>The per-operation results of a <c>transact</c> reply of <paramref name="count"/> operations.</summary>
+    /// <exception cref="OvsdbProtocolException">The result is not an array.</exception>
+    /// <exception cref="OvsdbErrorException">An operation failed.</exception>
+    internal static JsonArray TransactResultsFrom(JsonNode? result, int count)
+    {
         if (result is not JsonArray results)
         {
             throw new OvsdbProtocolException("transact: expected an array of results");
@@ -249,7 +264,8 @@ public sealed class OvsdbClient : IAsyncDisposable
     /// <summary>Sends <c>echo</c> and waits for the reply.</summary>
     public Task EchoAsync(CancellationToken cancellationToken = default) => RequestAsync("echo", ["fabric"], cancellationToken);
 
-    private static OvsdbErrorException ErrorFrom(JsonNode error, JsonNode? details, int? index = null)
+    /// <summary>The exception for a reply's <c>error</c> (or a failed operation's, with its details and index).</summary>
+    internal static OvsdbErrorException ErrorFrom(JsonNode error, JsonNode? details, int? index = null)
     {
         string text;
         string? detailText = details?.ToJsonString();
