@@ -4,6 +4,7 @@ using SharpFuzz;
 
 // Fabric.Fuzz TARGET             run TARGET under afl-fuzz (input on stdin / @@ file)
 // Fabric.Fuzz seed TARGET CORPUS OUT   write seed inputs for TARGET from the capture files under CORPUS
+// Fabric.Fuzz time TARGET FILE N       mean time of one execution of TARGET over FILE (not instrumented)
 if (args.Length >= 1 && args[0] == "seed")
 {
     if (args.Length != 4)
@@ -13,6 +14,22 @@ if (args.Length >= 1 && args[0] == "seed")
     }
 
     return Seeds.Write(args[1], args[2], args[3]);
+}
+
+if (args.Length == 4 && args[0] == "time")
+{
+    // Fabric.Fuzz time TARGET FILE N: mean wall time of one execution over N (uninstrumented), to size long runs.
+    var bytes = File.ReadAllBytes(args[2]);
+    var runs = int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture);
+    RunTarget(args[1], bytes);
+    var clock = System.Diagnostics.Stopwatch.StartNew();
+    for (var i = 0; i < runs; i++)
+    {
+        RunTarget(args[1], bytes);
+    }
+
+    Console.WriteLine(System.FormattableString.Invariant($"{args[1]} {Path.GetFileName(args[2])}: {clock.Elapsed.TotalMicroseconds / runs:0} us per execution"));
+    return 0;
 }
 
 if (args.Length != 1 || (Array.IndexOf(FuzzTargets.Names, args[0]) < 0 && args[0] != ConfigFuzzTarget.Name))
@@ -26,7 +43,12 @@ Fuzzer.OutOfProcess.Run(stream =>
 {
     using var memory = new MemoryStream();
     stream.CopyTo(memory);
-    var input = memory.GetBuffer().AsSpan(0, (int)memory.Length);
+    RunTarget(target, memory.GetBuffer().AsSpan(0, (int)memory.Length));
+});
+return 0;
+
+static void RunTarget(string target, ReadOnlySpan<byte> input)
+{
     if (target == ConfigFuzzTarget.Name)
     {
         ConfigFuzzTarget.Run(input);
@@ -35,8 +57,7 @@ Fuzzer.OutOfProcess.Run(stream =>
     {
         FuzzTargets.Run(target, input);
     }
-});
-return 0;
+}
 
 /// <summary>Seed inputs from real captures (written to a temp dir by run-fuzz.sh, not committed).</summary>
 internal static class Seeds
