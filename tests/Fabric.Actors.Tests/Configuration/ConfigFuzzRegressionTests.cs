@@ -62,4 +62,29 @@ public sealed class ConfigFuzzRegressionTests
 
         Assert.Equal("site.conf: include \"other.conf\" is not supported: give each file with its own --config (later files win)", error.Message);
     }
+
+    [Fact]
+    public void A_character_hocon_forbids_outside_quotes_is_refused_with_its_line_and_column()
+    {
+        var error = Assert.Throws<FabricConfigException>(() => FabricConfig.LoadFromText([("x.conf", "a = 1\nb = [ ! ]")]));
+
+        Assert.Equal("x.conf: not valid HOCON: line 2, column 7: '!' is not allowed outside quotes (quote the value)", error.Message);
+    }
+
+    [Fact]
+    public void Forbidden_characters_inside_quotes_and_comments_are_accepted()
+    {
+        var config = FabricConfig.LoadFromText([("x.conf", "# a comment with ! and `\na = \"x!y\" // also ! here\nb = \"\"\"multi\n!line\"\"\"\nc = ${?a}")]);
+
+        Assert.Equal("x!y", config.GetString("a"));
+        Assert.Equal("multi\n!line", config.GetString("b"));
+    }
+
+    [Fact]
+    public void A_file_the_hocon_parser_loops_on_is_refused_after_the_time_limit()
+    {
+        var error = Assert.Throws<FabricConfigException>(() => FabricConfig.LoadFromText([("loop.conf", "a = [ = ]")]));
+
+        Assert.StartsWith("loop.conf: not valid HOCON: the parser did not finish within 10 s", error.Message, StringComparison.Ordinal);
+    }
 }
