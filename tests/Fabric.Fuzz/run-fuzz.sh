@@ -86,10 +86,12 @@ run_one() {
     exit 1
   }
   local stats=$findings/default/fuzzer_stats
-  local execs crashes
+  local execs crashes hangs
   execs=$(awk -F: '/^execs_done/ {gsub(/ /,"",$2); print $2}' "$stats")
   crashes=$(awk -F: '/^(saved_crashes|unique_crashes)/ {gsub(/ /,"",$2); print $2}' "$stats" | head -n1)
-  echo "run-fuzz: $t: $execs executions, ${crashes:-0} crashes"
+  hangs=$(awk -F: '/^(saved_hangs|unique_hangs)/ {gsub(/ /,"",$2); print $2}' "$stats" | head -n1)
+  # Hangs (an input over the 5 s limit) are reported, not failed on: a loaded machine makes some.
+  echo "run-fuzz: $t: $execs executions, ${crashes:-0} crashes, ${hangs:-0} hangs (inputs in $findings/default/hangs)"
   if [[ ${crashes:-0} -gt 0 ]]; then
     mkdir -p "$work/crashes/$t"
     find "$findings/default/crashes" -type f -name 'id:*' -exec cp {} "$work/crashes/$t/" \;
