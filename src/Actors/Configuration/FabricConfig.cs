@@ -157,17 +157,21 @@ public static class FabricConfig
     }
 
     /// <summary>
-    /// Refuses, outside quoted strings and comments, the characters HOCON forbids in unquoted text
-    /// (`` ` ^ ! @ * & \ `` and <c>?</c> except in <c>${?</c>). Akka's parser does not always reject them:
-    /// inside a list (<c>a = [ ! ]</c>) it loops forever, so fabric-node hung at start instead of saying
-    /// what is wrong (found by the hocon fuzz target).
+    /// Refuses, outside quoted strings and comments, what Akka's HOCON parser does not reject but loops
+    /// forever on (so fabric-node hung at start instead of saying what is wrong; found by the hocon
+    /// fuzz target): the characters HOCON forbids in unquoted text (`` ` ^ ! @ * & \ ? ``, <c>$</c> not
+    /// starting a substitution <c>${…}</c>), and directly inside a list <c>=</c>, a <c>}</c>
+    /// closing nothing, and <c>${?…}</c>. The parse time limit catches whatever else it loops on.
     /// </summary>
     private static void RefuseForbiddenCharacters(string source, string text)
     {
         int line = 1, lineStart = 0;
+        var open = new Stack<char>();
         for (var i = 0; i < text.Length; i++)
         {
             var c = text[i];
+            var inList = open.Count > 0 && open.Peek() == '[';
+            string? problem = null;
             switch (c)
             {
                 case '\n':
@@ -210,10 +214,45 @@ public static class FabricConfig
                     }
 
                     break;
+                case '[' or '{':
+                    open.Push(c);
+                    break;
+                case ']' or '}':
+                    if (c == '}' && inList)
+                    {
+                        problem = "'}' inside a list closes no object";
+                    }
+                    else if (open.Count > 0)
+                    {
+                        open.Pop();
+                    }
+
+                    break;
+                case '=' when inList:
+                    problem = "'=' directly inside a list (a list holds values; an object is { key = value })";
+                    break;
+                case '$' when i + 1 < text.Length && text[i + 1] == '{':
+                    // A substitution: its braces are not an object.
+                    if (inList && i + 2 < text.Length && text[i + 2] == '?')
+                    {
+                        problem = "an optional substitution ${?...} inside a list is not supported";
+                        break;
+                    }
+
+                    var closing = text.IndexOf('}', i);
+                    i = closing < 0 ? text.Length - 1 : closing;
+                    break;
+                case '$':
                 case '`' or '^' or '!' or '@' or '*' or '&' or '\\':
-                case '?' when i < 2 || text[i - 1] != '{' || text[i - 2] != '$':
-                    throw new FabricConfigException(source, string.Create(CultureInfo.InvariantCulture,
-                        $"not valid HOCON: line {line}, column {i - lineStart + 1}: '{c}' is not allowed outside quotes (quote the value)"));
+                case '?':
+                    problem = $"'{c}' is not allowed outside quotes (quote the value)";
+                    break;
+            }
+
+            if (problem is not null)
+            {
+                throw new FabricConfigException(source, string.Create(CultureInfo.InvariantCulture,
+                    $"not valid HOCON: line {line}, column {i - lineStart + 1}: {problem}"));
             }
         }
     }

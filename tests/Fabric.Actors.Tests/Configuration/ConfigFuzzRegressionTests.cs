@@ -83,8 +83,28 @@ public sealed class ConfigFuzzRegressionTests
     [Fact]
     public void A_file_the_hocon_parser_loops_on_is_refused_after_the_time_limit()
     {
-        var error = Assert.Throws<FabricConfigException>(() => FabricConfig.LoadFromText([("loop.conf", "a = [ = ]")]));
+        var error = Assert.Throws<FabricConfigException>(() => FabricConfig.LoadFromText([("loop.conf", "a = [ : ]")]));
 
         Assert.StartsWith("loop.conf: not valid HOCON: the parser did not finish within 10 s", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("a = [ 1 = ]", "line 1, column 9: '=' directly inside a list")]
+    [InlineData("a = [\n  { b = 1 }\n  } ]", "line 3, column 3: '}' inside a list closes no object")]
+    [InlineData("a = [ ${?x} ]", "line 1, column 7: an optional substitution ${?...} inside a list is not supported")]
+    [InlineData("a = $x", "line 1, column 5: '$' is not allowed outside quotes")]
+    public void What_the_hocon_parser_loops_on_is_refused_with_its_line_and_column(string text, string problem)
+    {
+        var error = Assert.Throws<FabricConfigException>(() => FabricConfig.LoadFromText([("x.conf", text)]));
+
+        Assert.StartsWith("x.conf: not valid HOCON: " + problem, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Optional_substitutions_stay_allowed_outside_lists_and_plain_ones_inside()
+    {
+        var config = FabricConfig.LoadFromText([("x.conf", "x = 1\na = [ ${x} ]\nc = ${?NO_SUCH_FPF_VARIABLE}")]);
+
+        Assert.Equal(["1"], config.GetStringList("a"));
     }
 }
