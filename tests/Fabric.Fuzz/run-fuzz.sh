@@ -3,7 +3,7 @@
 # capture-file reader (whole files), the OVSDB client's receive path (a server's byte stream) and the
 # configuration loader with the pipeline/site/mirror settings readers (HOCON text).
 #   tests/Fabric.Fuzz/run-fuzz.sh TARGET SECONDS     TARGET: decap | pcap | ovsdb | hocon | all (SECONDS split between the four)
-# Builds, instruments Fabric.Protocols.dll (and for hocon Fabric.Actors.dll and Akka.dll), seeds from
+# Builds, instruments Fabric.Protocols.dll (and for hocon Fabric.Actors.dll), seeds from
 # the real captures in ../shared/corpus (decap, pcap), hocon/fabric.conf and hocon/examples (hocon),
 # plus tests/Fabric.Fuzz/seeds/TARGET and regressions/TARGET, runs afl-fuzz for SECONDS, prints
 # executions and crashes, and exits 1 if any crash was found (the crashing inputs are copied to
@@ -64,8 +64,9 @@ done
 
 (cd "$root" && dotnet sharpfuzz "$bin/Fabric.Protocols.dll" >/dev/null)
 if [[ " $targets " == *" hocon "* ]]; then
-  # The settings readers, and Akka's HOCON parser under them (Akka.Configuration.Hocon lives in Akka.dll).
-  (cd "$root" && dotnet sharpfuzz "$bin/Fabric.Actors.dll" >/dev/null && dotnet sharpfuzz "$bin/Akka.dll" >/dev/null)
+  # The loader and settings readers. Not Akka.dll (its HOCON parser): instrumented, its caches made the
+  # coverage unstable (8 %) and AFL++ spent its time re-calibrating at about 5 executions/s.
+  (cd "$root" && dotnet sharpfuzz "$bin/Fabric.Actors.dll" >/dev/null)
 fi
 
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_SKIP_BIN_CHECK=1
