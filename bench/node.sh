@@ -10,9 +10,9 @@ corpus() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_node DIR PIPELINE_HOCON  -> sets NODE_PID, NODE_HTTP
+# start_node DIR PIPELINE_HOCON [EXTRA_HOCON]  -> sets NODE_PID, NODE_HTTP (EXTRA_HOCON goes last, so it wins)
 start_node() {
-  local dir=$1 pipeline=$2
+  local dir=$1 pipeline=$2 extra=${3:-}
   NODE_DIR=$dir
   NODE_HTTP=$(free_port); local remoting; remoting=$(free_port)
   mkdir -p "$dir"
@@ -28,6 +28,7 @@ $pipeline
 }
 akka.discovery.config.services.fabric-local.endpoints = [ "127.0.0.1:$NODE_HTTP" ]
 akka.management.cluster.bootstrap.contact-point-discovery { service-name = fabric-local, discovery-method = config, required-contact-point-nr = 1 }
+$extra
 CONF
   dotnet "$NODE_DLL" --config "$dir/node.conf" > "$dir/node.log" 2>&1 &
   NODE_PID=$!

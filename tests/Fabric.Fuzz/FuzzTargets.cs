@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Text.Json.Nodes;
 using Fabric.Protocols.Decap;
+using Fabric.Protocols.Ovsdb;
 using Fabric.Protocols.Pcap;
 
 namespace Fabric.Fuzz;
@@ -13,7 +15,7 @@ namespace Fabric.Fuzz;
 public static class FuzzTargets
 {
     /// <summary>Target names, as given to the fuzz executable and to run-fuzz.sh.</summary>
-    public static readonly string[] Names = ["decap", "pcap"];
+    public static readonly string[] Names = ["decap", "pcap", "ovsdb"];
 
     public static void Run(string target, ReadOnlySpan<byte> input)
     {
@@ -24,6 +26,9 @@ public static class FuzzTargets
                 break;
             case "pcap":
                 Pcap(input);
+                break;
+            case "ovsdb":
+                Ovsdb(input);
                 break;
             default:
                 throw new ArgumentException($"unknown fuzz target '{target}' (known: {string.Join(", ", Names)})", nameof(target));
@@ -113,6 +118,144 @@ public static class FuzzTargets
         }
     }
 
+    /// <summary>
+    /// What an OVSDB server sends, through the client's receive path. Byte 0 picks the read size
+    /// (1 + byte 0, so messages are split across reads at every place); the rest is the byte stream
+    /// from the server. Before any byte arrives the client has sent what <c>OvsdbSession</c> and the
+    /// mirror agent send, so that replies with these ids reach real callbacks: 1 <c>get_schema</c>
+    /// (its reply parsed into the schema of the replica, as the session does), 2 <c>monitor_cond</c>
+    /// (its initial contents applied to the replica), 3 <c>list_dbs</c>, 4 <c>transact</c>, 5 <c>echo</c>.
+    /// Every <c>update2</c> is applied to the replica, and at the end every column of every row is
+    /// read through each accessor. The only failures allowed are <see cref="OvsdbException"/>s
+    /// (a protocol error drops the connection; a request fails); anything else is a crash.
+    /// </summary>
+    public static void Ovsdb(ReadOnlySpan<byte> input)
+    {
+        if (input.IsEmpty)
+        {
+            return;
+        }
+
+        var readSize = 1 + input[0];
+        var stream = input[1..];
+        var schema = FallbackSchema;
+        var replica = new OvsdbReplica(schema);
+        var client = OvsdbClient.Unstarted(Stream.Null, new OvsdbClientOptions { InactivityProbe = TimeSpan.Zero, MaxMessageBytes = 1 << 16 }, "fuzz");
+        client.SendRequest("get_schema", ["Open_vSwitch"], (result, _, _) =>
+        {
+            if (result is JsonObject o)
+            {
+                try
+                {
+                    schema = OvsdbSchema.Parse(o);
+                    replica = new OvsdbReplica(schema);
+                }
+                catch (OvsdbProtocolException e)
+                {
+                    Check(e.Message.Length > 0, "empty schema error");
+                }
+            }
+        });
+        var monitor = client.MonitorCondAsync("Open_vSwitch", "fabric", new JsonObject { ["Mirror"] = new JsonArray() }, initial =>
+        {
+            replica.Clear();
+            replica.Apply(initial);
+        });
+
+        // The replies of list_dbs and transact go through the same code as ListDatabasesAsync and
+        // TransactAsync, but on the receive path itself: no thread-pool hop, so every execution is
+        // deterministic and its coverage belongs to it.
+        client.SendRequest("list_dbs", [], (result, error, failure) => Reply(error, failure, () => OvsdbClient.DatabasesFrom(result)));
+        client.SendRequest("transact", ["Open_vSwitch", OvsdbJson.Comment("fuzz")], (result, error, failure) => Reply(error, failure, () => OvsdbClient.TransactResultsFrom(result, 1)));
+        client.SendRequest("echo", ["fabric"], (_, error, failure) => Reply(error, failure, () => { }));
+        client.Update2 += (_, updates) => replica.Apply(updates);
+        try
+        {
+            while (!stream.IsEmpty)
+            {
+                var n = Math.Min(readSize, stream.Length);
+                client.Receive(stream[..n]);
+                stream = stream[n..];
+            }
+        }
+        catch (OvsdbProtocolException e)
+        {
+            Check(e.Message.Length > 0, "empty protocol error");
+        }
+
+        foreach (var table in schema.Tables.Keys.Concat(FallbackSchema.Tables.Keys))
+        {
+            foreach (var row in replica.Table(table).Values)
+            {
+                foreach (var column in row.Columns.Keys)
+                {
+                    _ = row.GetString(column);
+                    _ = row.GetBoolean(column);
+                    _ = row.GetUuids(column);
+                    _ = row.GetIntegers(column);
+                    _ = row.GetStringMap(column);
+                }
+            }
+        }
+
+        // Closing fails whatever is still pending (synchronously, through the same callbacks).
+        client.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        Check(monitor.IsCompleted, "monitor_cond has no outcome after the connection closed");
+        try
+        {
+            monitor.GetAwaiter().GetResult();
+        }
+        catch (OvsdbException)
+        {
+            // a refusal the caller is told about: expected
+        }
+    }
+
+    /// <summary>What a caller of the request would see: the reply's error, the closed connection, or the parsed result.</summary>
+    private static void Reply(JsonNode? error, Exception? failure, Action parse)
+    {
+        try
+        {
+            if (failure is not null)
+            {
+                Check(failure is OvsdbException, "a request failed with something other than an OvsdbException");
+                return;
+            }
+
+            if (error is not null)
+            {
+                throw OvsdbClient.ErrorFrom(error, null);
+            }
+
+            parse();
+        }
+        catch (OvsdbException)
+        {
+            // a refusal the caller is told about: expected
+        }
+    }
+
+    /// <summary>
+    /// The monitored tables of the mirror agent, with the kinds of vswitch.ovsschema (used until a schema reply parses).
+    /// Lazy: instrumented code must not run before SharpFuzz has set up the coverage map (in a static
+    /// initializer it would run when Program reads <see cref="Names"/>, and crash the fork server).
+    /// </summary>
+    private static readonly Lazy<OvsdbSchema> Fallback = new(() => OvsdbSchema.Parse(JsonNode.Parse("""
+        {"name": "Open_vSwitch", "version": "8.5.0", "tables": {
+          "Bridge": {"columns": {"name": {"type": "string"}, "ports": {"type": {"key": {"type": "uuid", "refTable": "Port"}, "min": 0, "max": "unlimited"}},
+                                 "mirrors": {"type": {"key": {"type": "uuid", "refTable": "Mirror"}, "min": 0, "max": "unlimited"}}}},
+          "Port": {"columns": {"name": {"type": "string"}, "interfaces": {"type": {"key": {"type": "uuid", "refTable": "Interface"}, "min": 1, "max": "unlimited"}},
+                               "tag": {"type": {"key": {"type": "integer", "minInteger": 0, "maxInteger": 4095}, "min": 0, "max": 1}}}},
+          "Interface": {"columns": {"name": {"type": "string"}, "ofport": {"type": {"key": "integer", "min": 0, "max": 1}},
+                                    "external_ids": {"type": {"key": "string", "value": "string", "min": 0, "max": "unlimited"}}}},
+          "Mirror": {"columns": {"name": {"type": "string"}, "select_all": {"type": "boolean"},
+                                 "select_src_port": {"type": {"key": {"type": "uuid", "refTable": "Port", "refType": "weak"}, "min": 0, "max": "unlimited"}},
+                                 "output_port": {"type": {"key": {"type": "uuid", "refTable": "Port", "refType": "weak"}, "min": 0, "max": 1}},
+                                 "external_ids": {"type": {"key": "string", "value": "string", "min": 0, "max": "unlimited"}}}}}}
+        """)!.AsObject()));
+
+    private static OvsdbSchema FallbackSchema => Fallback.Value;
+
     private static void DecapOne(Decapsulator decapsulator, byte[] buffer, int offset, int length, int originalLength, long time, LinkLayer link)
     {
         var status = decapsulator.Decapsulate(buffer, offset, length, originalLength, time, link, out var result, out var metadata);
@@ -142,23 +285,5 @@ public static class FuzzTargets
         {
             throw new FuzzInvariantException(what);
         }
-    }
-}
-
-/// <summary>A fuzz target found a broken invariant (a bug, reported as a crash).</summary>
-public sealed class FuzzInvariantException : Exception
-{
-    public FuzzInvariantException()
-    {
-    }
-
-    public FuzzInvariantException(string message)
-        : base(message)
-    {
-    }
-
-    public FuzzInvariantException(string message, Exception innerException)
-        : base(message, innerException)
-    {
     }
 }

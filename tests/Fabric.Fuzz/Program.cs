@@ -4,6 +4,7 @@ using SharpFuzz;
 
 // Fabric.Fuzz TARGET             run TARGET under afl-fuzz (input on stdin / @@ file)
 // Fabric.Fuzz seed TARGET CORPUS OUT   write seed inputs for TARGET from the capture files under CORPUS
+// Fabric.Fuzz time TARGET FILE N       mean time of one execution of TARGET over FILE (not instrumented)
 if (args.Length >= 1 && args[0] == "seed")
 {
     if (args.Length != 4)
@@ -15,9 +16,25 @@ if (args.Length >= 1 && args[0] == "seed")
     return Seeds.Write(args[1], args[2], args[3]);
 }
 
-if (args.Length != 1 || Array.IndexOf(FuzzTargets.Names, args[0]) < 0)
+if (args.Length == 4 && args[0] == "time")
 {
-    Console.Error.WriteLine($"usage: Fabric.Fuzz TARGET   (TARGET: {string.Join(", ", FuzzTargets.Names)})");
+    // Fabric.Fuzz time TARGET FILE N: mean wall time of one execution over N (uninstrumented), to size long runs.
+    var bytes = File.ReadAllBytes(args[2]);
+    var runs = int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture);
+    RunTarget(args[1], bytes);
+    var clock = System.Diagnostics.Stopwatch.StartNew();
+    for (var i = 0; i < runs; i++)
+    {
+        RunTarget(args[1], bytes);
+    }
+
+    Console.WriteLine(System.FormattableString.Invariant($"{args[1]} {Path.GetFileName(args[2])}: {clock.Elapsed.TotalMicroseconds / runs:0} us per execution"));
+    return 0;
+}
+
+if (args.Length != 1 || (Array.IndexOf(FuzzTargets.Names, args[0]) < 0 && args[0] != ConfigFuzzTarget.Name))
+{
+    Console.Error.WriteLine($"usage: Fabric.Fuzz TARGET   (TARGET: {string.Join(", ", FuzzTargets.Names)}, {ConfigFuzzTarget.Name})");
     return 2;
 }
 
@@ -26,9 +43,21 @@ Fuzzer.OutOfProcess.Run(stream =>
 {
     using var memory = new MemoryStream();
     stream.CopyTo(memory);
-    FuzzTargets.Run(target, memory.GetBuffer().AsSpan(0, (int)memory.Length));
+    RunTarget(target, memory.GetBuffer().AsSpan(0, (int)memory.Length));
 });
 return 0;
+
+static void RunTarget(string target, ReadOnlySpan<byte> input)
+{
+    if (target == ConfigFuzzTarget.Name)
+    {
+        ConfigFuzzTarget.Run(input);
+    }
+    else
+    {
+        FuzzTargets.Run(target, input);
+    }
+}
 
 /// <summary>Seed inputs from real captures (written to a temp dir by run-fuzz.sh, not committed).</summary>
 internal static class Seeds
@@ -36,6 +65,13 @@ internal static class Seeds
     public static int Write(string target, string corpus, string output)
     {
         Directory.CreateDirectory(output);
+        if (target is "ovsdb" or ConfigFuzzTarget.Name)
+        {
+            // Not from captures: run-fuzz.sh copies seeds/ovsdb, and hocon/fabric.conf with hocon/examples for hocon.
+            Console.WriteLine($"0 {target} seeds from the capture corpus (committed seeds only)");
+            return 0;
+        }
+
         var written = 0;
         foreach (var file in Directory.EnumerateFiles(corpus, "*.pcap*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {

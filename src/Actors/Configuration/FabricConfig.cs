@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
@@ -43,17 +44,27 @@ public static class FabricConfig
     /// <summary>
     /// Same as <see cref="Load"/> over HOCON texts; <c>Source</c> names each text in errors.
     /// </summary>
-    public static Config LoadFromText(IEnumerable<(string Source, string Text)> layers)
+    public static Config LoadFromText(IEnumerable<(string Source, string Text)> layers) => LoadFromText(layers, Reference);
+
+    /// <summary>
+    /// Same as <see cref="LoadFromText(IEnumerable{ValueTuple{string, string}})"/> over an already parsed
+    /// <paramref name="reference"/> (<see cref="Reference"/> parses the embedded text on every access;
+    /// the fuzz target parses it once).
+    /// </summary>
+    public static Config LoadFromText(IEnumerable<(string Source, string Text)> layers, Config reference)
     {
         ArgumentNullException.ThrowIfNull(layers);
-        var reference = Reference;
+        ArgumentNullException.ThrowIfNull(reference);
         var result = reference;
         foreach (var (source, text) in layers)
         {
+            RefuseForbiddenCharacters(source, text);
             Config parsed;
             try
             {
-                parsed = ConfigurationFactory.ParseString(text);
+                // HOCON `include`: not supported (Akka's parser dereferences a missing include callback
+                // and crashed with a NullReferenceException); every file is given with its own --config.
+                parsed = ParseWithTimeLimit(source, text);
             }
             catch (Exception e) when (e is ConfigurationException or FormatException or InvalidOperationException or ArgumentException)
             {
@@ -108,6 +119,140 @@ public static class FabricConfig
             if (value.IsObject() && knownValue.IsObject())
             {
                 Compare(childPath, value.GetObject(), knownValue.GetObject());
+            }
+        }
+    }
+
+    /// <summary>
+    /// How long Akka's HOCON parser may take over one file (a real file takes milliseconds). Its parser
+    /// loops forever on some malformed input (e.g. <c>include # comment</c>, or stray <c>=</c> inside a
+    /// list: found by the hocon fuzz target); past this limit the file is refused instead of hanging
+    /// fabric-node at start. The parsing thread cannot be stopped: it ends with the process, which
+    /// exits on the error (fabric-node, <c>fabric decap --config</c>).
+    /// </summary>
+    internal static TimeSpan ParseTimeLimit { get; set; } = TimeSpan.FromSeconds(10);
+
+    private static Config ParseWithTimeLimit(string source, string text)
+    {
+        // HOCON `include`: not supported (Akka's parser dereferences a missing include callback and
+        // crashed with a NullReferenceException); every file is given with its own --config.
+        var parse = Task.Factory.StartNew(
+            () => ConfigurationFactory.ParseString(text, included => throw new FabricConfigException(
+                source, $"include \"{included}\" is not supported: give each file with its own --config (later files win)")),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            if (!parse.Wait(ParseTimeLimit))
+            {
+                throw new FabricConfigException(source, string.Create(CultureInfo.InvariantCulture,
+                    $"not valid HOCON: the parser did not finish within {ParseTimeLimit.TotalSeconds:0.#} s (it loops on some malformed input, such as a stray character inside a list or an include without a quoted file name)"));
+            }
+        }
+        catch (AggregateException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+        }
+
+        return parse.Result;
+    }
+
+    /// <summary>
+    /// Refuses, outside quoted strings and comments, what Akka's HOCON parser does not reject but loops
+    /// forever on (so fabric-node hung at start instead of saying what is wrong; found by the hocon
+    /// fuzz target): the characters HOCON forbids in unquoted text (`` ` ^ ! @ * & \ ? ``, <c>$</c> not
+    /// starting a substitution <c>${…}</c>), and directly inside a list <c>=</c>, a <c>}</c>
+    /// closing nothing, and <c>${?…}</c>. The parse time limit catches whatever else it loops on.
+    /// </summary>
+    private static void RefuseForbiddenCharacters(string source, string text)
+    {
+        int line = 1, lineStart = 0;
+        var open = new Stack<char>();
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            var inList = open.Count > 0 && open.Peek() == '[';
+            string? problem = null;
+            switch (c)
+            {
+                case '\n':
+                    line++;
+                    lineStart = i + 1;
+                    break;
+                case '"' when string.CompareOrdinal(text, i, "\"\"\"", 0, 3) == 0:
+                    var close = text.IndexOf("\"\"\"", i + 3, StringComparison.Ordinal);
+                    var end = close < 0 ? text.Length : close + 3;
+                    for (var j = i; j < end; j++)
+                    {
+                        if (text[j] == '\n')
+                        {
+                            line++;
+                            lineStart = j + 1;
+                        }
+                    }
+
+                    i = end - 1;
+                    break;
+                case '"':
+                    // To the closing quote (a backslash escapes the next character) or the end of the line.
+                    i++;
+                    while (i < text.Length && text[i] != '"' && text[i] != '\n')
+                    {
+                        i += text[i] == '\\' ? 2 : 1;
+                    }
+
+                    if (i < text.Length && text[i] == '\n')
+                    {
+                        i--;
+                    }
+
+                    break;
+                case '#':
+                case '/' when i + 1 < text.Length && text[i + 1] == '/':
+                    while (i + 1 < text.Length && text[i + 1] != '\n')
+                    {
+                        i++;
+                    }
+
+                    break;
+                case '[' or '{':
+                    open.Push(c);
+                    break;
+                case ']' or '}':
+                    if (c == '}' && inList)
+                    {
+                        problem = "'}' inside a list closes no object";
+                    }
+                    else if (open.Count > 0)
+                    {
+                        open.Pop();
+                    }
+
+                    break;
+                case '=' when inList:
+                    problem = "'=' directly inside a list (a list holds values; an object is { key = value })";
+                    break;
+                case '$' when i + 1 < text.Length && text[i + 1] == '{':
+                    // A substitution: its braces are not an object.
+                    if (inList && i + 2 < text.Length && text[i + 2] == '?')
+                    {
+                        problem = "an optional substitution ${?...} inside a list is not supported";
+                        break;
+                    }
+
+                    var closing = text.IndexOf('}', i);
+                    i = closing < 0 ? text.Length - 1 : closing;
+                    break;
+                case '$':
+                case '`' or '^' or '!' or '@' or '*' or '&' or '\\':
+                case '?':
+                    problem = $"'{c}' is not allowed outside quotes (quote the value)";
+                    break;
+            }
+
+            if (problem is not null)
+            {
+                throw new FabricConfigException(source, string.Create(CultureInfo.InvariantCulture,
+                    $"not valid HOCON: line {line}, column {i - lineStart + 1}: {problem}"));
             }
         }
     }

@@ -8,17 +8,17 @@ namespace Fabric.Actors.Configuration;
 public sealed class FabricConfigException : Exception
 {
     public FabricConfigException(string path, string problem)
-        : base($"{path}: {problem}")
+        : base($"{OneLine(path)}: {OneLine(problem)}")
     {
-        Path = path;
-        Problem = problem;
+        Path = OneLine(path);
+        Problem = OneLine(problem);
     }
 
     public FabricConfigException(string path, string problem, Exception inner)
-        : base($"{path}: {problem}", inner)
+        : base($"{OneLine(path)}: {OneLine(problem)}", inner)
     {
-        Path = path;
-        Problem = problem;
+        Path = OneLine(path);
+        Problem = OneLine(problem);
     }
 
     /// <summary>The full HOCON path of the offending key, e.g. <c>fabric.pipelines[0].sinks[1].type</c>.</summary>
@@ -26,4 +26,29 @@ public sealed class FabricConfigException : Exception
 
     /// <summary>What is wrong with it, without the path.</summary>
     public string Problem { get; }
+
+    // A value quoted in a problem (or a quoted key in a path) may hold line breaks or other control
+    // characters; they are written as escapes so that the error stays one line.
+    private static string OneLine(string text)
+    {
+        if (!text.AsSpan().ContainsAnyInRange('\0', '\u001f'))
+        {
+            return text;
+        }
+
+        var builder = new System.Text.StringBuilder(text.Length + 8);
+        foreach (var c in text)
+        {
+            _ = c switch
+            {
+                '\n' => builder.Append("\\n"),
+                '\r' => builder.Append("\\r"),
+                '\t' => builder.Append("\\t"),
+                < ' ' => builder.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
+                _ => builder.Append(c),
+            };
+        }
+
+        return builder.ToString();
+    }
 }

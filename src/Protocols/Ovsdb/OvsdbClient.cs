@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Unicode;
 
 namespace Fabric.Protocols.Ovsdb;
 
@@ -30,9 +31,6 @@ public sealed record OvsdbClientOptions
 /// </remarks>
 public sealed class OvsdbClient : IAsyncDisposable
 {
-    /// <summary>Parsing of each framed message: nesting bounded like the framer's.</summary>
-    private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = JsonStreamFramer.MaxDepth };
-
     private readonly Stream _stream;
     private readonly OvsdbClientOptions _options;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -41,6 +39,7 @@ public sealed class OvsdbClient : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<string> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _name;
+    private readonly JsonStreamFramer _framer;
     private long _nextId;
     private long _lastReceiveTicks;
     private string? _closeReason;
@@ -52,8 +51,14 @@ public sealed class OvsdbClient : IAsyncDisposable
         _stream = stream;
         _options = options;
         _name = name;
+        _framer = new JsonStreamFramer(options.MaxMessageBytes);
         _lastReceiveTicks = Environment.TickCount64;
     }
+
+    // As deep as the framer accepts, so a message the framer passed is not refused by the parser for depth alone.
+    // A member name twice in one object is refused here (RFC 7047 objects have unique names); accepted, it
+    // threw ArgumentException later, wherever the object was first read.
+    private static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = JsonStreamFramer.MaxDepth, AllowDuplicateProperties = false };
 
     /// <summary>Raised on the reader loop for every <c>update2</c> notification: (monitor id, table-updates2).</summary>
     public event Action<JsonNode?, JsonObject>? Update2;
@@ -81,6 +86,12 @@ public sealed class OvsdbClient : IAsyncDisposable
         client.Start();
         return client;
     }
+
+    /// <summary>
+    /// A client over <paramref name="stream"/> that does not read it: bytes are handed to
+    /// <see cref="Receive"/> by the caller (the fuzz target). Writes still go to the stream.
+    /// </summary>
+    internal static OvsdbClient Unstarted(Stream stream, OvsdbClientOptions options, string name) => new(stream, options, name);
 
     private void Start()
     {
@@ -142,7 +153,27 @@ public sealed class OvsdbClient : IAsyncDisposable
     public async Task<IReadOnlyList<string>> ListDatabasesAsync(CancellationToken cancellationToken = default)
     {
         var result = await RequestAsync("list_dbs", [], cancellationToken).ConfigureAwait(false);
-        return result is JsonArray array ? array.Select(n => n!.GetValue<string>()).ToArray() : [];
+        return DatabasesFrom(result);
+    }
+
+    /// <summary>The database names in a <c>list_dbs</c> result.</summary>
+    /// <exception cref="OvsdbProtocolException">An element is not a string.</exception>
+    internal static string[] DatabasesFrom(JsonNode? result)
+    {
+        if (result is not JsonArray array)
+        {
+            return [];
+        }
+
+        var names = new string[array.Count];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = array[i] is JsonValue name && name.GetValueKind() == JsonValueKind.String
+                ? name.GetValue<string>()
+                : throw new OvsdbProtocolException($"list_dbs: element {i} of the result is not a string");
+        }
+
+        return names;
     }
 
     /// <summary>RFC 7047 4.1.2 <c>get_schema</c>.</summary>
@@ -168,6 +199,14 @@ public sealed class OvsdbClient : IAsyncDisposable
         }
 
         var result = await RequestAsync("transact", parameters, cancellationToken).ConfigureAwait(false);
+        return TransactResultsFrom(result, count);
+    }
+
+    /// <summary>The per-operation results of a <c>transact</c> reply of <paramref name="count"/> operations.</summary>
+    /// <exception cref="OvsdbProtocolException">The result is not an array.</exception>
+    /// <exception cref="OvsdbErrorException">An operation failed.</exception>
+    internal static JsonArray TransactResultsFrom(JsonNode? result, int count)
+    {
         if (result is not JsonArray results)
         {
             throw new OvsdbProtocolException("transact: expected an array of results");
@@ -225,7 +264,8 @@ public sealed class OvsdbClient : IAsyncDisposable
     /// <summary>Sends <c>echo</c> and waits for the reply.</summary>
     public Task EchoAsync(CancellationToken cancellationToken = default) => RequestAsync("echo", ["fabric"], cancellationToken);
 
-    private static OvsdbErrorException ErrorFrom(JsonNode error, JsonNode? details, int? index = null)
+    /// <summary>The exception for a reply's <c>error</c> (or a failed operation's, with its details and index).</summary>
+    internal static OvsdbErrorException ErrorFrom(JsonNode error, JsonNode? details, int? index = null)
     {
         string text;
         string? detailText = details?.ToJsonString();
@@ -283,7 +323,6 @@ public sealed class OvsdbClient : IAsyncDisposable
 
     private async Task ReadLoopAsync()
     {
-        var framer = new JsonStreamFramer(_options.MaxMessageBytes);
         var buffer = new byte[64 * 1024];
         try
         {
@@ -297,11 +336,7 @@ public sealed class OvsdbClient : IAsyncDisposable
                 }
 
                 Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
-                framer.Append(buffer.AsSpan(0, n));
-                while (framer.TryReadMessage(out var message))
-                {
-                    Dispatch(JsonNode.Parse(message.Span, documentOptions: ParseOptions) as JsonObject ?? throw new OvsdbProtocolException("expected a JSON object"));
-                }
+                Receive(buffer.AsSpan(0, n));
             }
         }
         catch (OperationCanceledException)
@@ -309,10 +344,6 @@ public sealed class OvsdbClient : IAsyncDisposable
             Close(_closeReason ?? "closed");
         }
         catch (OvsdbProtocolException ex)
-        {
-            Close($"protocol error: {ex.Message}");
-        }
-        catch (JsonException ex)
         {
             Close($"protocol error: {ex.Message}");
         }
@@ -334,6 +365,38 @@ public sealed class OvsdbClient : IAsyncDisposable
 #pragma warning restore CA1031
         {
             Close($"message handling failed: {ex.GetType().Name}: {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Handles bytes received from the server on the calling thread: frames them into messages,
+    /// parses each and dispatches it (replies to their callbacks, <c>echo</c> answered, <c>update2</c>
+    /// raised). The read loop calls it; the fuzz target drives it directly.
+    /// </summary>
+    /// <exception cref="OvsdbProtocolException">The bytes are not a sequence of JSON-RPC objects; the connection must be dropped.</exception>
+    internal void Receive(ReadOnlySpan<byte> data)
+    {
+        _framer.Append(data);
+        while (_framer.TryReadMessage(out var message))
+        {
+            // JSON is UTF-8 (RFC 8259); the reader checks structure, not every string's encoding, and a
+            // bad sequence would surface later as an InvalidOperationException wherever a name or string is read.
+            if (!Utf8.IsValid(message.Span))
+            {
+                throw new OvsdbProtocolException("a JSON-RPC message is not valid UTF-8");
+            }
+
+            JsonNode? node;
+            try
+            {
+                node = JsonNode.Parse(message.Span, documentOptions: ParseOptions);
+            }
+            catch (JsonException ex)
+            {
+                throw new OvsdbProtocolException($"malformed JSON-RPC message: {ex.Message}", ex);
+            }
+
+            Dispatch(node as JsonObject ?? throw new OvsdbProtocolException("expected a JSON object"));
         }
     }
 
@@ -366,9 +429,10 @@ public sealed class OvsdbClient : IAsyncDisposable
             return;
         }
 
-        if (message["id"] is not JsonValue idNode || !idNode.TryGetValue<long>(out var replyId))
+        // Our ids are positive integers; any other id (1.5, 1e30, a string) answers nothing we sent: ignore.
+        if (message["id"] is not JsonValue idNode || idNode.GetValueKind() != JsonValueKind.Number || !idNode.TryGetValue<long>(out var replyId))
         {
-            return; // a reply to nothing we sent: ignore
+            return;
         }
 
         Action<JsonNode?, JsonNode?, Exception?>? callback;

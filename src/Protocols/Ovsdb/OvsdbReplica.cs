@@ -30,10 +30,11 @@ public sealed class OvsdbDatum
             {
                 foreach (var pair in pairs)
                 {
-                    if (pair is JsonArray { Count: 2 } p)
+                    // A pair with a JSON null on either side is not an OVSDB atom: skipped like any other malformed pair.
+                    if (pair is JsonArray { Count: 2 } p && p[0] is { } key && p[1] is { } mapped)
                     {
-                        keys.Add(p[0]!.DeepClone());
-                        values.Add(p[1]!.DeepClone());
+                        keys.Add(key.DeepClone());
+                        values.Add(mapped.DeepClone());
                     }
                 }
             }
@@ -43,7 +44,7 @@ public sealed class OvsdbDatum
 
         if (value is JsonArray { Count: 2 } set && set[0]?.GetValueKind() == JsonValueKind.String && set[0]!.GetValue<string>() == "set" && set[1] is JsonArray elements)
         {
-            return new OvsdbDatum([.. elements.Select(e => e!.DeepClone())], null);
+            return new OvsdbDatum([.. elements.OfType<JsonNode>().Select(e => e.DeepClone())], null);
         }
 
         return value is null ? new OvsdbDatum([], null) : new OvsdbDatum([value.DeepClone()], null);
@@ -127,7 +128,7 @@ public sealed class OvsdbRow
 
     /// <summary>The integers of a set column (or an optional integer).</summary>
     public IReadOnlyList<long> GetIntegers(string column) =>
-        _columns.TryGetValue(column, out var d) ? [.. d.Keys.Select(k => k is JsonValue v && v.TryGetValue<long>(out var n) ? n : (long?)null).OfType<long>()] : [];
+        _columns.TryGetValue(column, out var d) ? [.. d.Keys.Select(k => k is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var n) ? (long?)n : null).OfType<long>()] : [];
 
     /// <summary>A string→string map column.</summary>
     public IReadOnlyDictionary<string, string> GetStringMap(string column)

@@ -81,6 +81,12 @@ public sealed class OvsdbSchema
         _ => throw new OvsdbProtocolException($"schema: \"{key}\" is not a string"),
     };
 
+    /// <summary>An integer <c>min</c>/<c>max</c>; a number that is not a 64-bit integer counts as unbounded (a set).</summary>
+    private static long Bound(JsonNode? node, long absent) =>
+        node is null ? absent
+        : node is JsonValue value && value.GetValueKind() == JsonValueKind.Number && value.TryGetValue<long>(out var bound) ? bound
+        : long.MaxValue;
+
     private static OvsdbColumnKind KindOfType(JsonNode? type)
     {
         if (type is not JsonObject t)
@@ -93,9 +99,8 @@ public sealed class OvsdbSchema
             return OvsdbColumnKind.Map;
         }
 
-        var min = t["min"] is JsonValue m && m.TryGetValue<long>(out var minValue) ? minValue : 1;
-        var maxNode = t["max"];
-        var max = maxNode is null ? 1 : maxNode is JsonValue x && x.TryGetValue<long>(out var maxValue) ? maxValue : long.MaxValue;
+        var min = t["min"] is JsonValue m && m.GetValueKind() == JsonValueKind.Number && m.TryGetValue<long>(out var low) ? low : 1;
+        var max = Bound(t["max"], 1);
         return min == 1 && max == 1 ? OvsdbColumnKind.Atom : OvsdbColumnKind.Set;
     }
 }
