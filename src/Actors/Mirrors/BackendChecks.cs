@@ -29,9 +29,6 @@ public static partial class BackendChecks
     [GeneratedRegex("^tmf-[0-9a-f]{1,17}$", RegexOptions.CultureInvariant)]
     private static partial Regex AwsFilterSyntax();
 
-    [GeneratedRegex("^[a-z0-9-]{1,40}$", RegexOptions.CultureInvariant)]
-    private static partial Regex PipelineSyntax();
-
     /// <summary>Null when valid, otherwise (key, problem) as <see cref="MirrorSessionSpec.Check"/>.</summary>
     public static (string Key, string Problem)? Check(MirrorSessionSpec spec)
     {
@@ -81,7 +78,7 @@ public static partial class BackendChecks
         return !AwsTargetSyntax().IsMatch(spec.Output) ? ("output", $"expected a traffic mirror target id (tmt-…) for backend aws, got \"{spec.Output}\"")
             : o.FilterId is null || !AwsFilterSyntax().IsMatch(o.FilterId) ? ("filter-id", $"expected a traffic mirror filter id (tmf-…), required for backend aws, got \"{o.FilterId}\"")
             : o.Vni is { } vni && vni is < 0 or > 16_777_215 ? ("vni", $"expected 0-16777215 (or no vni: AWS picks one per session), got {vni}")
-            : o.Pipeline is { } pipeline && !PipelineSyntax().IsMatch(pipeline) ? ("pipeline", $"expected a pipeline name (lower-case letters, digits and '-', at most 40), got \"{pipeline}\"")
+            : o.Pipeline is { } pipeline && !Pipelines.PipelineSettingsReader.IsValidName(pipeline) ? ("pipeline", $"expected a pipeline name (lower-case letters, digits and '-', at most 40), got \"{pipeline}\"")
             : o.PacketLength is { } len && len is < 1 or > 8947 ? ("packet-length", $"expected 1-8947, got {len}")
             : o.SessionNumber is { } n && n is < 1 or > 32766 ? ("session-number", $"expected 1-32766, got {n}")
             : o.ErspanId is not null || o.OriginIp is not null || o.Mtu is not null ? ("erspan-id", "erspan-id, origin-ip and mtu are for backend iosxe")

@@ -423,6 +423,10 @@ public static partial class PipelineSettingsReader
         return false;
     }
 
+    /// <summary>True when <paramref name="name"/> is a valid pipeline name (the rule other settings that
+    /// name a pipeline check against too).</summary>
+    public static bool IsValidName(string name) => NamePattern().IsMatch(name);
+
     [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,39}$", RegexOptions.CultureInvariant)]
     private static partial Regex NamePattern();
 }

@@ -92,6 +92,7 @@ public sealed class SiteBackendsTests : IDisposable
     [InlineData("{ name = m, site = aws, sources = [\"tag:Role=web\"], output = \"tmt-0a\", filter-id = \"tmf-0b\", vni = 1, session-number = 40000 }", "fabric.mirrors[0].session-number: expected 1-32766, got 40000")]
     [InlineData("{ name = m, site = aws, sources = [\"tag:Role=web\"], output = \"tmt-0a\", filter-id = \"tmf-0b\", vni = 16777216 }", "fabric.mirrors[0].vni: expected 0-16777215 (or no vni: AWS picks one per session), got 16777216")]
     [InlineData("{ name = m, site = aws, sources = [\"tag:Role=web\"], output = \"tmt-0a\", filter-id = \"tmf-0b\", pipeline = \"AWS Mirror\" }", "fabric.mirrors[0].pipeline: expected a pipeline name (lower-case letters, digits and '-', at most 40), got \"AWS Mirror\"")]
+    [InlineData("{ name = m, site = aws, sources = [\"tag:Role=web\"], output = \"tmt-0a\", filter-id = \"tmf-0b\", pipeline = \"-mirror\" }", "fabric.mirrors[0].pipeline: expected a pipeline name (lower-case letters, digits and '-', at most 40), got \"-mirror\"")]
     [InlineData("{ name = m, site = csr, sources = [\"GigabitEthernet1\"], output = \"10.0.0.5\", session-number = 1, erspan-id = 1, origin-ip = \"10.0.0.1\", pipeline = p }", "fabric.mirrors[0].filter-id: filter-id, vni, packet-length and pipeline are for backend aws")]
     public void Bad_session_values_of_the_new_backends_are_named_by_their_path(string mirror, string message)
     {
