@@ -3,8 +3,11 @@
 # from a namespace onto a veth; on the root side Fabric (capture + decap + TAP sink, in a fabric-node) and
 # `tcpdump -i IF -w /dev/null` capture at the same time. Prints what each received and dropped.
 #   sudo bash bench/live-vs-tcpdump.sh [COPIES] [RUNS]     (COPIES x 4 frames of zeek/erspanII.pcap)
-# Kernel rings: Fabric's source.buffer-size (default 32MiB; FABRIC_BUFFER=2MiB for libpcap's default) and
+# Kernel rings: Fabric's source.buffer-size (unset: the node's default, 16MiB; FABRIC_BUFFER=2MiB for libpcap's) and
 # tcpdump's -B in KiB (TCPDUMP_BUFFER_KIB; unset: libpcap's 2 MiB default). Compare like with like.
+# FABRIC_WHEN_FULL=drop|wait sets the TAP sink's when-full (unset: the default, wait for an only sink).
+# BUSY=N runs N busy loops (one process each, normal priority) during the runs: a machine saturated by
+# other work, the same for both (each loop is killed by its pid at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COPIES=${1:-250000}; RUNS=${2:-3}
@@ -13,7 +16,9 @@ NODE_DLL=$WORK/node/fabric-node.dll
 source bench/node.sh
 ID=$((RANDOM % 9000 + 1000)); NS=fdl${ID}a; IF=fdl${ID}c; PEER=fdl${ID}p; TAP=fdl${ID}t
 TCPDUMP_PID=
+BUSY_PIDS=()
 cleanup() {
+  for p in "${BUSY_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   stop_node
   [ -n "$TCPDUMP_PID" ] && kill "$TCPDUMP_PID" 2>/dev/null || true
   ip link del "$IF" 2>/dev/null || true; ip link del "$TAP" 2>/dev/null || true
@@ -26,9 +31,14 @@ python3 bench/make_capture.py "$(corpus)/zeek/erspanII.pcap" "$WORK/outer.pcap" 
 veth_into_namespace "$NS" "$IF" "$PEER"
 
 start_node "$WORK/node-run" "    name = live
-    source { interface = $IF, buffer-size = ${FABRIC_BUFFER:-32MiB} }
-    sinks = [ { type = tap, device = $TAP } ]"
+    source { interface = $IF${FABRIC_BUFFER:+, buffer-size = $FABRIC_BUFFER} }
+    sinks = [ { type = tap, device = $TAP${FABRIC_WHEN_FULL:+, when-full = $FABRIC_WHEN_FULL} } ]"
 until [ "$(stats live | jq -r .source.up)" = true ]; do sleep 0.1; done
+for _ in $(seq 1 "${BUSY:-0}"); do
+  sh -c 'while :; do :; done' &
+  BUSY_PIDS+=($!)
+done
+[ "${BUSY:-0}" -gt 0 ] && sleep 2 && echo "busy loops: ${BUSY}; load average $(cut -d' ' -f1 /proc/loadavg)"
 
 for run in $(seq 1 "$RUNS"); do
   before=$(stats live)

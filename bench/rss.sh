@@ -3,7 +3,7 @@
 # tcpreplay offering a large ERSPAN II capture in a loop at a fixed rate for DURATION seconds; VmRSS of the
 # node sampled every 10 s. Prints the samples, the first and last, and the maximum.
 #   sudo bash bench/rss.sh [DURATION_S] [PPS]
-# FABRIC_BUFFER sets source.buffer-size (default 32MiB; the ring is mapped into the node, part of its RSS).
+# FABRIC_BUFFER sets source.buffer-size (unset: the node's default, 16MiB; the ring is mapped into the node, part of its RSS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-300}; PPS=${2:-50000}
@@ -24,7 +24,7 @@ dotnet build -c Release src/Nodes/Fabric.Node -o "$WORK/node" -nologo -v quiet -
 python3 bench/make_capture.py "$(corpus)/zeek/erspanII.pcap" "$WORK/outer.pcap" 25000
 veth_into_namespace "$NS" "$IF" "$PEER"
 start_node "$WORK/node-run" "    name = rss
-    source { interface = $IF, buffer-size = ${FABRIC_BUFFER:-32MiB} }
+    source { interface = $IF${FABRIC_BUFFER:+, buffer-size = $FABRIC_BUFFER} }
     sinks = [ { type = tap, device = $TAP } ]"
 until [ "$(stats rss | jq -r .source.up)" = true ]; do sleep 0.1; done
 

@@ -13,8 +13,9 @@ namespace Fabric.Actors.Capture;
 /// decap stage. When the decap stage is behind (its queue full, or every batch of the pool in use) the loop
 /// stops reading and waits for it: the packets stay in the kernel ring (<c>source.buffer-size</c>, far larger
 /// than the pipeline's queues), and only when that ring overflows does the kernel drop, counted by libpcap as
-/// <c>kernelDropped</c> exactly as tcpdump's are. The decap stage never waits for a sink (a slow sink drops at
-/// its own queue), so a stalled sink never stalls capture. When the interface disappears the loop closes it,
+/// <c>kernelDropped</c> exactly as tcpdump's are. A sink with <c>when-full = wait</c> holds the pool's batches
+/// when it is behind, so capture waits for it the same way; one with <c>when-full = drop</c> drops at its own
+/// queue and never stalls capture. When the interface disappears the loop closes it,
 /// backs off and re-opens it when it is back, logging once per event.
 /// </summary>
 internal sealed unsafe class CaptureLoop

@@ -17,11 +17,16 @@ public sealed class PipelineRuntime
         Capture = new StageCounters("capture", CaptureLoop.DropReasons);
         CaptureStatus = new CaptureStatus();
         // A file source is replayed without loss: the capture thread waits for a free batch, and queues as
-        // deep as the pool can never overflow. A live source never waits: queue-depth bounds each hand-off.
-        int depth = settings.Source.File is null ? settings.QueueDepth : settings.Batches;
-        DecapQueue = new BatchQueue(depth);
+        // deep as the pool can never overflow. A live source's capture thread waits for decap (packets wait in
+        // the kernel ring) when decap's queue (queue-depth) is full or the pool is dry. A sink that waits
+        // (when-full = wait) gets a queue as deep as the pool, so it is never refused a batch: when it is behind
+        // it holds the pool's batches and capture waits for them; a sink that drops gets queue-depth.
+        bool file = settings.Source.File is not null;
+        DecapQueue = new BatchQueue(file ? settings.Batches : settings.QueueDepth);
         Decap = new StageCounters("decap", DecapActor.DropReasons, DecapActor.EventNames);
-        Sinks = [.. settings.Sinks.Select(s => new SinkPort(new BatchQueue(depth), new StageCounters(s.Stage, SinkReasons(s), SinkEvents(s))))];
+        Sinks = [.. settings.Sinks.Select(s => new SinkPort(
+            new BatchQueue(file || s.WhenFull == Fabric.Actors.Sinks.SinkWhenFull.Wait ? settings.Batches : settings.QueueDepth),
+            new StageCounters(s.Stage, SinkReasons(s), SinkEvents(s))))];
         Vnis = settings.Decap.VniCounters > 0 || settings.Decap.AllowedVnis.Count > 0
             ? new VniCounters(settings.Decap.VniCounters, [.. settings.Decap.AllowedVnis])
             : null;

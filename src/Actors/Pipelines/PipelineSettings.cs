@@ -53,16 +53,17 @@ public static partial class PipelineSettingsReader
         "batch-packets", "batch-bytes", "batches", "queue-depth",
     ];
 
-    /// <summary>The kernel ring of a live source unless <c>source.buffer-size</c> says otherwise: 32 MiB, not
+    /// <summary>The kernel ring of a live source unless <c>source.buffer-size</c> says otherwise: 16 MiB, not
     /// libpcap's 2 MiB, which a burst of 1,500-byte frames at line rate fills in a few milliseconds while the
-    /// capture thread is descheduled.</summary>
-    public const int DefaultKernelBufferBytes = 32 << 20;
+    /// capture thread is descheduled. The ring is mapped into the node, so it is part of its RSS: 32 MiB put a
+    /// node over 200 MB (docs/bench-dataplane.md).</summary>
+    public const int DefaultKernelBufferBytes = 16 << 20;
 
     private static readonly string[] SourceKeys = ["interface", "file", "speed", "snaplen", "buffer-size", "promiscuous", "filter"];
     private static readonly string[] DedupKeys = ["window", "entries"];
-    private static readonly string[] TapKeys = ["type", "device", "mtu", "persistent"];
-    private static readonly string[] PcapKeys = ["type", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval"];
-    private static readonly string[] ForwardKeys = ["type", "encapsulation", "destination", "vni", "session-id", "mtu", "oversize"];
+    private static readonly string[] TapKeys = ["type", "when-full", "device", "mtu", "persistent"];
+    private static readonly string[] PcapKeys = ["type", "when-full", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval"];
+    private static readonly string[] ForwardKeys = ["type", "when-full", "encapsulation", "destination", "vni", "session-id", "mtu", "oversize"];
 
     /// <summary>Every pipeline of <paramref name="config"/>; an empty list when there are none.</summary>
     public static IReadOnlyList<PipelineSettings> Read(Config config)
@@ -178,7 +179,8 @@ public static partial class PipelineSettingsReader
         var sinkSettings = new List<SinkSettings>(sinks.Count);
         for (int s = 0; s < sinks.Count; s++)
         {
-            sinkSettings.Add(ReadSink(sinks[s], s, name));
+            var sink = ReadSink(sinks[s], s, name);
+            sinkSettings.Add(sink with { WhenFull = ReadWhenFull(sinks[s], sinks.Count) });
         }
 
         var taps = sinkSettings.OfType<TapSinkSettings>().GroupBy(t => t.Device).FirstOrDefault(g => g.Count() > 1);
@@ -393,6 +395,23 @@ public static partial class PipelineSettingsReader
             default:
                 throw sink.Problem("type", $"expected tap, pcap or forward, got \"{type}\"");
         }
+    }
+
+    /// <summary><c>when-full = wait | drop</c>; default wait for a pipeline's only sink, drop when it has several.</summary>
+    private static SinkWhenFull ReadWhenFull(ConfigReader sink, int sinkCount)
+    {
+        if (!sink.Has("when-full"))
+        {
+            return sinkCount == 1 ? SinkWhenFull.Wait : SinkWhenFull.Drop;
+        }
+
+        string text = sink.GetString("when-full");
+        return text switch
+        {
+            "wait" => SinkWhenFull.Wait,
+            "drop" => SinkWhenFull.Drop,
+            _ => throw sink.Problem("when-full", $"expected wait or drop, got \"{text}\""),
+        };
     }
 
     private static TimeSpan? OptionalDuration(ConfigReader reader, string key, TimeSpan? fallback)

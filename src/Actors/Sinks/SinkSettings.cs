@@ -1,8 +1,24 @@
 namespace Fabric.Actors.Sinks;
 
+/// <summary>What the pipeline does when a sink is behind (its queue is full).</summary>
+public enum SinkWhenFull
+{
+    /// <summary>Hold capture back: the sink's queue is as deep as the batch pool, so when it is behind the pool
+    /// runs dry, the capture thread waits and packets wait in the kernel ring; only the ring's overflow drops
+    /// (<c>kernelDropped</c>, as tcpdump's). Every other sink of the pipeline waits with it.</summary>
+    Wait,
+
+    /// <summary>This sink drops whole batches as <c>queue-full</c>; capture and the other sinks go on.</summary>
+    Drop,
+}
+
 /// <summary>One entry of a pipeline's <c>sinks</c> list.</summary>
 public abstract record SinkSettings
 {
     /// <summary>Stage name in stats and metrics: <c>tap-mon0</c>, <c>pcap-1</c>, <c>forward-2</c>.</summary>
     public required string Stage { get; init; }
+
+    /// <summary><c>when-full</c>; the reader's default is <see cref="SinkWhenFull.Wait"/> for a pipeline's only
+    /// sink and <see cref="SinkWhenFull.Drop"/> when it has several (so one slow sink does not starve the others).</summary>
+    public SinkWhenFull WhenFull { get; init; } = SinkWhenFull.Drop;
 }

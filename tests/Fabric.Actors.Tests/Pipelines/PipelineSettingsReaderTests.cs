@@ -38,7 +38,8 @@ public class PipelineSettingsReaderTests
         Assert.Equal("ens4", pipeline.Source.Interface);
         Assert.Equal(0, pipeline.Source.Cpu);
         Assert.Equal(65535, pipeline.Source.Snaplen);
-        Assert.Equal(32 << 20, pipeline.Source.KernelBufferBytes);
+        Assert.Equal(16 << 20, pipeline.Source.KernelBufferBytes);
+        Assert.All(pipeline.Sinks, s => Assert.Equal(SinkWhenFull.Drop, s.WhenFull)); // several sinks: none holds the others back
         Assert.Equal(2, pipeline.Decap.Options.MaxDepth);
         Assert.Equal(TimeSpan.FromSeconds(2), pipeline.Decap.DedupWindow);
         var tap = Assert.IsType<TapSinkSettings>(pipeline.Sinks[0]);
@@ -89,6 +90,8 @@ public class PipelineSettingsReaderTests
         "fabric.pipelines[0].name")]
     [InlineData("[ { name = a, source { interface = x0 }, vni-counters = 5000, sinks = [ { type = tap, device = t0 } ] } ]",
         "fabric.pipelines[0].vni-counters")]
+    [InlineData("[ { name = a, source { interface = x0 }, sinks = [ { type = tap, device = t0, when-full = block } ] } ]",
+        "fabric.pipelines[0].sinks[0].when-full")]
     [InlineData("[ { name = a, source { interface = x0 }, allowed-vnis = [1, 16777216], sinks = [ { type = tap, device = t0 } ] } ]",
         "fabric.pipelines[0].allowed-vnis[1]")]
     public void Bad_values_and_unknown_keys_are_refused_with_their_path(string pipelines, string path)
