@@ -7,7 +7,8 @@
 # tcpdump's -B in KiB (TCPDUMP_BUFFER_KIB; unset: libpcap's 2 MiB default). Compare like with like.
 # FABRIC_WHEN_FULL=drop|wait sets the TAP sink's when-full (unset: the default, wait for an only sink).
 # BUSY=N runs N busy loops (one process each, normal priority) during the runs: a machine saturated by
-# other work, the same for both (each loop is killed by its pid at the end).
+# other work, the same for both (each loop is killed by its pid at the end). The replayer then runs at nice
+# -15 (BUSY_NICE), so the offered load does not slow down with the machine, as a NIC's would not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COPIES=${1:-250000}; RUNS=${2:-3}
@@ -38,14 +39,14 @@ for _ in $(seq 1 "${BUSY:-0}"); do
   sh -c 'while :; do :; done' &
   BUSY_PIDS+=($!)
 done
-[ "${BUSY:-0}" -gt 0 ] && sleep 2 && echo "busy loops: ${BUSY}; load average $(cut -d' ' -f1 /proc/loadavg)"
+[ "${BUSY:-0}" -gt 0 ] && BUSY_NICE=${BUSY_NICE:--15} && sleep 2 && echo "busy loops: ${BUSY}; load average $(cut -d' ' -f1 /proc/loadavg)"
 
 for run in $(seq 1 "$RUNS"); do
   before=$(stats live)
   tcpdump -i "$IF" -n ${TCPDUMP_BUFFER_KIB:+-B "$TCPDUMP_BUFFER_KIB"} -w /dev/null 2> "$WORK/tcpdump.err" &
   TCPDUMP_PID=$!
   until grep -q "listening on" "$WORK/tcpdump.err"; do sleep 0.05; done
-  sent=$(ip netns exec "$NS" tcpreplay --topspeed -i "$PEER" "$WORK/outer.pcap" 2>&1 | awk '/Successful packets:/ {print $3}')
+  sent=$(${BUSY_NICE:+nice -n "$BUSY_NICE"} ip netns exec "$NS" tcpreplay --topspeed -i "$PEER" "$WORK/outer.pcap" 2>&1 | awk '/Successful packets:/ {print $3}')
   # Wait until Fabric has read everything libpcap received (its ring is drained) and its counters stop moving.
   last=-1
   for _ in $(seq 1 120); do

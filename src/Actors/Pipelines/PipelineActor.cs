@@ -45,6 +45,12 @@ public sealed class PipelineActor : UntypedActor
                 ForwardSinkSettings forward => ForwarderSinkActor.Props(forward, port.Queue, port.Counters),
                 var other => throw new InvalidOperationException($"unknown sink {other.GetType().Name}"),
             };
+            if (settings.Sinks[i].Cpu is not null)
+            {
+                EnsurePinnedDispatcher(Context.System);
+                props = props.WithDispatcher(PinnedDispatcherId);
+            }
+
             port.Queue.Target = Context.Watch(Context.ActorOf(props, $"sink-{i}"));
         }
 

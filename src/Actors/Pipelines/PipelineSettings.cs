@@ -61,9 +61,9 @@ public static partial class PipelineSettingsReader
 
     private static readonly string[] SourceKeys = ["interface", "file", "speed", "snaplen", "buffer-size", "promiscuous", "filter"];
     private static readonly string[] DedupKeys = ["window", "entries"];
-    private static readonly string[] TapKeys = ["type", "when-full", "device", "mtu", "persistent"];
-    private static readonly string[] PcapKeys = ["type", "when-full", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval"];
-    private static readonly string[] ForwardKeys = ["type", "when-full", "encapsulation", "destination", "vni", "session-id", "mtu", "oversize"];
+    private static readonly string[] TapKeys = ["type", "when-full", "cpu", "device", "mtu", "persistent"];
+    private static readonly string[] PcapKeys = ["type", "when-full", "cpu", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval"];
+    private static readonly string[] ForwardKeys = ["type", "when-full", "cpu", "encapsulation", "destination", "vni", "session-id", "mtu", "oversize"];
 
     /// <summary>Every pipeline of <paramref name="config"/>; an empty list when there are none.</summary>
     public static IReadOnlyList<PipelineSettings> Read(Config config)
@@ -180,7 +180,11 @@ public static partial class PipelineSettingsReader
         for (int s = 0; s < sinks.Count; s++)
         {
             var sink = ReadSink(sinks[s], s, name);
-            sinkSettings.Add(sink with { WhenFull = ReadWhenFull(sinks[s], sinks.Count) });
+            sinkSettings.Add(sink with
+            {
+                WhenFull = ReadWhenFull(sinks[s], sinks.Count),
+                Cpu = sinks[s].Has("cpu") ? Cpu(sinks[s], "cpu") : null,
+            });
         }
 
         var taps = sinkSettings.OfType<TapSinkSettings>().GroupBy(t => t.Device).FirstOrDefault(g => g.Count() > 1);

@@ -71,6 +71,11 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
+        if (_settings.Cpu is int cpu)
+        {
+            Fabric.Actors.Capture.CpuAffinity.PinCurrentThread(cpu);
+        }
+
         Directory.CreateDirectory(_directory);
         foreach (var line in PcapFiles.Repair(_directory, _settings.Prefix))
         {

@@ -21,4 +21,9 @@ public abstract record SinkSettings
     /// <summary><c>when-full</c>; the reader's default is <see cref="SinkWhenFull.Wait"/> for a pipeline's only
     /// sink and <see cref="SinkWhenFull.Drop"/> when it has several (so one slow sink does not starve the others).</summary>
     public SinkWhenFull WhenFull { get; init; } = SinkWhenFull.Drop;
+
+    /// <summary><c>cpu</c>: the sink runs on a thread of its own pinned to this CPU (sched_setaffinity); null: the
+    /// shared dispatcher. For a sensor whose data plane has isolated cores: a TAP sink's write() per frame is the
+    /// costliest step of a pipeline.</summary>
+    public int? Cpu { get; init; }
 }

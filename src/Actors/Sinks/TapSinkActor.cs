@@ -41,7 +41,15 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
     public static Props Props(TapSinkSettings settings, BatchQueue queue, StageCounters counters) =>
         Akka.Actor.Props.Create(() => new TapSinkActor(settings, queue, counters));
 
-    protected override void PreStart() => TryOpen();
+    protected override void PreStart()
+    {
+        if (_settings.Cpu is int cpu)
+        {
+            Fabric.Actors.Capture.CpuAffinity.PinCurrentThread(cpu);
+        }
+
+        TryOpen();
+    }
 
     protected override void PostStop()
     {

@@ -92,6 +92,8 @@ public class PipelineSettingsReaderTests
         "fabric.pipelines[0].vni-counters")]
     [InlineData("[ { name = a, source { interface = x0 }, sinks = [ { type = tap, device = t0, when-full = block } ] } ]",
         "fabric.pipelines[0].sinks[0].when-full")]
+    [InlineData("[ { name = a, source { interface = x0 }, sinks = [ { type = pcap, directory = \"/tmp/p\", cpu = 1000 } ] } ]",
+        "fabric.pipelines[0].sinks[0].cpu")]
     [InlineData("[ { name = a, source { interface = x0 }, allowed-vnis = [1, 16777216], sinks = [ { type = tap, device = t0 } ] } ]",
         "fabric.pipelines[0].allowed-vnis[1]")]
     public void Bad_values_and_unknown_keys_are_refused_with_their_path(string pipelines, string path)
