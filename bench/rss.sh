@@ -2,7 +2,7 @@
 # Steady-state memory of a fabric-node under load: a live pipeline (capture + decap + TAP sink) on a veth,
 # tcpreplay offering a large ERSPAN II capture in a loop at a fixed rate for DURATION seconds; VmRSS of the
 # node sampled every 10 s. Prints the samples, the first and last, and the maximum.
-#   sudo bash bench/rss.sh [DURATION_S] [PPS]
+#   sudo bash bench/rss.sh [DURATION_S] [PPS]      (PPS = topspeed: as fast as tcpreplay goes, in a loop)
 # FABRIC_BUFFER sets source.buffer-size (unset: the node's default, 16MiB; the ring is mapped into the node, part of its RSS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,8 @@ start_node "$WORK/node-run" "    name = rss
     sinks = [ { type = tap, device = $TAP } ]"
 until [ "$(stats rss | jq -r .source.up)" = true ]; do sleep 0.1; done
 
-ip netns exec "$NS" tcpreplay --loop=0 --pps="$PPS" -q -i "$PEER" "$WORK/outer.pcap" >/dev/null 2>&1 &
+if [ "$PPS" = topspeed ]; then RATE=--topspeed; else RATE=--pps=$PPS; fi
+ip netns exec "$NS" tcpreplay --loop=0 "$RATE" -q -i "$PEER" "$WORK/outer.pcap" >/dev/null 2>&1 &
 REPLAY_PID=$!
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$NODE_PID/status"; }
 samples=()
