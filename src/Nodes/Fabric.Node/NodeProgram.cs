@@ -72,6 +72,11 @@ public static class NodeProgram
         {
             var config = FabricConfig.Load(files);
             settings = FabricNodeSettings.Read(config);
+            foreach (var warning in InlineSecrets.Warnings(files))
+            {
+                await error.WriteLineAsync("fabric-node: warning: " + warning).ConfigureAwait(false);
+            }
+
             startup = settings.ToStartupInfo(config);
             features = FabricFeatures.Discover([typeof(IFabricFeature).Assembly, typeof(NodeProgram).Assembly, .. LoadedFabricAssemblies()]);
             foreach (var feature in features)

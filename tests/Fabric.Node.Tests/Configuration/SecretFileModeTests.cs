@@ -57,6 +57,21 @@ public sealed class SecretFileModeTests
         Assert.DoesNotContain(Sentinel, node.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_token_inline_in_a_config_others_can_read_starts_with_one_warning_naming_the_file()
+    {
+        using var node = new NodeProcess();
+        File.AppendAllText(node.ConfigFile, $"\nfabric.management.token = \"{Sentinel}\"\n");
+        File.SetUnixFileMode(node.ConfigFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        node.Start();
+        await node.WaitReadyAsync(TimeSpan.FromSeconds(60));
+
+        var warning = Assert.Single(node.Output.Split('\n'), l => l.Contains("warning: fabric.management.token", StringComparison.Ordinal));
+        Assert.Contains($"is written in {node.ConfigFile}, which other users can read (mode 644)", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain(Sentinel, node.Output, StringComparison.Ordinal);
+    }
+
     private static string WriteSecret(string directory, string kind, UnixFileMode mode)
     {
         var path = Path.Combine(directory, "secret-" + kind);
