@@ -20,11 +20,12 @@ namespace Fabric.Actors.Hosting;
 /// </summary>
 public sealed class RemoteTlsSettings
 {
-    private RemoteTlsSettings(X509Certificate2 certificate, X509Certificate2Collection authorities, string caFile)
+    private RemoteTlsSettings(X509Certificate2 certificate, X509Certificate2Collection authorities, string caFile, CrlFile? crl)
     {
         Certificate = certificate;
         Authorities = authorities;
         CaFile = caFile;
+        Crl = crl;
     }
 
     /// <summary>This node's certificate, with its private key.</summary>
@@ -34,6 +35,9 @@ public sealed class RemoteTlsSettings
     public X509Certificate2Collection Authorities { get; }
 
     public string CaFile { get; }
+
+    /// <summary><c>crl-file</c>: revoked certificates; null when none is configured.</summary>
+    public CrlFile? Crl { get; }
 
     /// <summary>Null when <c>fabric.remote.tls.enabled = false</c>; otherwise the loaded, checked files.</summary>
     public static RemoteTlsSettings? Read(ConfigReader fabric)
@@ -47,7 +51,29 @@ public sealed class RemoteTlsSettings
 
         var authorities = TlsCertificateFiles.LoadAuthorities(tls);
         var certificate = TlsCertificateFiles.LoadWithKey(tls);
-        return new RemoteTlsSettings(certificate, authorities, tls.GetString("ca-file"));
+        CrlFile? crl = null;
+        var crlFile = tls.GetString("crl-file");
+        if (crlFile.Length > 0)
+        {
+            try
+            {
+                crl = CrlFile.Load(crlFile, authorities);
+            }
+            catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException or FormatException)
+            {
+                certificate.Dispose();
+                throw tls.Problem("crl-file", $"cannot use \"{crlFile}\": {FabricConfig.OneLine(e.Message)}");
+            }
+
+            if (crl.Current().FirstOrDefault(l => l.Revokes(certificate)) is { } revoking)
+            {
+                var subject = certificate.Subject;
+                certificate.Dispose();
+                throw tls.Problem("crl-file", $"\"{crlFile}\" revokes this node's own certificate \"{subject}\" (CRL of \"{revoking.Issuer}\")");
+            }
+        }
+
+        return new RemoteTlsSettings(certificate, authorities, tls.GetString("ca-file"), crl);
     }
 
     /// <summary>The HOCON that turns DotNetty's TLS on (the certificate and validator come from <see cref="ToSetup"/>).</summary>
@@ -76,7 +102,8 @@ public sealed class RemoteTlsSettings
 
 /// <summary>
 /// Accepts a peer certificate only when it chains to one of the configured CAs (custom root
-/// trust: the system store plays no part; no revocation lookup, no downloads). Runs on both
+/// trust: the system store plays no part; no online revocation lookup, no downloads) and, with
+/// <c>crl-file</c>, no certificate of its chain is revoked by those CRLs. Runs on both
 /// sides of a handshake. The first refusal of each certificate is logged once as a warning;
 /// repeats (Akka retries the association every few seconds) are only counted.
 /// </summary>
@@ -87,14 +114,16 @@ public sealed class PeerCertificateValidator : IMetricsSource
     private readonly X509Certificate2Collection _authorities;
     private readonly ConcurrentQueue<string> _recentPeers = new();
     private readonly string _caFile;
+    private readonly CrlFile? _crl;
     private readonly ConcurrentDictionary<string, byte> _logged = new(StringComparer.Ordinal);
     private long _refused;
 
-    public PeerCertificateValidator(X509Certificate2Collection authorities, string caFile)
+    public PeerCertificateValidator(X509Certificate2Collection authorities, string caFile, CrlFile? crl = null)
     {
         ArgumentNullException.ThrowIfNull(authorities);
         _authorities = authorities;
         _caFile = caFile;
+        _crl = crl;
     }
 
     /// <summary>Handshakes refused because of the peer's certificate.</summary>
@@ -128,6 +157,19 @@ public sealed class PeerCertificateValidator : IMetricsSource
 
         if (own.Build(certificate))
         {
+            if (_crl is not null)
+            {
+                foreach (var element in own.ChainElements)
+                {
+                    if (_crl.Revoking(element.Certificate, log) is { } list)
+                    {
+                        var which = element.Certificate.RawDataMemory.Span.SequenceEqual(certificate.RawDataMemory.Span) ? "certificate" : $"certificate's issuer \"{element.Certificate.Subject}\"";
+                        Refuse(log, certificate.Thumbprint, remotePeer, $"the {which} of \"{certificate.Subject}\" (serial {element.Certificate.SerialNumber}) is revoked by fabric.remote.tls.crl-file \"{_crl.Path}\" (CRL of \"{list.Issuer}\")");
+                        return false;
+                    }
+                }
+            }
+
             return true;
         }
 
@@ -139,7 +181,7 @@ public sealed class PeerCertificateValidator : IMetricsSource
     public void Write(PrometheusTextWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.Family("fabric_remote_tls_refused_total", MetricType.Counter, "Remoting TLS handshakes refused because the peer's certificate does not chain to fabric.remote.tls.ca-file.");
+        writer.Family("fabric_remote_tls_refused_total", MetricType.Counter, "Remoting TLS handshakes refused because the peer's certificate does not chain to fabric.remote.tls.ca-file or is revoked by its crl-file.");
         writer.Sample("fabric_remote_tls_refused_total", Refused);
     }
 

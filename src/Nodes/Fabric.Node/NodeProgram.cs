@@ -97,7 +97,7 @@ public static class NodeProgram
 
         // 2. Start: ActorSystem, then Kestrel; a failure here stops what was started.
         ActorSystem system;
-        var tlsPeers = settings.RemoteTls is { } remoteTls ? new PeerCertificateValidator(remoteTls.Authorities, remoteTls.CaFile) : null;
+        var tlsPeers = settings.RemoteTls is { } remoteTls ? new PeerCertificateValidator(remoteTls.Authorities, remoteTls.CaFile, remoteTls.Crl) : null;
         try
         {
             // With fabric.remote.tls the certificate and the CA check reach DotNetty as a setup.

@@ -208,24 +208,10 @@ public sealed class RemoteTlsSettingsTests : Akka.TestKit.Xunit2.TestKit, IDispo
     private static string Tls(string certificate, string key, string password, string ca) =>
         $"fabric.remote.tls {{ enabled = true, certificate-file = \"{certificate}\", key-file = \"{key}\", password-file = \"{password}\", ca-file = \"{ca}\" }}";
 
-    private static X509Certificate2 Authority(string name)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-60), DateTimeOffset.UtcNow.AddYears(1));
-    }
+    private static X509Certificate2 Authority(string name) => InMemoryCertificates.Authority(name);
 
-    private static X509Certificate2 Issue(X509Certificate2 ca, string name, DateTimeOffset from, DateTimeOffset to)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
-        using var issued = request.Create(ca, from, to, RandomNumberGenerator.GetBytes(8));
-        return issued.CopyWithPrivateKey(key);
-    }
+    private static X509Certificate2 Issue(X509Certificate2 ca, string name, DateTimeOffset from, DateTimeOffset to) =>
+        InMemoryCertificates.Issue(ca, name, from, to);
 
     private string Write(string name, string text, UnixFileMode mode)
     {

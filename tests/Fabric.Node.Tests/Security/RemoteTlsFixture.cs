@@ -21,9 +21,13 @@ public sealed class RemoteTlsFixture : IAsyncLifetime
 
     public string CaFile { get; private set; } = "";
 
+    /// <summary>The CA's CRL that a and b use (empty at start; <see cref="RemoteTlsTests"/> revokes a certificate).</summary>
+    public string CrlFile { get; private set; } = "";
+
     public Task InitializeAsync()
     {
         CaFile = Certificates.CreateAuthority("fabric-ca");
+        CrlFile = Certificates.CreateCrl("fabric-ca");
         var a = Certificates.CreateNode("node-a", "fabric-ca");
         var b = Certificates.CreateNode("node-b", "fabric-ca");
         var (pfx, password) = Certificates.CreatePfx("node-b", b.Certificate, b.Key, "b pass word");
@@ -34,13 +38,13 @@ public sealed class RemoteTlsFixture : IAsyncLifetime
             akka.discovery.config.services.fabric.endpoints = ["127.0.0.1:{{ports[0]}}", "127.0.0.1:{{ports[1]}}"]
             akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s
             """;
-        A = new NodeProcess(Discovery + Tls(a.Certificate, a.Key, "", CaFile), managementPort: ports[0]).Start();
-        B = new NodeProcess(Discovery + Tls(pfx, "", password, CaFile), managementPort: ports[1]).Start();
+        A = new NodeProcess(Discovery + Tls(a.Certificate, a.Key, "", CaFile, CrlFile), managementPort: ports[0]).Start();
+        B = new NodeProcess(Discovery + Tls(pfx, "", password, CaFile, CrlFile), managementPort: ports[1]).Start();
         return Task.CompletedTask;
     }
 
     /// <summary>A <c>fabric.remote.tls</c> section.</summary>
-    public static string Tls(string certificate, string key, string passwordFile, string caFile) => $$"""
+    public static string Tls(string certificate, string key, string passwordFile, string caFile, string crlFile = "") => $$"""
 
         fabric.remote.tls {
           enabled = true
@@ -48,6 +52,7 @@ public sealed class RemoteTlsFixture : IAsyncLifetime
           key-file = "{{key}}"
           password-file = "{{passwordFile}}"
           ca-file = "{{caFile}}"
+          crl-file = "{{crlFile}}"
         }
         """;
 

@@ -7,8 +7,10 @@ namespace Fabric.Node.Tests.Security;
 /// <summary>
 /// Issue 8 scenario 8, remoting over TLS with real fabric-node processes: two nodes whose
 /// certificates come from the same CA form a cluster of 2 Up over <c>akka.ssl.tcp</c>; a node
-/// whose certificate comes from another CA, or is self-signed, never becomes a member, and the
-/// refusing node logs that certificate once while it keeps refusing (counted in /metrics).
+/// whose certificate comes from another CA, or is self-signed, or comes from the same CA but is
+/// revoked in the CRL the nodes use (the file is replaced while they run: no restart), never
+/// becomes a member, and the refusing node logs that certificate once while it keeps refusing
+/// (counted in /metrics).
 /// </summary>
 [Collection(NodeProcessCollection.Name)]
 [TestCaseOrderer(StepOrderer.TypeName, StepOrderer.AssemblyName)]
@@ -40,6 +42,7 @@ public sealed class RemoteTlsTests(RemoteTlsFixture cluster) : IClassFixture<Rem
     [Step(Number = 2)]
     [InlineData("other-ca")]
     [InlineData("self-signed")]
+    [InlineData("revoked")]
     public async Task A_node_with_a_certificate_of_another_CA_never_joins_and_is_logged_once(string kind)
     {
         await cluster.A.WaitUntilAsync(async n => await n.UpCountAsync() == 2, FormTimeout, "2 members Up");
@@ -51,6 +54,13 @@ public sealed class RemoteTlsTests(RemoteTlsFixture cluster) : IClassFixture<Rem
             // Trusts the cluster's CA, so only the cluster's check of its certificate can stop it.
             certs.CreateAuthority("other-ca");
             intruderCert = certs.CreateNode("intruder-" + kind, "other-ca");
+            intruderCa = cluster.CaFile;
+        }
+        else if (kind == "revoked")
+        {
+            // A certificate of the cluster's own CA, revoked in the CRL file a and b already use.
+            intruderCert = certs.CreateNode("intruder-" + kind, "fabric-ca");
+            certs.CreateCrl("fabric-ca", intruderCert.Certificate);
             intruderCa = cluster.CaFile;
         }
         else
@@ -107,7 +117,7 @@ public sealed class RemoteTlsTests(RemoteTlsFixture cluster) : IClassFixture<Rem
             // per-connection handshake errors for it are filtered out.
             var lines = nodes[i].Output.Split('\n').Where(l => l.Contains(RefusedLine, StringComparison.Ordinal) && l.Contains(subject, StringComparison.Ordinal)).ToList();
             Assert.True(lines.Count == (refused[i] > 0 ? 1 : 0), $"node {i}: refused {refused[i]} times, logged {lines.Count} lines:\n{string.Join('\n', lines)}");
-            Assert.All(lines, l => Assert.Contains("does not chain to fabric.remote.tls.ca-file", l, StringComparison.Ordinal));
+            Assert.All(lines, l => Assert.Contains(kind == "revoked" ? $"is revoked by fabric.remote.tls.crl-file \"{cluster.CrlFile}\"" : "does not chain to fabric.remote.tls.ca-file", l, StringComparison.Ordinal));
             Assert.DoesNotContain("Rejected incoming connection", nodes[i].Output, StringComparison.Ordinal);
         }
     }

@@ -50,6 +50,34 @@ public sealed class TestCertificates : IDisposable
         return (Path(name + ".crt"), Path(name + ".key"));
     }
 
+    /// <summary>
+    /// The CRL <c>NAME.crl</c> (PEM) of <paramref name="authority"/>, made with <c>openssl ca -revoke</c> and
+    /// <c>openssl ca -gencrl</c> (as docs/operator-guide.md tells operators), after revoking
+    /// <paramref name="revoke"/>; its database keeps earlier revocations. Returns the CRL's path, the same each time.
+    /// </summary>
+    public string CreateCrl(string authority, params string[] revoke)
+    {
+        var config = Path(authority + ".ca.cnf");
+        if (!File.Exists(config))
+        {
+            File.WriteAllText(Path(authority + ".index.txt"), "");
+            File.WriteAllText(Path(authority + ".crlnumber"), "01\n");
+            File.WriteAllText(config, $"[ca]\ndefault_ca = d\n[d]\ndatabase = {Path(authority + ".index.txt")}\ncrlnumber = {Path(authority + ".crlnumber")}\ndefault_md = sha256\ndefault_crl_days = 30\n");
+        }
+
+        var ca = new[] { "-config", config, "-keyfile", Path(authority + ".key"), "-cert", Path(authority + ".crt") };
+        foreach (var certificate in revoke)
+        {
+            OpenSsl([.. ca.Prepend("ca"), "-revoke", certificate]);
+        }
+
+        // Written next to the CRL in force and renamed over it, as an operator's script should: a node never
+        // reads half a file.
+        OpenSsl([.. ca.Prepend("ca"), "-gencrl", "-out", Path(authority + ".crl.new")]);
+        File.Move(Path(authority + ".crl.new"), Path(authority + ".crl"), overwrite: true);
+        return Path(authority + ".crl");
+    }
+
     /// <summary>A PKCS#12 bundle of <paramref name="certificate"/> and <paramref name="key"/> with a password in a 0600 file.</summary>
     public (string Pfx, string PasswordFile) CreatePfx(string name, string certificate, string key, string password)
     {
