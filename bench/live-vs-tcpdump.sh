@@ -9,6 +9,8 @@
 # BUSY=N runs N busy loops (one process each, normal priority) during the runs: a machine saturated by
 # other work, the same for both (each loop is killed by its pid at the end). The replayer then runs at nice
 # -15 (BUSY_NICE), so the offered load does not slow down with the machine, as a NIC's would not.
+# CAPTURE_NICE=N runs both capture tools (the fabric-node and tcpdump) at nice N, as a unit's Nice= would:
+# with BUSY, capture then takes precedence over the busy loops, the same for both.
 # ISOLATE=1 emulates a sensor with an isolated core (isolcpus=): the busy loops and the replayer run on CPU 0,
 # Fabric's capture, decap and TAP sink threads are pinned to the last CPU (capture-cpu, decap-cpu, sink cpu)
 # and tcpdump runs there too (taskset).
@@ -18,6 +20,7 @@ COPIES=${1:-250000}; RUNS=${2:-3}
 WORK=$(mktemp -d /tmp/fd-livebench-XXXX)
 NODE_DLL=$WORK/node/fabric-node.dll
 source bench/node.sh
+[ -n "${CAPTURE_NICE:-}" ] && export NODE_NICE=$CAPTURE_NICE
 LAST_CPU=$(( $(nproc) - 1 ))
 PIN_OTHERS=; PIN_CAPTURE=; PIPELINE_CPUS=; SINK_CPU=
 if [ "${ISOLATE:-0}" = 1 ]; then
@@ -53,7 +56,7 @@ done
 
 for run in $(seq 1 "$RUNS"); do
   before=$(stats live)
-  $PIN_CAPTURE tcpdump -i "$IF" -n ${TCPDUMP_BUFFER_KIB:+-B "$TCPDUMP_BUFFER_KIB"} -w /dev/null 2> "$WORK/tcpdump.err" &
+  $PIN_CAPTURE ${CAPTURE_NICE:+nice -n "$CAPTURE_NICE"} tcpdump -i "$IF" -n ${TCPDUMP_BUFFER_KIB:+-B "$TCPDUMP_BUFFER_KIB"} -w /dev/null 2> "$WORK/tcpdump.err" &
   TCPDUMP_PID=$!
   until grep -q "listening on" "$WORK/tcpdump.err"; do sleep 0.05; done
   $PIN_OTHERS ${BUSY_NICE:+nice -n "$BUSY_NICE"} ip netns exec "$NS" tcpreplay --topspeed -i "$PEER" "$WORK/outer.pcap" > "$WORK/replay.out" 2>&1

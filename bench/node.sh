@@ -11,6 +11,7 @@ corpus() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_node DIR PIPELINE_HOCON [EXTRA_HOCON]  -> sets NODE_PID, NODE_HTTP (EXTRA_HOCON goes last, so it wins)
+# NODE_NICE: run the node at that nice value (as systemd's Nice= would).
 start_node() {
   local dir=$1 pipeline=$2 extra=${3:-}
   NODE_DIR=$dir
@@ -30,7 +31,7 @@ akka.discovery.config.services.fabric-local.endpoints = [ "127.0.0.1:$NODE_HTTP"
 akka.management.cluster.bootstrap.contact-point-discovery { service-name = fabric-local, discovery-method = config, required-contact-point-nr = 1 }
 $extra
 CONF
-  dotnet "$NODE_DLL" --config "$dir/node.conf" > "$dir/node.log" 2>&1 &
+  ${NODE_NICE:+nice -n "$NODE_NICE"} dotnet "$NODE_DLL" --config "$dir/node.conf" > "$dir/node.log" 2>&1 &
   NODE_PID=$!
   for _ in $(seq 1 300); do
     curl -sf "http://127.0.0.1:$NODE_HTTP/pipelines" >/dev/null 2>&1 && return 0
