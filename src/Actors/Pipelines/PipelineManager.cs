@@ -177,7 +177,8 @@ public sealed class PipelineManager : UntypedActor
         long delivered = stats.Stages.Length > 2 ? stats.Stages.Skip(2).Min(s => s.Out.Packets) : 0;
         long dropped = stats.Stages.Sum(s => s.DroppedPackets);
         return new PipelineSummary(entry.Settings.Name, stats.State, entry.Settings.Source.SourceName,
-            [.. entry.Settings.Sinks.Select(s => s.Stage)], stats.Captured, delivered, dropped, entry.Error);
+            [.. entry.Settings.Sinks.Select(s => s.Stage)], stats.Captured, delivered, dropped, entry.Error,
+            [.. entry.Settings.Sinks.Select(s => s.WhenFull == Fabric.Actors.Sinks.SinkWhenFull.Wait ? "wait" : "drop")]);
     }
 
     private static PipelineVniView VniView(Entry entry)

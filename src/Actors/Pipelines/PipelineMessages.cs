@@ -21,8 +21,10 @@ public sealed record StartPipeline(string Name) : IFabricMessage;
 public sealed record PipelineCommandResult(bool Ok, string Message) : IFabricMessage;
 
 /// <summary>One line per pipeline.</summary>
+/// <summary>One row of <c>fabric pipelines list</c>; <see cref="SinkWhenFull"/> is each sink's <c>when-full</c>
+/// (<c>wait</c> or <c>drop</c>), in the order of <see cref="Sinks"/>.</summary>
 public sealed record PipelineSummary(string Name, string State, string Source, ImmutableArray<string> Sinks,
-    long Captured, long Delivered, long Dropped, string? Error) : IFabricMessage;
+    long Captured, long Delivered, long Dropped, string? Error, ImmutableArray<string> SinkWhenFull) : IFabricMessage;
 
 public sealed record PipelineList(ImmutableArray<PipelineSummary> Pipelines) : IFabricMessage;
 

@@ -264,6 +264,27 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     }
 
     [Fact]
+    public async Task The_list_shows_each_sinks_when_full()
+    {
+        string source = TestPaths.Corpus("zeek/tunnels_vxlan.pcap");
+        var manager = Start($$"""
+            name = modes
+            source { file = "{{source}}" }
+            sinks = [
+              { type = pcap, directory = "{{Path.Combine(_directory, "m1")}}" }
+              { type = pcap, directory = "{{Path.Combine(_directory, "m2")}}", when-full = wait }
+            ]
+            """);
+        WaitFinished(manager, "modes");
+
+        var list = await manager.Ask<PipelineList>(ListPipelines.Instance, TimeSpan.FromSeconds(10));
+
+        var row = Assert.Single(list.Pipelines);
+        Assert.Equal(["pcap-0", "pcap-1"], row.Sinks.ToArray());
+        Assert.Equal(["drop", "wait"], row.SinkWhenFull.ToArray());
+    }
+
+    [Fact]
     public async Task Stop_and_start_at_run_time()
     {
         string source = TestPaths.Corpus("zeek/tunnels_vxlan.pcap");

@@ -6,7 +6,7 @@ public sealed class PipelinesCommandsTests
 {
     private const string List = """
         {"pipelines":[{"name":"aws-mirror","state":"running","source":"ens4","sinks":["tap-mon0","pcap-1"],
-          "captured":1200,"delivered":1150,"dropped":50,"error":null}]}
+          "captured":1200,"delivered":1150,"dropped":50,"error":null,"sinkWhenFull":["wait","drop"]}]}
         """;
 
     // The shape of GET /pipelines/stats (PipelineStatsReply as the node serialises it), with counters that
@@ -38,7 +38,8 @@ public sealed class PipelinesCommandsTests
         Assert.Equal(0, exit);
         Assert.Equal("", error);
         Assert.Contains("aws-mirror", output, StringComparison.Ordinal);
-        Assert.Contains("tap-mon0, pcap-1", output, StringComparison.Ordinal);
+        Assert.Contains("tap-mon0 (wait)", output, StringComparison.Ordinal);
+        Assert.Contains("pcap-1 (drop)", output, StringComparison.Ordinal);
         Assert.Contains("1,150", output, StringComparison.Ordinal);
         Assert.Contains("1 pipeline(s)", output, StringComparison.Ordinal);
         Assert.Equal(("GET", "/pipelines"), (node.Requests[0].Method, node.Requests[0].Path));

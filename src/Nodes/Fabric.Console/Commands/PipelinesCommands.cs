@@ -72,7 +72,7 @@ internal sealed class PipelinesCommands : ICommandGroup
                 Markup.Escape(Str(p, "name") ?? "?"),
                 StateMarkup(Str(p, "state")),
                 Markup.Escape(Str(p, "source") ?? ""),
-                Markup.Escape(string.Join(", ", Array(p, "sinks").Select(s => s.GetString()))),
+                Markup.Escape(SinksText(p)),
                 Num(Long(p, "captured")),
                 Num(Long(p, "delivered")),
                 Num(Long(p, "dropped")),
@@ -82,6 +82,14 @@ internal sealed class PipelinesCommands : ICommandGroup
         ctx.Out.Write(table);
         ctx.Out.WriteLine($"{count} pipeline(s)");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>"tap-mon0 (wait), pcap-1 (drop)": each sink with its when-full (a node that does not report it: names only).</summary>
+    private static string SinksText(JsonElement pipeline)
+    {
+        var sinks = Array(pipeline, "sinks").Select(s => s.GetString() ?? "?").ToList();
+        var modes = Array(pipeline, "sinkWhenFull").Select(s => s.GetString()).ToList();
+        return string.Join(", ", sinks.Select((s, i) => i < modes.Count && modes[i] is { } mode ? $"{s} ({mode})" : s));
     }
 
     private static async Task<int> StatsAsync(CommandContext ctx, string? name, bool watch, double interval, CancellationToken ct)
