@@ -3,7 +3,8 @@
 # tcpreplay offering a large ERSPAN II capture in a loop at a fixed rate for DURATION seconds; VmRSS of the
 # node sampled every 10 s. Prints the samples, the first and last, and the maximum.
 #   sudo bash bench/rss.sh [DURATION_S] [PPS]      (PPS = topspeed: as fast as tcpreplay goes, in a loop)
-# FABRIC_BUFFER sets source.buffer-size (unset: the node's default, 16MiB; the ring is mapped into the node, part of its RSS).
+# BUSY=N runs N busy loops during the run and the replayer at nice -15 (so the load reaches the node and its
+# pipeline falls behind: the memory of an overloaded node). FABRIC_BUFFER sets source.buffer-size (unset: the node's default, 16MiB; the ring is mapped into the node, part of its RSS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-300}; PPS=${2:-50000}
@@ -12,7 +13,9 @@ NODE_DLL=$WORK/node/fabric-node.dll
 source bench/node.sh
 ID=$((RANDOM % 9000 + 1000)); NS=fdr${ID}a; IF=fdr${ID}c; PEER=fdr${ID}p; TAP=fdr${ID}t
 REPLAY_PID=
+BUSY_PIDS=()
 cleanup() {
+  for p in "${BUSY_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -n "$REPLAY_PID" ] && kill "$REPLAY_PID" 2>/dev/null || true
   stop_node
   ip link del "$IF" 2>/dev/null || true; ip link del "$TAP" 2>/dev/null || true
@@ -29,7 +32,11 @@ start_node "$WORK/node-run" "    name = rss
 until [ "$(stats rss | jq -r .source.up)" = true ]; do sleep 0.1; done
 
 if [ "$PPS" = topspeed ]; then RATE=--topspeed; else RATE=--pps=$PPS; fi
-ip netns exec "$NS" tcpreplay --loop=0 "$RATE" -q -i "$PEER" "$WORK/outer.pcap" >/dev/null 2>&1 &
+for _ in $(seq 1 "${BUSY:-0}"); do
+  sh -c 'while :; do :; done' &
+  BUSY_PIDS+=($!)
+done
+${BUSY:+nice -n -15} ip netns exec "$NS" tcpreplay --loop=0 "$RATE" -q -i "$PEER" "$WORK/outer.pcap" >/dev/null 2>&1 &
 REPLAY_PID=$!
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$NODE_PID/status"; }
 samples=()
