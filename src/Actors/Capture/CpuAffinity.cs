@@ -17,6 +17,16 @@ public static unsafe class CpuAffinity
     public static bool Exists(int cpu) => cpu >= 0 && Online().Contains(cpu);
 
     /// <summary>Pins the calling OS thread to <paramref name="cpu"/>; returns its thread id (gettid).</summary>
+    /// <summary>Pins the calling thread to <paramref name="cpu"/> when one is configured (a stage's <c>cpu</c>
+    /// setting, run on a dedicated thread of the pinned dispatcher); does nothing for null.</summary>
+    public static void PinCurrentThreadIfSet(int? cpu)
+    {
+        if (cpu is int value)
+        {
+            PinCurrentThread(value);
+        }
+    }
+
     public static int PinCurrentThread(int cpu)
     {
         if (!Exists(cpu))

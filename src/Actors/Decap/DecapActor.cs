@@ -99,13 +99,7 @@ public sealed class DecapActor : UntypedActor
     public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null) =>
         Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks, vnis));
 
-    protected override void PreStart()
-    {
-        if (_settings.Cpu is int cpu)
-        {
-            Fabric.Actors.Capture.CpuAffinity.PinCurrentThread(cpu);
-        }
-    }
+    protected override void PreStart() => Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
 
     protected override void PostStop() => _filter?.Dispose();
 

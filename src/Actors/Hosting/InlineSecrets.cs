@@ -12,7 +12,12 @@ namespace Fabric.Actors.Hosting;
 /// </summary>
 public static class InlineSecrets
 {
-    private static readonly string[] Keys = ["fabric.management.token", "fabric.persistence.postgresql.connection-string"];
+    /// <summary>The keys that may hold a secret inline, and when their value is one.</summary>
+    private static readonly (string Key, Func<string, bool> IsSecret)[] Keys =
+    [
+        ("fabric.management.token", value => value.Length > 0),
+        ("fabric.persistence.postgresql.connection-string", value => value.Contains("password", StringComparison.OrdinalIgnoreCase)),
+    ];
 
     /// <summary>One line for each secret set inline in a file that others can read; empty when there is none.</summary>
     public static IReadOnlyList<string> Warnings(IEnumerable<string> files)
@@ -43,18 +48,10 @@ public static class InlineSecrets
                 continue; // the loader reports unreadable or broken files itself
             }
 
-            foreach (var key in Keys)
+            foreach (var (key, isSecret) in Keys)
             {
-                if (!config.HasPath(key) || config.GetValue(key) is not { } value || value.IsObject() || value.IsArray())
-                {
-                    continue;
-                }
-
-                string text = value.GetString() ?? "";
-                bool secret = key.EndsWith(".token", StringComparison.Ordinal)
-                    ? text.Length > 0
-                    : text.Contains("password", StringComparison.OrdinalIgnoreCase);
-                if (secret)
+                if (config.HasPath(key) && config.GetValue(key) is { } value && !value.IsObject() && !value.IsArray()
+                    && isSecret(value.GetString() ?? ""))
                 {
                     warnings.Add($"{key} is written in {file}, which other users can read (mode {Convert.ToString((int)mode, 8)}): " +
                         $"move it to {key}-file (chmod 600) or chmod o-r {file}");

@@ -138,23 +138,7 @@ public sealed class PeerCertificateValidator : IMetricsSource
             return false;
         }
 
-        using var own = new X509Chain();
-        own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        own.ChainPolicy.CustomTrustStore.AddRange(_authorities);
-        own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        own.ChainPolicy.DisableCertificateDownloads = true;
-        if (chain is not null)
-        {
-            // Intermediates the peer sent: usable links, never anchors.
-            foreach (var element in chain.ChainElements)
-            {
-                if (!element.Certificate.RawDataMemory.Span.SequenceEqual(certificate.RawDataMemory.Span))
-                {
-                    own.ChainPolicy.ExtraStore.Add(element.Certificate);
-                }
-            }
-        }
-
+        using var own = CustomRootChain.For(certificate, chain, _authorities);
         if (own.Build(certificate))
         {
             if (_crl is not null)

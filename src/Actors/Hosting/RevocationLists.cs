@@ -171,7 +171,7 @@ public sealed class CrlFile
     private readonly Lock _gate = new();
     private IReadOnlyList<RevocationList> _lists;
     private (DateTime Written, long Length) _stamp;
-    private (DateTime Written, long Length) _failedStamp;
+    private (DateTime Written, long Length)? _failedStamp;
     private bool _expiryReported;
 
     private CrlFile(string path, X509Certificate2Collection authorities, IReadOnlyList<RevocationList> lists, (DateTime, long) stamp)
@@ -204,18 +204,21 @@ public sealed class CrlFile
             }
             catch (IOException e)
             {
-                stamp = default;
-                ReportFailure(log, stamp, e.Message);
+                ReportFailure(log, Missing, e.Message);
                 return _lists;
             }
 
-            if (stamp != _stamp)
+            if (stamp == _stamp)
+            {
+                _failedStamp = null; // the version in force is back in place
+            }
+            else if (stamp != _failedStamp) // a version already found unusable is not read again
             {
                 try
                 {
                     _lists = RevocationList.ParseFile(File.ReadAllBytes(Path), _authorities);
                     _stamp = stamp;
-                    _failedStamp = default;
+                    _failedStamp = null;
                     _expiryReported = false;
                     log?.Info("fabric.remote.tls.crl-file \"{0}\" read again: {1} revoked certificate(s)", Path, _lists.Sum(l => l.Count));
                 }
@@ -239,9 +242,13 @@ public sealed class CrlFile
     public RevocationList? Revoking(X509Certificate2 certificate, ILoggingAdapter? log = null) =>
         Current(log).FirstOrDefault(l => l.Revokes(certificate));
 
+    /// <summary>The stamp of a file that is not there (so its absence, too, is logged once).</summary>
+    private static readonly (DateTime, long) Missing = (DateTime.MinValue, -1);
+
+    /// <summary>Logs once per version of the file (or once while it is missing) that it cannot be used.</summary>
     private void ReportFailure(ILoggingAdapter? log, (DateTime, long) stamp, string reason)
     {
-        if (stamp == _failedStamp && stamp != default)
+        if (stamp == _failedStamp)
         {
             return;
         }

@@ -45,23 +45,11 @@ public sealed class PipelineActor : UntypedActor
                 ForwardSinkSettings forward => ForwarderSinkActor.Props(forward, port.Queue, port.Counters),
                 var other => throw new InvalidOperationException($"unknown sink {other.GetType().Name}"),
             };
-            if (settings.Sinks[i].Cpu is not null)
-            {
-                EnsurePinnedDispatcher(Context.System);
-                props = props.WithDispatcher(PinnedDispatcherId);
-            }
-
-            port.Queue.Target = Context.Watch(Context.ActorOf(props, $"sink-{i}"));
+            port.Queue.Target = Context.Watch(Context.ActorOf(OnOwnThreadIfPinned(props, settings.Sinks[i].Cpu), $"sink-{i}"));
         }
 
         var decapProps = DecapActor.Props(settings.Decap, _runtime.DecapQueue, _runtime.Decap, _runtime.Sinks, _runtime.Vnis);
-        if (settings.Decap.Cpu is not null)
-        {
-            EnsurePinnedDispatcher(Context.System);
-            decapProps = decapProps.WithDispatcher(PinnedDispatcherId);
-        }
-
-        _runtime.DecapQueue.Target = Context.Watch(Context.ActorOf(decapProps, "decap"));
+        _runtime.DecapQueue.Target = Context.Watch(Context.ActorOf(OnOwnThreadIfPinned(decapProps, settings.Decap.Cpu), "decap"));
         Context.Watch(Context.ActorOf(
             CaptureActor.Props(settings.Source, _runtime.Pool, _runtime.DecapQueue, _runtime.Capture, _runtime.CaptureStatus),
             "capture"));
@@ -79,6 +67,19 @@ public sealed class PipelineActor : UntypedActor
                 Unhandled(message);
                 break;
         }
+    }
+
+    /// <summary>A stage with a <c>cpu</c> runs on a dedicated thread (the pinned dispatcher), which the stage
+    /// pins in its PreStart; one without runs on the shared dispatcher.</summary>
+    private static Props OnOwnThreadIfPinned(Props props, int? cpu)
+    {
+        if (cpu is null)
+        {
+            return props;
+        }
+
+        EnsurePinnedDispatcher(Context.System);
+        return props.WithDispatcher(PinnedDispatcherId);
     }
 
     private static void EnsurePinnedDispatcher(ActorSystem system)

@@ -178,7 +178,7 @@ public sealed class PipelineManager : UntypedActor
         long dropped = stats.Stages.Sum(s => s.DroppedPackets);
         return new PipelineSummary(entry.Settings.Name, stats.State, entry.Settings.Source.SourceName,
             [.. entry.Settings.Sinks.Select(s => s.Stage)], stats.Captured, delivered, dropped, entry.Error,
-            [.. entry.Settings.Sinks.Select(s => s.WhenFull == Fabric.Actors.Sinks.SinkWhenFull.Wait ? "wait" : "drop")]);
+            [.. entry.Settings.Sinks.Select(s => s.WhenFull.ToString().ToLowerInvariant())]);
     }
 
     private static PipelineVniView VniView(Entry entry)

@@ -20,7 +20,6 @@ public sealed record StartPipeline(string Name) : IFabricMessage;
 /// <summary>The outcome of a stop or start; <see cref="Message"/> is one line for the operator.</summary>
 public sealed record PipelineCommandResult(bool Ok, string Message) : IFabricMessage;
 
-/// <summary>One line per pipeline.</summary>
 /// <summary>One row of <c>fabric pipelines list</c>; <see cref="SinkWhenFull"/> is each sink's <c>when-full</c>
 /// (<c>wait</c> or <c>drop</c>), in the order of <see cref="Sinks"/>.</summary>
 public sealed record PipelineSummary(string Name, string State, string Source, ImmutableArray<string> Sinks,

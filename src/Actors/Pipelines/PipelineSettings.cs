@@ -402,21 +402,9 @@ public static partial class PipelineSettingsReader
     }
 
     /// <summary><c>when-full = wait | drop</c>; default wait for a pipeline's only sink, drop when it has several.</summary>
-    private static SinkWhenFull ReadWhenFull(ConfigReader sink, int sinkCount)
-    {
-        if (!sink.Has("when-full"))
-        {
-            return sinkCount == 1 ? SinkWhenFull.Wait : SinkWhenFull.Drop;
-        }
-
-        string text = sink.GetString("when-full");
-        return text switch
-        {
-            "wait" => SinkWhenFull.Wait,
-            "drop" => SinkWhenFull.Drop,
-            _ => throw sink.Problem("when-full", $"expected wait or drop, got \"{text}\""),
-        };
-    }
+    private static SinkWhenFull ReadWhenFull(ConfigReader sink, int sinkCount) =>
+        sink.Has("when-full") ? sink.GetEnum<SinkWhenFull>("when-full")
+        : sinkCount == 1 ? SinkWhenFull.Wait : SinkWhenFull.Drop;
 
     private static TimeSpan? OptionalDuration(ConfigReader reader, string key, TimeSpan? fallback)
     {

@@ -86,10 +86,7 @@ public sealed class ForwarderSinkActor : UntypedActor
 
     protected override void PreStart()
     {
-        if (_settings.Cpu is int cpu)
-        {
-            Fabric.Actors.Capture.CpuAffinity.PinCurrentThread(cpu);
-        }
+        Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
 
         _log.Info("Forwarder {0}: {1} to {2}", _settings.Stage, _settings.Encapsulation, _settings.Destination);
         TryConnect();

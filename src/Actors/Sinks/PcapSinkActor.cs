@@ -71,10 +71,7 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        if (_settings.Cpu is int cpu)
-        {
-            Fabric.Actors.Capture.CpuAffinity.PinCurrentThread(cpu);
-        }
+        Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
 
         Directory.CreateDirectory(_directory);
         foreach (var line in PcapFiles.Repair(_directory, _settings.Prefix))

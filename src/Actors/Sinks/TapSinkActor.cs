@@ -43,11 +43,7 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        if (_settings.Cpu is int cpu)
-        {
-            Fabric.Actors.Capture.CpuAffinity.PinCurrentThread(cpu);
-        }
-
+        Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
         TryOpen();
     }
 

@@ -97,6 +97,14 @@ public sealed class RevocationListTests : Akka.TestKit.Xunit2.TestKit, IDisposab
             Assert.False(validator.Validate(Public(second), null, "[::1]:5", SslPolicyErrors.None, Log));
         });
         Assert.Equal(4, validator.Refused);
+
+        // A missing file keeps the lists in force too, and is logged once, not at every handshake.
+        File.Delete(path);
+        EventFilter.Error(contains: "cannot be used").Expect(1, () =>
+        {
+            Assert.False(validator.Validate(Public(first), null, "[::1]:6", SslPolicyErrors.None, Log));
+            Assert.False(validator.Validate(Public(second), null, "[::1]:7", SslPolicyErrors.None, Log));
+        });
     }
 
     [Fact]

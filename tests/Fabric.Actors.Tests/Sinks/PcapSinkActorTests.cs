@@ -48,18 +48,10 @@ public sealed class PcapSinkActorTests : TestKit
             WriteBufferBytes = 16 * 1024,
             FlushInterval = TimeSpan.FromMilliseconds(50),
         };
-        var counters = new StageCounters(settings.Stage, PcapSinkActor.DropReasons, PcapSinkActor.EventNames);
-        var queue = new BatchQueue(1000);
-        var sink = Sys.ActorOf(PcapSinkActor.Props(settings, queue, counters), "sink-0");
-        queue.Target = sink;
-        Watch(sink);
+        var (sink, queue, counters) = StartSink(settings);
 
         // 256 KiB hold about 250 records of 1000 bytes: the sink stalls.
-        AwaitAssert(() =>
-        {
-            Post(queue);
-            Assert.True(counters.Snapshot().Dropped["disk-full"].Packets > 0);
-        }, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(20));
+        FillUntilDiskFull(queue, counters);
         var stalled = counters.Snapshot();
         Assert.Equal(1, stalled.Events["stalls"]);
         Assert.Equal(0, stalled.Dropped["write-error"].Packets);
@@ -101,16 +93,8 @@ public sealed class PcapSinkActorTests : TestKit
             WriteBufferBytes = 16 * 1024,
             FlushInterval = TimeSpan.FromMilliseconds(50),
         };
-        var counters = new StageCounters(settings.Stage, PcapSinkActor.DropReasons, PcapSinkActor.EventNames);
-        var queue = new BatchQueue(1000);
-        var sink = Sys.ActorOf(PcapSinkActor.Props(settings, queue, counters), "sink-0");
-        queue.Target = sink;
-        Watch(sink);
-        AwaitAssert(() =>
-        {
-            Post(queue);
-            Assert.True(counters.Snapshot().Dropped["disk-full"].Packets > 0);
-        }, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(20));
+        var (sink, queue, counters) = StartSink(settings);
+        FillUntilDiskFull(queue, counters);
         AwaitAssert(() => Assert.Equal(0, queue.Pending));
 
         Sys.Stop(sink);
@@ -141,6 +125,24 @@ public sealed class PcapSinkActorTests : TestKit
         Assert.Equal([current], Directory.GetFiles(directory, "p-*.pcap"));
     }
 
+
+    private (IActorRef Sink, BatchQueue Queue, StageCounters Counters) StartSink(PcapSinkSettings settings)
+    {
+        var counters = new StageCounters(settings.Stage, PcapSinkActor.DropReasons, PcapSinkActor.EventNames);
+        var queue = new BatchQueue(1000);
+        var sink = Sys.ActorOf(PcapSinkActor.Props(settings, queue, counters), "sink-0");
+        queue.Target = sink;
+        Watch(sink);
+        return (sink, queue, counters);
+    }
+
+    /// <summary>Posts batches until the sink counts a disk-full drop (the small tmpfs is full).</summary>
+    private void FillUntilDiskFull(BatchQueue queue, StageCounters counters) =>
+        AwaitAssert(() =>
+        {
+            Post(queue);
+            Assert.True(counters.Snapshot().Dropped["disk-full"].Packets > 0);
+        }, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(20));
     private static void Post(BatchQueue queue)
     {
         var batch = PacketBatch.CreateUnpooled(16, 64 * 1024);

@@ -68,20 +68,7 @@ public sealed class RunningNode : IAsyncLifetime
             fabric.sites = [ { name = lab, backend = tc } ]
             fabric.mirrors = [ { name = lab-mirror, site = lab, sources = [fpx-absent0], output = fpx-absent1 } ]
             """);
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fabric-node"))
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Directory,
-        };
-        start.ArgumentList.Add("--config");
-        start.ArgumentList.Add(config);
-        _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = FabricNodeLauncher.Start(config, Directory, Append);
 
         using var http = Http();
         await Run.UntilAsync(

@@ -28,15 +28,7 @@ internal sealed class FabricNodeHost : IDisposable
             akka.loglevel = INFO
             {{extraConfig}}
             """);
-        var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fabric-node")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Directory };
-        psi.ArgumentList.Add("--config");
-        psi.ArgumentList.Add(config);
-        _process = new Process { StartInfo = psi };
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.Start();
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = FabricNodeLauncher.Start(config, Directory, Append);
     }
 
     public int ManagementPort { get; }

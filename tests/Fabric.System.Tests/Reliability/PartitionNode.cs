@@ -62,25 +62,8 @@ public sealed class PartitionNode : IDisposable
 
     public void Start()
     {
-        var start = new ProcessStartInfo("ip")
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetDirectoryName(_configFile)!,
-        };
-        foreach (var argument in new[] { "netns", "exec", Netns, Path.Combine(AppContext.BaseDirectory, "fabric-node"), "--config", _configFile })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
         Append($"---- start {DateTime.UtcNow:O}");
-        var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start ip netns exec fabric-node");
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _process = process;
+        _process = FabricNodeLauncher.Start(_configFile, Path.GetDirectoryName(_configFile)!, Append, "ip", "netns", "exec", Netns);
     }
 
     /// <summary>kill -9 by pid and wait for the exit.</summary>

@@ -400,20 +400,7 @@ public sealed class SinkFaultFixture : IAsyncLifetime
               ]
             }
             """);
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fabric-node"))
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Directory,
-        };
-        start.ArgumentList.Add("--config");
-        start.ArgumentList.Add(config);
-        _node = Process.Start(start)!;
-        _node.OutputDataReceived += (_, e) => Append(e.Data);
-        _node.ErrorDataReceived += (_, e) => Append(e.Data);
-        _node.BeginOutputReadLine();
-        _node.BeginErrorReadLine();
+        _node = FabricNodeLauncher.Start(config, Directory, Append);
         foreach (var pipeline in new[] { "disk", "slow" })
         {
             await UntilAsync(async () =>

@@ -61,19 +61,7 @@ internal sealed class CaTrust
             return false;
         }
 
-        using var own = new X509Chain();
-        own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        own.ChainPolicy.CustomTrustStore.AddRange(_authorities);
-        own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        own.ChainPolicy.DisableCertificateDownloads = true;
-        if (chain is not null)
-        {
-            foreach (var element in chain.ChainElements)
-            {
-                own.ChainPolicy.ExtraStore.Add(element.Certificate);
-            }
-        }
-
+        using var own = Fabric.Actors.Hosting.CustomRootChain.For(certificate, chain, _authorities);
         return own.Build(certificate);
     }
 }
