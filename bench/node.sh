@@ -1,11 +1,10 @@
 # Helpers for the data-plane bench scripts (sourced). Starts one fabric-node (role capture) with the
 # pipeline given as HOCON, on free loopback ports, in a temporary directory; stops it by pid.
-# The shared corpus: $FABRIC_CORPUS, else ../shared/corpus from the repository (one level further up from a worktree).
+# The capture corpus: $FABRIC_CORPUS, else tests/corpus in this repository.
 corpus() {
-  for c in "${FABRIC_CORPUS:-}" ../shared/corpus ../../shared/corpus; do
-    [ -n "$c" ] && [ -f "$c/INDEX.tsv" ] && { echo "$c"; return 0; }
-  done
-  echo "no ../shared/corpus (set FABRIC_CORPUS)" >&2; return 1
+  local c=${FABRIC_CORPUS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/corpus}
+  [ -f "$c/INDEX.tsv" ] && { echo "$c"; return 0; }
+  echo "no capture corpus at $c (no INDEX.tsv; set FABRIC_CORPUS)" >&2; return 1
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

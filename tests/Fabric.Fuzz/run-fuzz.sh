@@ -4,7 +4,7 @@
 # configuration loader with the pipeline/site/mirror settings readers (HOCON text).
 #   tests/Fabric.Fuzz/run-fuzz.sh TARGET SECONDS     TARGET: decap | pcap | ovsdb | hocon | all (SECONDS split between the four)
 # Builds, instruments Fabric.Protocols.dll (and for hocon Fabric.Actors.dll), seeds from
-# the real captures in ../shared/corpus (decap, pcap), hocon/fabric.conf and hocon/examples (hocon),
+# the real captures in tests/corpus (decap, pcap), hocon/fabric.conf and hocon/examples (hocon),
 # plus tests/Fabric.Fuzz/seeds/TARGET and regressions/TARGET, runs afl-fuzz for SECONDS, prints
 # executions and crashes, and exits 1 if any crash was found (the crashing inputs are copied to
 # $FABRIC_FUZZ_OUT/crashes, default a temp dir; add them to regressions/TARGET once fixed).
@@ -25,15 +25,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 command -v afl-fuzz >/dev/null || { echo "run-fuzz.sh: afl-fuzz not found (apt-get install afl++)" >&2; exit 2; }
 
-corpus=${FABRIC_CORPUS:-}
-if [[ -z $corpus ]]; then
-  dir=$root
-  while [[ $dir != / ]]; do
-    dir=$(dirname "$dir")
-    if [[ -f $dir/shared/corpus/INDEX.tsv ]]; then corpus=$dir/shared/corpus; break; fi
-  done
-fi
-[[ -n $corpus && -d $corpus ]] || { echo "run-fuzz.sh: no shared/corpus above $root (set FABRIC_CORPUS)" >&2; exit 2; }
+corpus=${FABRIC_CORPUS:-$root/tests/corpus}
+[[ -f $corpus/INDEX.tsv ]] || { echo "run-fuzz.sh: no capture corpus at $corpus (no INDEX.tsv; set FABRIC_CORPUS)" >&2; exit 2; }
 
 work=${FABRIC_FUZZ_OUT:-}
 cleanup=0

@@ -2,8 +2,8 @@ namespace Fabric.Tests;
 
 /// <summary>
 /// Where the repository and the shared corpus of real captures are, for every test project
-/// (this file is compiled into each of them by tests/Directory.Build.props). The corpus is
-/// ../shared/corpus beside the repository (a git worktree finds it further up); FABRIC_CORPUS
+/// (this file is compiled into each of them by tests/Directory.Build.props). The corpus ships with
+/// the repository in tests/corpus (INDEX.tsv, the captures and their licences); FABRIC_CORPUS
 /// overrides. Corpus files are read in place, never copied.
 /// </summary>
 internal static class TestPaths
@@ -40,15 +40,12 @@ internal static class TestPaths
             return overridden;
         }
 
-        for (var directory = new DirectoryInfo(RepoRoot).Parent; directory is not null; directory = directory.Parent)
+        var candidate = Path.Combine(RepoRoot, "tests", "corpus");
+        if (File.Exists(Path.Combine(candidate, "INDEX.tsv")))
         {
-            var candidate = Path.Combine(directory.FullName, "shared", "corpus");
-            if (File.Exists(Path.Combine(candidate, "INDEX.tsv")))
-            {
-                return candidate;
-            }
+            return candidate;
         }
 
-        throw new InvalidOperationException($"no ../shared/corpus/INDEX.tsv above {RepoRoot}");
+        throw new InvalidOperationException($"no tests/corpus/INDEX.tsv in {RepoRoot} (set FABRIC_CORPUS to a corpus directory)");
     }
 }

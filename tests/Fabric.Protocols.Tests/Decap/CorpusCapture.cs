@@ -6,7 +6,7 @@ namespace Fabric.Protocols.Tests.Decap;
 internal sealed record CorpusFrame(int Number, byte[] Data, int OriginalLength, long TimestampNanoseconds);
 
 /// <summary>
-/// Test-only reader for the corpus captures in ../shared/corpus (classic pcap in both byte orders
+/// Test-only reader for the corpus captures in tests/corpus (classic pcap in both byte orders
 /// with µs or ns timestamps, and pcapng SHB/IDB/EPB/SPB). The product reader lives with the
 /// `fabric decap` command; this one only lets the decapsulator tests read real captures in place.
 /// </summary>

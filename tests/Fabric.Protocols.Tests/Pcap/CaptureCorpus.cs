@@ -3,8 +3,8 @@ using System.Globalization;
 namespace Fabric.Protocols.Tests.Pcap;
 
 /// <summary>
-/// The shared corpus of real captures (../shared/corpus relative to the repository root, read in
-/// place, never copied) and its INDEX.tsv.
+/// The corpus of real captures (tests/corpus in the repository, read in place, never copied) and
+/// its INDEX.tsv.
 /// </summary>
 public static class CaptureCorpus
 {
@@ -14,8 +14,7 @@ public static class CaptureCorpus
     public static string RepoRoot => TestPaths.RepoRoot;
 
     /// <summary>
-    /// The corpus directory: ../shared/corpus from the repository root (a git worktree deeper down
-    /// finds it one level further up); FABRIC_CORPUS overrides.
+    /// The corpus directory: tests/corpus in the repository; FABRIC_CORPUS overrides.
     /// </summary>
     public static string Root => TestPaths.CorpusRoot;
 

@@ -11,7 +11,7 @@ public static class Run
     /// <summary>The repository root: the directory above the test assembly that holds Fabric.sln.</summary>
     public static string RepoRoot => TestPaths.RepoRoot;
 
-    /// <summary>The shared corpus: ../shared/corpus from the repository root (one more level up from a git worktree).</summary>
+    /// <summary>A corpus capture: tests/corpus in the repository (FABRIC_CORPUS overrides).</summary>
     public static string Corpus(string name) => TestPaths.Corpus(name);
 
     /// <summary>Runs <paramref name="program"/> to its exit; kills it (by pid, with its children) after <paramref name="timeout"/>.</summary>
