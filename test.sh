@@ -2,6 +2,10 @@
 # Runs every Fabric test: installs what is missing (apt packages, local .NET tools), starts
 # PostgreSQL, builds, runs each test project, fuzzes briefly, and prints one summary line.
 # Run as root (tests create network namespaces, veths, TAP devices and OVS bridges).
+# It also clones this repository's HEAD into an empty temporary directory and runs the Protocols
+# tests and the fuzz seeds there, to show a plain clone needs nothing beside it.
+# Environment: FABRIC_TEST_PROJECTS (space-separated test projects to run; default all),
+# FABRIC_FUZZ_SECONDS (default 60), FABRIC_TEST_FRESH_CLONE=0 (skip the fresh-clone step).
 set -uo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -23,7 +27,8 @@ results=$(mktemp -d)
 failed_projects=()
 # Unit tests first, then process-level tests (real nodes, namespaces, OVS) one project at a time:
 # they share 2 cores and must not starve each other.
-for project in Fabric.Protocols.Tests Fabric.Actors.Tests Fabric.Console.Tests Fabric.Node.Tests Fabric.System.Tests; do
+projects=${FABRIC_TEST_PROJECTS-Fabric.Protocols.Tests Fabric.Actors.Tests Fabric.Console.Tests Fabric.Node.Tests Fabric.System.Tests}
+for project in $projects; do
   echo "== $project"
   if ! dotnet test "tests/$project" -c Release --no-build -nologo \
         --logger "trx;LogFileName=$project.trx" --results-directory "$results" \
@@ -31,6 +36,33 @@ for project in Fabric.Protocols.Tests Fabric.Actors.Tests Fabric.Console.Tests F
     failed_projects+=("$project")
   fi
 done
+
+# A plain clone stands on its own: HEAD cloned into an empty directory with nothing beside it
+# (no shared folder anywhere above it), where this same script runs the Protocols tests (they read the
+# corpus on every capture) and the fuzz seeds (built from the corpus).
+clone_rc=0
+if [[ ${FABRIC_TEST_FRESH_CLONE:-1} != 0 ]]; then
+  echo "== fresh clone (HEAD, into an empty directory)"
+  clone_parent=$(mktemp -d /tmp/fabric-clone.XXXXXX)
+  clone_dir=$clone_parent/fabric
+  if [[ -n "$(git status --porcelain 2>/dev/null)" ]]; then
+    echo "test.sh: note: uncommitted changes are not in the clone (it is of HEAD)"
+  fi
+  outside=""
+  for dir in "$clone_parent" $(p=$clone_parent; while [[ $p != / ]]; do p=$(dirname "$p"); echo "$p"; done); do
+    [[ -e $dir/shared ]] && outside="$dir/shared"
+  done
+  if [[ -n $outside ]]; then
+    echo "test.sh: the fresh clone would have $outside above it" >&2; clone_rc=1
+  elif git clone -q "$root" "$clone_dir"; then
+    (cd "$clone_dir" && env -u FABRIC_CORPUS FABRIC_TEST_FRESH_CLONE=0 FABRIC_TEST_PROJECTS=Fabric.Protocols.Tests \
+        FABRIC_FUZZ_SECONDS=20 bash test.sh 2>&1) | sed -u 's/^/  clone| /'
+    clone_rc=${PIPESTATUS[0]}
+  else
+    echo "test.sh: git clone of $root failed" >&2; clone_rc=1
+  fi
+  rm -rf "$clone_parent"
+fi
 
 fuzz_rc=0
 if [[ -x tests/Fabric.Fuzz/run-fuzz.sh ]]; then
@@ -57,6 +89,10 @@ rm -rf "$results"
 echo "Tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 if ((${#failed_projects[@]})); then
   echo "test.sh: failing projects: ${failed_projects[*]}" >&2
+  exit 1
+fi
+if ((clone_rc != 0)); then
+  echo "test.sh: the fresh clone's tests failed (exit $clone_rc; its output is above, prefixed 'clone|')" >&2
   exit 1
 fi
 if ((fuzz_rc != 0)); then
