@@ -61,7 +61,11 @@ public sealed class PipelinesCommandsTests
         Assert.Contains("2,000", output, StringComparison.Ordinal);
         Assert.Contains("1,800", output, StringComparison.Ordinal);
         Assert.Contains("12.8", output, StringComparison.Ordinal);
-        Assert.Contains("not-encapsulated 200", output, StringComparison.Ordinal);
+        // Frames without a tunnel header are not losses: under their own heading, not in DROPPED / DROPS BY REASON.
+        Assert.Contains("not encapsulated (no tunnel header, e.g. ICMP answers to the sender; passed over, nothing lost): decap 200", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-encapsulated", output, StringComparison.Ordinal);
+        var decapRow = output.Split('\n').Single(l => l.Contains("│ decap", StringComparison.Ordinal));
+        Assert.Equal("0", decapRow.Split('│', StringSplitOptions.TrimEntries)[7]);
         Assert.Contains("recreated 1", output, StringComparison.Ordinal);
         Assert.Contains("outages 1", output, StringComparison.Ordinal);
         Assert.Contains("frames per VNI: 4242 1,600, 77 3, other 4", output, StringComparison.Ordinal);

@@ -11,6 +11,9 @@ namespace Fabric.Console.Commands;
 /// </summary>
 internal sealed class PipelinesCommands : ICommandGroup
 {
+    /// <summary>The decap outcome of frames without a tunnel header (<c>dropped["not-encapsulated"]</c> in the JSON).</summary>
+    private const string NotEncapsulated = "not-encapsulated";
+
     public Command Build(GlobalOptions globals)
     {
         var pipelines = new Command("pipelines", "Capture pipelines: list them, show their counters, stop and start them");
@@ -145,6 +148,7 @@ internal sealed class PipelinesCommands : ICommandGroup
             var old = before.TryGetValue(pipelineName, out var o)
                 ? Array(o, "stages").ToDictionary(x => Str(x, "stage") ?? "", StringComparer.Ordinal)
                 : [];
+            var notEncapsulated = new List<string>();
             foreach (var stage in Array(p, "stages"))
             {
                 string stageName = Str(stage, "stage") ?? "?";
@@ -154,14 +158,22 @@ internal sealed class PipelinesCommands : ICommandGroup
                 double inRate = hasPrior ? (inPackets - Nested(prior, "in", "packets")) / seconds : 0;
                 double outRate = hasPrior ? (outPackets - Nested(prior, "out", "packets")) / seconds : 0;
                 double mbits = hasPrior ? (outBytes - Nested(prior, "out", "bytes")) * 8 / seconds / 1e6 : 0;
+                // Frames that carried no tunnel header are not losses: they get their own line below the table.
                 var drops = Object(stage, "dropped")
+                    .Where(d => d.Name != NotEncapsulated)
                     .Select(d => (d.Name, Packets: Nested(d.Value, "packets")))
                     .Where(d => d.Packets > 0)
                     .Select(d => $"{d.Name} {Num(d.Packets)}");
                 var events = Object(stage, "events")
                     .Where(e => e.Value.ValueKind == JsonValueKind.Number && e.Value.GetInt64() > 0)
                     .Select(e => $"{e.Name} {Num(e.Value.GetInt64())}");
-                long dropped = Object(stage, "dropped").Sum(d => Nested(d.Value, "packets"));
+                long dropped = Object(stage, "dropped").Where(d => d.Name != NotEncapsulated).Sum(d => Nested(d.Value, "packets"));
+                long passedOver = Object(stage, "dropped").Where(d => d.Name == NotEncapsulated).Sum(d => Nested(d.Value, "packets"));
+                if (passedOver > 0)
+                {
+                    notEncapsulated.Add($"{stageName} {Num(passedOver)}");
+                }
+
                 table.AddRow(
                     Markup.Escape(stageName),
                     Num(inPackets),
@@ -175,6 +187,11 @@ internal sealed class PipelinesCommands : ICommandGroup
             }
 
             ctx.Out.Write(table);
+            if (notEncapsulated.Count > 0)
+            {
+                ctx.Out.WriteLine("not encapsulated (no tunnel header, e.g. ICMP answers to the sender; passed over, nothing lost): " + string.Join(", ", notEncapsulated));
+            }
+
             if (p.TryGetProperty("vnis", out var vnis) && vnis.ValueKind == JsonValueKind.Object)
             {
                 var rows = Array(vnis, "vnis").Select(v => (Vni: Long(v, "vni"), Packets: Long(v, "packets"))).Where(v => v.Packets > 0).OrderByDescending(v => v.Packets).ToList();
