@@ -177,7 +177,16 @@ public sealed class SystemdContainer : IDisposable
             foreach (var child in (File.Exists(children) ? File.ReadAllText(children) : "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
             {
                 var pid = int.Parse(child, CultureInfo.InvariantCulture);
-                var comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+                string comm;
+                try
+                {
+                    comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+                }
+                catch (IOException)
+                {
+                    continue; // that child has ended meanwhile
+                }
+
                 if (comm == "systemd" && Run.Process("nsenter", "-t", child, "-a", "--", "test", "-S", "/run/systemd/private").ExitCode == 0)
                 {
                     return pid;
