@@ -12,6 +12,7 @@ packages=(
   afl++                          # fuzzing
   iproute2 jq tmux procps psmisc # namespaces, veths, taps; scripts
   ansible python3-apt prometheus # deploy/ansible checks (apt module); promtool for /metrics and rules
+  debootstrap systemd-container curl # the .deb under a real systemd (nspawn container), /ready from its netns
 )
 
 missing=()

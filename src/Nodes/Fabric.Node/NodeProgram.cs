@@ -16,6 +16,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 
 namespace Fabric.Node;
@@ -140,6 +141,7 @@ public static class NodeProgram
             {
                 await starting.ConfigureAwait(false);
                 readiness.MarkStarted();
+                app.Services.GetRequiredService<SystemdReadyNotifier>().NodeStarted();
             }
             catch (Exception e) when (e is not OutOfMemoryException && !lifetime.ApplicationStopping.IsCancellationRequested)
             {
@@ -202,9 +204,11 @@ public static class NodeProgram
                 kestrel.ListenAnyIP(settings.ManagementPort, Endpoint);
             }
         });
-        // Under systemd (Type=notify) this tells systemd READY=1 once the host has started and logs
-        // in the journal's format; elsewhere it does nothing.
+        // Under systemd (Type=notify): logs in the journal's format and tells systemd STOPPING=1;
+        // READY=1 waits for the node to have started (SystemdReadyNotifier). Elsewhere nothing.
         builder.Host.UseSystemd();
+        builder.Services.AddSingleton(new SystemdReadyNotifier(new SystemdNotifier()));
+        builder.Services.AddSingleton<ISystemdNotifier>(s => s.GetRequiredService<SystemdReadyNotifier>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         builder.Services.AddSingleton(system);
         builder.Services.AddSingleton(settings);

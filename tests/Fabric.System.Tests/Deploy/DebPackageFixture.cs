@@ -1,20 +1,18 @@
 namespace Fabric.System.Tests.Deploy;
 
 /// <summary>
-/// Builds the .deb once (deploy/deb/build-deb.sh: two self-contained publishes, the slow part) for
-/// every test of <see cref="DebPackageTests"/>; deletes it afterwards.
+/// Builds the .deb (deploy/deb/build-deb.sh: two self-contained publishes, the slow part) once per
+/// test run, for every fixture that needs it (<see cref="DebCollection"/>, <see cref="SystemdContainer"/>);
+/// the package's directory is deleted when the test process exits.
 /// </summary>
 public sealed class DebPackageFixture : IDisposable
 {
+    private static readonly Lazy<(string Directory, Run.Result Build)> Shared = new(BuildOnce, LazyThreadSafetyMode.ExecutionAndPublication);
+
     public DebPackageFixture()
     {
-        Directory = global::System.IO.Directory.CreateTempSubdirectory("fp-deb-").FullName;
-        var build = Run.Process(
-            "bash",
-            TimeSpan.FromMinutes(15),
-            [Path.Combine(Run.RepoRoot, "deploy/deb/build-deb.sh"), "--version", Version, "--output", Directory]);
-        BuildResult = build;
-        Package = build.ExitCode == 0 ? build.Stdout.Trim().Split('\n')[^1] : "";
+        (Directory, BuildResult) = Shared.Value;
+        Package = BuildResult.ExitCode == 0 ? BuildResult.Stdout.Trim().Split('\n')[^1] : "";
     }
 
     /// <summary>The version the test package is built with (never an installed release's).</summary>
@@ -27,5 +25,25 @@ public sealed class DebPackageFixture : IDisposable
     /// <summary>Path of the built .deb (empty if the build failed: see <see cref="BuildResult"/>).</summary>
     public string Package { get; }
 
-    public void Dispose() => global::System.IO.Directory.Delete(Directory, recursive: true);
+    /// <summary>Nothing per fixture: the one build is shared and removed at process exit.</summary>
+    public void Dispose()
+    {
+    }
+
+    private static (string, Run.Result) BuildOnce()
+    {
+        var directory = global::System.IO.Directory.CreateTempSubdirectory("fp-deb-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            if (global::System.IO.Directory.Exists(directory))
+            {
+                global::System.IO.Directory.Delete(directory, recursive: true);
+            }
+        };
+        var build = Run.Process(
+            "bash",
+            TimeSpan.FromMinutes(15),
+            [Path.Combine(Run.RepoRoot, "deploy/deb/build-deb.sh"), "--version", Version, "--output", directory]);
+        return (directory, build);
+    }
 }
