@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using Fabric.Protocols;
 
 namespace Fabric.Actors.Mirrors.Backends;
 
@@ -20,13 +21,13 @@ public sealed class PollingMirrorAgent : MirrorAgent
     private IMirrorBackend? _backend;
     private string? _pendingTrigger;
     private bool _busy;
-    private TimeSpan _backoff;
+    private readonly Backoff _backoff;
 
     public PollingMirrorAgent(MirrorSiteSettings site, MirrorSettings settings, IActorRef reportTo, MirrorMetrics? metrics, Func<IMirrorBackend> factory)
         : base(site, settings, reportTo, metrics)
     {
         _factory = factory;
-        _backoff = settings.ReconnectMinBackoff;
+        _backoff = new Backoff(settings.ReconnectMinBackoff, settings.ReconnectMaxBackoff);
         Receive<Cycle>(c => Start(c.Trigger));
         Receive<CycleDone>(HandleDone);
     }
@@ -192,7 +193,7 @@ public sealed class PollingMirrorAgent : MirrorAgent
         }
 
         State.ConnectionProblem = null;
-        _backoff = Settings.ReconnectMinBackoff;
+        _backoff.Reset();
         if (_pendingTrigger is { } next)
         {
             _pendingTrigger = null;
@@ -202,16 +203,16 @@ public sealed class PollingMirrorAgent : MirrorAgent
 
     private void Unreachable(string problem)
     {
+        var delay = _backoff.Next();
         if (State.ConnectionProblem != problem)
         {
-            Log.Warning("Site {0}: backend unreachable: {1}; retrying in {2}", Site.Name, problem, _backoff);
+            Log.Warning("Site {0}: backend unreachable: {1}; retrying in {2}", Site.Name, problem, delay);
         }
 
         State.ConnectionProblem = problem;
         State.SetAllUnknown(problem);
         _pendingTrigger = null;
-        Timers.StartSingleTimer("retry", new Cycle("resync"), _backoff);
-        _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, Settings.ReconnectMaxBackoff.Ticks));
+        Timers.StartSingleTimer("retry", new Cycle("resync"), delay);
     }
 
     private sealed record Cycle(string Trigger);
