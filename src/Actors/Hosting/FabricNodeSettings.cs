@@ -280,7 +280,7 @@ public sealed class FabricNodeSettings
 
             // A secret file others can read (or write) is refused, like ssh and PostgreSQL refuse
             // their keys; group access is allowed (root:fabric 0640). docs/reliability-hostile.md.
-            if (Fabric.Actors.Mirrors.SecretFiles.Problem(file) is { } problem)
+            if (SecretFiles.Problem(file) is { } problem)
             {
                 throw reader.Problem(fileKey, problem);
             }

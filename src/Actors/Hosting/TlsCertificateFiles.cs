@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Fabric.Actors.Configuration;
-using Fabric.Actors.Mirrors;
 
 namespace Fabric.Actors.Hosting;
 

@@ -117,6 +117,14 @@ internal sealed class MirrorAgentState
     }
 
     /// <summary>Repairs repeated in every report (the supervisor journals each once).</summary>
+    /// <remarks>
+    /// A repair reaches the supervisor twice on purpose: <see cref="RepairRecorded"/> at once (the
+    /// history shows it without waiting for a report), and again in each <see cref="AgentReport"/>
+    /// while it is among the last <see cref="ReportedRepairs"/>, because a message sent while the
+    /// supervisor singleton moves is lost: the repetition makes the delivery at-least-once, and the
+    /// supervisor journals each <see cref="MirrorRepair.Id"/> once. Statuses go the same two ways
+    /// (<see cref="SessionStatusChanged"/> at once, every status in each report).
+    /// </remarks>
     private const int ReportedRepairs = 20;
 
     public AgentReport Report() => new(

@@ -222,9 +222,14 @@ public sealed record MirrorSessionSpec(
             return ("site", "missing (required)");
         }
 
-        if (Backend == MirrorBackendKind.Ovs && string.IsNullOrWhiteSpace(Bridge))
+        if (MirrorBackends.Find(Backend) is not { } backend)
         {
-            return ("bridge", "missing (required for backend ovs)");
+            return ("backend", $"no mirror backend \"{Backend}\"");
+        }
+
+        if (backend.NeedsBridge && string.IsNullOrWhiteSpace(Bridge))
+        {
+            return ("bridge", $"missing (required for backend {backend.Name})");
         }
 
         if (Sources.IsDefaultOrEmpty)
@@ -232,33 +237,41 @@ public sealed record MirrorSessionSpec(
             return ("sources", "expected at least one source");
         }
 
-        if (Backend is MirrorBackendKind.Aws or MirrorBackendKind.Iosxe)
-        {
-            return BackendChecks.Check(this);
-        }
+        return backend.Check(this);
+    }
+}
 
-
-        for (var i = 0; i < Sources.Length; i++)
+/// <summary>
+/// The session checks of the backends whose sources and output are switch ports or devices
+/// (<see cref="MirrorEndpoint"/>: ovs, tc, proxmox). A backend that cannot do VLAN sources, an
+/// output VLAN or a snap length passes the problem to report instead (null: supported).
+/// </summary>
+public static class PortSessionChecks
+{
+    public static (string Key, string Problem)? Check(MirrorSessionSpec spec, string? vlanSourceProblem = null, string? vlanOutputProblem = null, string? snapLengthProblem = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        for (var i = 0; i < spec.Sources.Length; i++)
         {
-            if (!MirrorEndpoint.TryParse(Sources[i], out var source, out var error))
+            if (!MirrorEndpoint.TryParse(spec.Sources[i], out var source, out var error))
             {
                 return ($"sources[{i}]", error);
             }
 
-            if (Backend == MirrorBackendKind.Tc && source!.Kind == MirrorEndpointKind.Vlan)
+            if (vlanSourceProblem is not null && source!.Kind == MirrorEndpointKind.Vlan)
             {
-                return ($"sources[{i}]", "VLAN sources need backend ovs (tc mirrors whole devices)");
+                return ($"sources[{i}]", vlanSourceProblem);
             }
         }
 
-        if (!MirrorEndpoint.TryParse(Output, out var output, out var outputError))
+        if (!MirrorEndpoint.TryParse(spec.Output, out var output, out var outputError))
         {
             return ("output", outputError);
         }
 
-        if (Backend == MirrorBackendKind.Tc && output!.Kind == MirrorEndpointKind.Vlan)
+        if (vlanOutputProblem is not null && output!.Kind == MirrorEndpointKind.Vlan)
         {
-            return ("output", "an output VLAN needs backend ovs (tc mirrors to a device)");
+            return ("output", vlanOutputProblem);
         }
 
         if (output!.Kind == MirrorEndpointKind.Vlan && output.Vlan < 1)
@@ -266,17 +279,17 @@ public sealed record MirrorSessionSpec(
             return ("output", "an output VLAN must be 1-4095");
         }
 
-        if (SnapLength is { } snap && (snap < 14 || snap > 65535))
+        if (spec.SnapLength is { } snap && (snap < 14 || snap > 65535))
         {
             return ("snaplen", $"expected 14-65535 bytes, got {snap}");
         }
 
-        if (SnapLength is not null && Backend == MirrorBackendKind.Tc)
+        if (spec.SnapLength is not null && snapLengthProblem is not null)
         {
-            return ("snaplen", "snaplen needs backend ovs (tc mirred copies whole frames)");
+            return ("snaplen", snapLengthProblem);
         }
 
-        if (Opts.Pipeline is not null)
+        if (spec.Opts.Pipeline is not null)
         {
             return ("pipeline", "pipeline is for backend aws (the pipeline receiving an AWS rule's VXLAN traffic)");
         }

@@ -8,7 +8,7 @@ namespace Fabric.Actors.Mirrors;
 
 /// <summary>One <c>fabric.sites[]</c> entry: a place whose mirrors one agent applies.</summary>
 /// <param name="Name">Site name; nodes with role <c>site-&lt;name&gt;</c> may act for it.</param>
-/// <param name="Backend">ovs or tc.</param>
+/// <param name="Backend">Its backend (<see cref="MirrorBackends"/>), which reads the rest of the entry.</param>
 /// <param name="Ovsdb">OVSDB endpoint (ovs only).</param>
 /// <param name="AuditInterval">Full reconciliation interval besides events.</param>
 public sealed record MirrorSiteSettings(string Name, MirrorBackendKind Backend, OvsdbEndpoint? Ovsdb, TimeSpan AuditInterval)
@@ -36,37 +36,6 @@ public sealed record MirrorSiteSettings(string Name, MirrorBackendKind Backend, 
 /// SHA-256 fingerprint of the certificate. Holds no secret itself.
 /// </summary>
 public sealed record MirrorApiSettings(Uri Url, string User, string SecretFile, string? CaFile, string? Fingerprint);
-
-/// <summary>Secret files: must exist and must not be readable or writable by others.</summary>
-public static class SecretFiles
-{
-    /// <summary>Null when <paramref name="path"/> is a private file, otherwise the problem.</summary>
-    public static string? Problem(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return $"secret file \"{path}\" does not exist";
-        }
-
-        if (OperatingSystem.IsWindows())
-        {
-            return null;
-        }
-
-        var mode = File.GetUnixFileMode(path);
-        return (mode & (UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0
-            ? $"secret file \"{path}\" is readable or writable by others (mode {Convert.ToString((int)mode, 8)}); chmod o-rw it"
-            : null;
-    }
-
-    public static void CheckPrivate(string path)
-    {
-        if (Problem(path) is { } problem)
-        {
-            throw new UnauthorizedAccessException(problem);
-        }
-    }
-}
 
 /// <summary>
 /// <c>fabric.sites</c>, <c>fabric.mirrors</c>, <c>fabric.mirror-agent</c> and
@@ -114,7 +83,7 @@ public sealed partial class MirrorSettings
         var sites = new List<MirrorSiteSettings>();
         foreach (var site in fabric.GetObjectList("sites"))
         {
-            site.RejectUnknownKeys("name", "backend", "ovsdb", "ssl", "audit-interval", "url", "user", "secret-file", "ca-file", "fingerprint", "nodes", "region", "service-url");
+            site.RejectUnknownKeys([.. MirrorBackends.SiteKeys]);
             var name = site.GetString("name", allowEmpty: false);
             if (!SiteNameSyntax().IsMatch(name))
             {
@@ -126,40 +95,20 @@ public sealed partial class MirrorSettings
                 throw site.Problem("name", $"site \"{name}\" is declared twice");
             }
 
-            var backend = site.GetEnum<MirrorBackendKind>("backend");
-            OvsdbEndpoint? endpoint = null;
-            if (backend == MirrorBackendKind.Ovs)
+            var backend = MirrorBackends.Of(site.GetEnum<MirrorBackendKind>("backend"));
+            foreach (var other in MirrorBackends.All)
             {
-                var text = site.GetOptionalString("ovsdb") ?? DefaultOvsdb;
-                if (!OvsdbEndpoint.TryParse(text, out endpoint, out var error))
+                foreach (var key in other.SiteKeys)
                 {
-                    throw site.Problem("ovsdb", error);
-                }
-
-                if (endpoint!.Transport == OvsdbTransport.Ssl)
-                {
-                    var ssl = site.GetObject("ssl");
-                    ssl.RejectUnknownKeys("private-key", "certificate", "ca-cert");
-                    string File(string key)
+                    if (site.Has(key) && !backend.SiteKeys.Contains(key))
                     {
-                        var path = ssl.GetString(key, allowEmpty: false);
-                        return System.IO.File.Exists(path) ? path : throw ssl.Problem(key, $"no such file \"{path}\"");
+                        throw site.Problem(key, other.ForeignKeyProblem(backend.Name));
                     }
-
-                    endpoint = endpoint with { Tls = new OvsdbTlsFiles(File("private-key"), File("certificate"), File("ca-cert")) };
                 }
-                else if (site.Has("ssl"))
-                {
-                    throw site.Problem("ssl", "only for an ssl: ovsdb endpoint");
-                }
-            }
-            else if (site.Has("ovsdb") || site.Has("ssl"))
-            {
-                throw site.Problem(site.Has("ovsdb") ? "ovsdb" : "ssl", "only for backend ovs");
             }
 
             var audit = site.Has("audit-interval") ? site.GetDuration("audit-interval", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)) : TimeSpan.FromSeconds(30);
-            sites.Add(SiteBackends.Read(site, new MirrorSiteSettings(name, backend, endpoint, audit)));
+            sites.Add(backend.ReadSite(site, new MirrorSiteSettings(name, backend.Kind, null, audit)));
         }
 
         var mirrors = new List<MirrorSessionSpec>();

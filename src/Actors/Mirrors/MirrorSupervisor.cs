@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using Fabric.Actors.Persistence;
+using Fabric.Protocols;
 
 namespace Fabric.Actors.Mirrors;
 
@@ -47,10 +48,13 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
     private readonly MirrorSettings _settings;
     private readonly Func<IUntypedActorContext, string, IActorRef> _agentFor;
     private readonly string _persistenceId;
+
+    /// <summary>journal-min-backoff, doubled after each failure in a row, at most journal-max-backoff.</summary>
+    private readonly Backoff _journalBackoff;
+
     private readonly Dictionary<string, IActorRef> _agents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MirrorSessionStatus> _live = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _lastReport = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string?> _siteProblem = new(StringComparer.Ordinal);
 
     /// <summary>What polled backends (aws) last reported holding for each session; not journaled.</summary>
     private readonly Dictionary<string, ImmutableArray<MirrorBackendSession>> _backendSessions = new(StringComparer.Ordinal);
@@ -73,7 +77,6 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
     private long _lastAckedSeq = -1;
     private long _nextToken;
     private int _restarts;
-    private int _consecutiveFailures;
     private long _failures;
     private DateTimeOffset? _unavailableSince = DateTimeOffset.UtcNow;
     private string? _problem = "reading the journal (starting)";
@@ -85,6 +88,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
         _settings = settings;
         _agentFor = agentFor;
         _persistenceId = persistenceId;
+        _journalBackoff = new Backoff(settings.JournalMinBackoff, settings.JournalMaxBackoff);
 
         Receive<JournalRecovered>(HandleRecovered);
         Receive<JournalWritten>(HandleWritten);
@@ -202,17 +206,10 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
             return;
         }
 
-        var delay = Backoff();
+        var delay = _journalBackoff.Next();
         _log.Warning("Mirror supervisor: journal unavailable ({0}); {1} event(s) kept in memory; trying again in {2:0.0} s", _problem, _outbox.Count, delay.TotalSeconds);
         Timers.StartSingleTimer(RestartJournalTimer, RestartJournal.Instance, delay);
         Publish();
-    }
-
-    /// <summary>journal-min-backoff, doubled after each failure in a row, at most journal-max-backoff.</summary>
-    private TimeSpan Backoff()
-    {
-        var attempt = Math.Min(_consecutiveFailures++, 20);
-        return TimeSpan.FromTicks(Math.Min(_settings.JournalMaxBackoff.Ticks, _settings.JournalMinBackoff.Ticks << attempt));
     }
 
     private void HandleRecovered(JournalRecovered recovered)
@@ -237,7 +234,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
 
         _lastAckedSeq = recovered.LastSequenceNr;
         _journalReady = true;
-        _consecutiveFailures = 0;
+        _journalBackoff.Reset();
         var wasDown = _unavailableSince;
         _unavailableSince = null;
         _problem = null;
@@ -581,7 +578,6 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
             }
         }
 
-        _siteProblem[report.Site] = report.Connected ? null : report.ConnectionProblem;
         if (_state is null)
         {
             return;

@@ -109,7 +109,7 @@ public sealed class OvsdbSession : IAsyncDisposable
 
     private async Task RunAsync()
     {
-        var backoff = _options.MinBackoff;
+        var backoff = new Backoff(_options.MinBackoff, _options.MaxBackoff);
         while (!_stop.IsCancellationRequested)
         {
             string reason;
@@ -169,20 +169,19 @@ public sealed class OvsdbSession : IAsyncDisposable
             // server is not hammered.
             if (monitoredSince is { } since && Environment.TickCount64 - since >= (long)_options.MaxBackoff.TotalMilliseconds)
             {
-                backoff = _options.MinBackoff;
+                backoff.Reset();
             }
 
-            _listener.OnDisconnected(reason, backoff);
+            var delay = backoff.Next();
+            _listener.OnDisconnected(reason, delay);
             try
             {
-                await Task.Delay(backoff, _stop.Token).ConfigureAwait(false);
+                await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 break;
             }
-
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxBackoff.Ticks));
         }
     }
 

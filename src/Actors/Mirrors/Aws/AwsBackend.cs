@@ -7,6 +7,7 @@ using Amazon.EC2;
 using Amazon.EC2.Model;
 using Amazon.Runtime;
 using Fabric.Actors.Mirrors.Backends;
+using Fabric.Protocols;
 
 namespace Fabric.Actors.Mirrors.Aws;
 
@@ -316,7 +317,7 @@ public sealed class AwsBackend : IMirrorBackend
                     throw new MirrorBackendUnreachableException($"EC2 still throttling after {_attempts} attempts ({ex.ErrorCode})", ex);
                 }
 
-                var delay = _firstBackoff * Math.Pow(2, attempt) * (0.5 + (Random.Shared.NextDouble() / 2));
+                var delay = Backoff.Delay(_firstBackoff, attempt, TimeSpan.MaxValue) * (0.5 + (Random.Shared.NextDouble() / 2));
                 await Task.Delay(delay).ConfigureAwait(false);
             }
             catch (AmazonServiceException ex) when (ex.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)

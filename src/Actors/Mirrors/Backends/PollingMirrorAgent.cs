@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using Fabric.Protocols;
 
 namespace Fabric.Actors.Mirrors.Backends;
 
@@ -13,45 +14,30 @@ namespace Fabric.Actors.Mirrors.Backends;
 /// A change found and made is a repair in the history; a refused change is <c>failed (error)</c>;
 /// an unreachable backend makes every session <c>unknown</c> and is retried with backoff.
 /// </summary>
-public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
+public sealed class PollingMirrorAgent : MirrorAgent
 {
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly MirrorSiteSettings _site;
-    private readonly MirrorSettings _settings;
     private readonly Func<IMirrorBackend> _factory;
-    private readonly MirrorAgentState _state;
     private readonly CancellationTokenSource _stopping = new();
     private IMirrorBackend? _backend;
     private string? _pendingTrigger;
     private bool _busy;
-    private TimeSpan _backoff;
+    private readonly Backoff _backoff;
 
     public PollingMirrorAgent(MirrorSiteSettings site, MirrorSettings settings, IActorRef reportTo, MirrorMetrics? metrics, Func<IMirrorBackend> factory)
+        : base(site, settings, reportTo, metrics)
     {
-        _site = site;
-        _settings = settings;
         _factory = factory;
-        _backoff = settings.ReconnectMinBackoff;
-        _state = new MirrorAgentState(site.Name, reportTo, Self, metrics);
-        Receive<AssignSessions>(HandleAssign);
+        _backoff = new Backoff(settings.ReconnectMinBackoff, settings.ReconnectMaxBackoff);
         Receive<Cycle>(c => Start(c.Trigger));
         Receive<CycleDone>(HandleDone);
-        Receive<ReportTick>(_ => reportTo.Tell(_state.Report()));
-        Receive<GetAgentState>(_ => Sender.Tell(_state.State()));
-        Receive<RepairSessionNow>(HandleRepairNow);
     }
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(MirrorSiteSettings site, MirrorSettings settings, IActorRef reportTo, MirrorMetrics? metrics, Func<IMirrorBackend> factory) =>
         Akka.Actor.Props.Create(() => new PollingMirrorAgent(site, settings, reportTo, metrics, factory));
 
-    protected override void PreStart()
-    {
-        Timers.StartPeriodicTimer("audit", new Cycle("audit"), _site.AuditInterval);
-        Timers.StartPeriodicTimer("report", ReportTick.Instance, _settings.ReportInterval);
-        Self.Tell(new Cycle("connected"));
-    }
+    protected override void OnStart() => Self.Tell(new Cycle("connected"));
+
+    protected override void OnAudit() => Start("audit");
 
     protected override void PostStop()
     {
@@ -60,26 +46,18 @@ public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
         _stopping.Dispose();
     }
 
-    private void HandleAssign(AssignSessions assign)
-    {
-        if (assign.Site != _site.Name || (assign.Version == _state.Version && _state.Assigned))
-        {
-            return;
-        }
+    protected override void OnAssigned(IReadOnlyList<string> dropped) => Start("assigned");
 
-        _state.Assign(assign, s => s.Site == _site.Name && s.Backend == _site.Backend);
-        Start("assigned");
-    }
-
-    private void HandleRepairNow(RepairSessionNow request)
+    protected override void OnRepairNow(RepairSessionNow request)
     {
-        var known = _state.Sessions.ContainsKey(request.Session);
+        ArgumentNullException.ThrowIfNull(request);
+        var known = State.Sessions.ContainsKey(request.Session);
         if (known)
         {
             Start("manual");
         }
 
-        Sender.Tell(new RepairSessionResult(request.Session, known, null, _state.StatusOf(request.Session)));
+        Sender.Tell(new RepairSessionResult(request.Session, known, null, State.StatusOf(request.Session)));
     }
 
     private void Start(string trigger)
@@ -105,8 +83,8 @@ public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
 
         _busy = true;
         var backend = _backend;
-        var sessions = _state.Sessions.Values.ToImmutableArray();
-        var assigned = _state.Assigned ? sessions.Select(s => s.Name).ToHashSet(StringComparer.Ordinal) : null;
+        var sessions = State.Sessions.Values.ToImmutableArray();
+        var assigned = State.Assigned ? sessions.Select(s => s.Name).ToHashSet(StringComparer.Ordinal) : null;
         var token = _stopping.Token;
         RunCycle(backend, sessions, assigned, trigger, token).PipeTo(Self);
     }
@@ -178,29 +156,29 @@ public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
         {
             if (outcome.Drift is not null || outcome.Error is not null)
             {
-                _state.RecordRepair(new MirrorRepair(spec.Name, _site.Name, at, done.Trigger, outcome.Drift ?? "", took, outcome.Error));
-                _log.Info("Site {0}: {1} repair of {2} in {3:0.0} ms: {4} {5}", _site.Name, done.Trigger, spec.Name, took.TotalMilliseconds, outcome.Drift, outcome.Error);
+                State.RecordRepair(new MirrorRepair(spec.Name, Site.Name, at, done.Trigger, outcome.Drift ?? "", took, outcome.Error));
+                Log.Info("Site {0}: {1} repair of {2} in {3:0.0} ms: {4} {5}", Site.Name, done.Trigger, spec.Name, took.TotalMilliseconds, outcome.Drift, outcome.Error);
             }
 
-            if (_state.Sessions.ContainsKey(spec.Name))
+            if (State.Sessions.ContainsKey(spec.Name))
             {
                 if (outcome.Error is null)
                 {
-                    _state.SetBackendSessions(spec.Name, outcome.BackendSessions);
+                    State.SetBackendSessions(spec.Name, outcome.BackendSessions);
                 }
 
-                _state.SetStatus(spec.Name, outcome.Error is null ? outcome.Health : MirrorHealth.Failed, outcome.Error ?? outcome.Reason);
+                State.SetStatus(spec.Name, outcome.Error is null ? outcome.Health : MirrorHealth.Failed, outcome.Error ?? outcome.Reason);
             }
         }
 
         foreach (var removed in done.Removed)
         {
-            _log.Info("Site {0}: removed {1} (no longer assigned)", _site.Name, removed);
+            Log.Info("Site {0}: removed {1} (no longer assigned)", Site.Name, removed);
         }
 
         if (done.RemoveError is not null)
         {
-            _log.Warning("Site {0}: removing what Fabric made for sessions no longer assigned failed: {1}", _site.Name, done.RemoveError);
+            Log.Warning("Site {0}: removing what Fabric made for sessions no longer assigned failed: {1}", Site.Name, done.RemoveError);
         }
 
         if (done.Unreachable is not null)
@@ -209,13 +187,13 @@ public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
             return;
         }
 
-        if (!_state.Connected)
+        if (!State.Connected)
         {
-            _log.Info("Site {0}: backend reachable again", _site.Name);
+            Log.Info("Site {0}: backend reachable again", Site.Name);
         }
 
-        _state.ConnectionProblem = null;
-        _backoff = _settings.ReconnectMinBackoff;
+        State.ConnectionProblem = null;
+        _backoff.Reset();
         if (_pendingTrigger is { } next)
         {
             _pendingTrigger = null;
@@ -225,16 +203,16 @@ public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
 
     private void Unreachable(string problem)
     {
-        if (_state.ConnectionProblem != problem)
+        var delay = _backoff.Next();
+        if (State.ConnectionProblem != problem)
         {
-            _log.Warning("Site {0}: backend unreachable: {1}; retrying in {2}", _site.Name, problem, _backoff);
+            Log.Warning("Site {0}: backend unreachable: {1}; retrying in {2}", Site.Name, problem, delay);
         }
 
-        _state.ConnectionProblem = problem;
-        _state.SetAllUnknown(problem);
+        State.ConnectionProblem = problem;
+        State.SetAllUnknown(problem);
         _pendingTrigger = null;
-        Timers.StartSingleTimer("retry", new Cycle("resync"), _backoff);
-        _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _settings.ReconnectMaxBackoff.Ticks));
+        Timers.StartSingleTimer("retry", new Cycle("resync"), delay);
     }
 
     private sealed record Cycle(string Trigger);
@@ -246,10 +224,5 @@ public sealed class PollingMirrorAgent : ReceiveActor, IWithTimers
         string? Unreachable)
     {
         public string? RemoveError { get; init; }
-    }
-
-    private sealed class ReportTick
-    {
-        public static readonly ReportTick Instance = new();
     }
 }

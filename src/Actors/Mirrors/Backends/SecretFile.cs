@@ -1,3 +1,5 @@
+using Fabric.Actors.Configuration;
+
 namespace Fabric.Actors.Mirrors.Backends;
 
 /// <summary>

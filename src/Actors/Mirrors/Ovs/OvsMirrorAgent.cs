@@ -13,7 +13,7 @@ namespace Fabric.Actors.Mirrors.Ovs;
 /// each in one atomic transaction. A periodic audit re-plans everything as a safety net. Holds
 /// its sessions while the supervisor moves; reports statuses and repairs to <c>reportTo</c>.
 /// </summary>
-public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
+public sealed class OvsMirrorAgent : MirrorAgent
 {
     /// <summary>Tables and columns the agent monitors.</summary>
     internal static readonly JsonObject MonitorRequests = new()
@@ -35,10 +35,6 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
     internal const int MaxPendingUpdates = 4096;
 
     private static readonly TimeSpan InsertConfirmTimeout = TimeSpan.FromSeconds(2);
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly MirrorSiteSettings _site;
-    private readonly MirrorSettings _settings;
-    private readonly MirrorAgentState _state;
     private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (Guid Uuid, long Deadline)> _awaitingInsert = new(StringComparer.Ordinal);
     private readonly HashSet<string> _orphansInFlight = new(StringComparer.Ordinal);
@@ -47,12 +43,8 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
     private bool _resynced;
 
     public OvsMirrorAgent(MirrorSiteSettings site, MirrorSettings settings, IActorRef reportTo, MirrorMetrics? metrics)
+        : base(site, settings, reportTo, metrics)
     {
-        _site = site;
-        _settings = settings;
-        _state = new MirrorAgentState(site.Name, reportTo, Self, metrics);
-
-        Receive<AssignSessions>(HandleAssign);
         Receive<OvsdbSnapshot>(HandleSnapshot);
         Receive<OvsdbUpdate>(HandleUpdate);
         Receive<OvsdbDown>(HandleDown);
@@ -62,38 +54,32 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
             _orphansInFlight.Remove(m.Session);
             if (m.Error is not null)
             {
-                _log.Warning("Site {0}: removing the mirror of undefined session {1} failed: {2}", _site.Name, m.Session, m.Error);
+                Log.Warning("Site {0}: removing the mirror of undefined session {1} failed: {2}", Site.Name, m.Session, m.Error);
             }
         });
-        Receive<Audit>(_ => Reconcile("audit", DateTimeOffset.UtcNow, Stopwatch.GetTimestamp()));
-        Receive<ReportTick>(_ => reportTo.Tell(_state.Report()));
-        Receive<GetAgentState>(_ => Sender.Tell(_state.State()));
-        Receive<RepairSessionNow>(HandleRepairNow);
     }
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(MirrorSiteSettings site, MirrorSettings settings, IActorRef reportTo, MirrorMetrics? metrics = null) =>
         Akka.Actor.Props.Create(() => new OvsMirrorAgent(site, settings, reportTo, metrics));
 
-    protected override void PreStart()
+    protected override void OnStart()
     {
         var listener = new Listener(Self);
         _ovsdb = new OvsdbSession(
-            _site.Ovsdb ?? OvsdbEndpoint.Parse(MirrorSettings.DefaultOvsdb),
+            Site.Ovsdb ?? OvsdbEndpoint.Parse(MirrorSettings.DefaultOvsdb),
             new OvsdbSessionOptions
             {
                 MonitorRequests = MonitorRequests,
-                MinBackoff = _settings.ReconnectMinBackoff,
-                MaxBackoff = _settings.ReconnectMaxBackoff,
+                MinBackoff = Settings.ReconnectMinBackoff,
+                MaxBackoff = Settings.ReconnectMaxBackoff,
                 MaxPendingUpdates = MaxPendingUpdates,
             },
             listener);
         listener.Session = _ovsdb;
         _ovsdb.Start();
-        Timers.StartPeriodicTimer("audit", Audit.Instance, _site.AuditInterval);
-        Timers.StartPeriodicTimer("report", ReportTick.Instance, _settings.ReportInterval);
     }
+
+    protected override void OnAudit() => Reconcile("audit", DateTimeOffset.UtcNow, Stopwatch.GetTimestamp());
 
     protected override void PostStop()
     {
@@ -105,25 +91,13 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
         }
     }
 
-    private void HandleAssign(AssignSessions assign)
+    protected override void OnAssigned(IReadOnlyList<string> dropped)
     {
-        if (assign.Site != _site.Name)
+        foreach (var spec in State.Sessions.Values)
         {
-            _log.Warning("Ignoring sessions for site {0} sent to the agent of {1}", assign.Site, _site.Name);
-            return;
-        }
-
-        if (assign.Version == _state.Version && _state.Assigned)
-        {
-            return; // re-delivered (supervisor moved or retried): idempotent
-        }
-
-        _state.Assign(assign, s => s.Backend == MirrorBackendKind.Ovs && s.Site == _site.Name);
-        foreach (var spec in _state.Sessions.Values)
-        {
-            if (_state.StatusOf(spec.Name) is null)
+            if (State.StatusOf(spec.Name) is null)
             {
-                _state.SetStatus(spec.Name, _state.Connected ? MirrorHealth.Repairing : MirrorHealth.Unknown, _state.Connected ? "being applied" : "site unreachable: " + _state.ConnectionProblem);
+                State.SetStatus(spec.Name, State.Connected ? MirrorHealth.Repairing : MirrorHealth.Unknown, State.Connected ? "being applied" : "site unreachable: " + State.ConnectionProblem);
             }
         }
 
@@ -134,9 +108,9 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
     {
         _replica = new OvsdbReplica(snapshot.Schema);
         _replica.Apply(snapshot.Initial);
-        _state.ConnectionProblem = null;
+        State.ConnectionProblem = null;
         _awaitingInsert.Clear();
-        _log.Info("Site {0}: connected to {1}, {2} mirror rows", _site.Name, _site.Ovsdb, _replica.Table("Mirror").Count);
+        Log.Info("Site {0}: connected to {1}, {2} mirror rows", Site.Name, Site.Ovsdb, _replica.Table("Mirror").Count);
         Reconcile(_resynced ? "resync" : "connected", snapshot.ReceivedAt, snapshot.Timestamp);
         _resynced = true;
     }
@@ -164,14 +138,15 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
     private void HandleDown(OvsdbDown down)
     {
         _replica = null;
-        _state.ConnectionProblem = $"{_site.Ovsdb}: {down.Reason}";
-        _log.Warning("Site {0}: OVSDB connection down ({1}); retrying in {2}", _site.Name, down.Reason, down.RetryIn);
-        _state.SetAllUnknown(_state.ConnectionProblem);
+        State.ConnectionProblem = $"{Site.Ovsdb}: {down.Reason}";
+        Log.Warning("Site {0}: OVSDB connection down ({1}); retrying in {2}", Site.Name, down.Reason, down.RetryIn);
+        State.SetAllUnknown(State.ConnectionProblem);
     }
 
-    private void HandleRepairNow(RepairSessionNow request)
+    protected override void OnRepairNow(RepairSessionNow request)
     {
-        if (!_state.Sessions.TryGetValue(request.Session, out var spec))
+        ArgumentNullException.ThrowIfNull(request);
+        if (!State.Sessions.TryGetValue(request.Session, out var spec))
         {
             Sender.Tell(new RepairSessionResult(request.Session, false, null, null));
             return;
@@ -179,7 +154,7 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
 
         if (_replica is null)
         {
-            Sender.Tell(new RepairSessionResult(request.Session, true, null, _state.StatusOf(request.Session)));
+            Sender.Tell(new RepairSessionResult(request.Session, true, null, State.StatusOf(request.Session)));
             return;
         }
 
@@ -190,7 +165,7 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
             Apply(plan, "manual", DateTimeOffset.UtcNow, Stopwatch.GetTimestamp());
         }
 
-        Sender.Tell(new RepairSessionResult(request.Session, true, plan.Drift, _state.StatusOf(request.Session)));
+        Sender.Tell(new RepairSessionResult(request.Session, true, plan.Drift, State.StatusOf(request.Session)));
     }
 
     private void Reconcile(string trigger, DateTimeOffset detectedAt, long timestamp)
@@ -208,19 +183,19 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
             }
         }
 
-        var candidates = _state.Sessions.Values.Where(s => !_inFlight.ContainsKey(s.Name) && !_awaitingInsert.ContainsKey(s.Name));
+        var candidates = State.Sessions.Values.Where(s => !_inFlight.ContainsKey(s.Name) && !_awaitingInsert.ContainsKey(s.Name));
         foreach (var plan in OvsMirrorPlanner.Plan(_replica, candidates))
         {
             Apply(plan, trigger, detectedAt, timestamp);
         }
 
-        if (_state.Assigned)
+        if (State.Assigned)
         {
-            foreach (var (session, op) in OvsMirrorPlanner.PlanOrphans(_replica, _state.Sessions.Keys.ToHashSet(StringComparer.Ordinal)))
+            foreach (var (session, op) in OvsMirrorPlanner.PlanOrphans(_replica, State.Sessions.Keys.ToHashSet(StringComparer.Ordinal)))
             {
                 if (_orphansInFlight.Add(session))
                 {
-                    _log.Info("Site {0}: removing mirror of session {1} (no longer defined)", _site.Name, session);
+                    Log.Info("Site {0}: removing mirror of session {1} (no longer defined)", Site.Name, session);
                     _ovsdb.TransactAsync([op]).ContinueWith(
                         t => (object)new OrphanRemoved(session, t.Exception?.GetBaseException().Message),
                         CancellationToken.None,
@@ -236,12 +211,12 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
         var name = plan.Session.Name;
         if (plan.Operations.Count == 0)
         {
-            _state.SetStatus(name, plan.Health, plan.Reason);
+            State.SetStatus(name, plan.Health, plan.Reason);
             return;
         }
 
         _inFlight[name] = new InFlight(plan, trigger, detectedAt, timestamp);
-        _state.SetStatus(name, MirrorHealth.Repairing, plan.Drift);
+        State.SetStatus(name, MirrorHealth.Repairing, plan.Drift);
         var ops = new List<JsonObject>(plan.Operations.Count + 1) { OvsdbJson.Comment($"fabric: {trigger} repair of mirror session {name}") };
         ops.AddRange(plan.Operations);
         Task<JsonArray> transaction;
@@ -273,11 +248,11 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
         if (done.Error is { } error)
         {
             var message = error is OvsdbException ? error.Message : $"{error.GetType().Name}: {error.Message}";
-            _log.Warning("Site {0}: repair of {1} failed after {2} ms: {3}", _site.Name, done.Session, elapsed.TotalMilliseconds, message);
-            _state.RecordRepair(new MirrorRepair(done.Session, _site.Name, flight.DetectedAt, flight.Trigger, plan.Drift ?? "", elapsed, message));
-            if (_state.Sessions.ContainsKey(done.Session))
+            Log.Warning("Site {0}: repair of {1} failed after {2} ms: {3}", Site.Name, done.Session, elapsed.TotalMilliseconds, message);
+            State.RecordRepair(new MirrorRepair(done.Session, Site.Name, flight.DetectedAt, flight.Trigger, plan.Drift ?? "", elapsed, message));
+            if (State.Sessions.ContainsKey(done.Session))
             {
-                _state.SetStatus(done.Session, error is OvsdbConnectionException ? MirrorHealth.Unknown : MirrorHealth.Failed, message);
+                State.SetStatus(done.Session, error is OvsdbConnectionException ? MirrorHealth.Unknown : MirrorHealth.Failed, message);
             }
 
             return;
@@ -293,11 +268,11 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
             }
         }
 
-        _log.Info("Site {0}: {1} repair of {2} in {3:0.0} ms: {4}", _site.Name, flight.Trigger, done.Session, elapsed.TotalMilliseconds, plan.Drift);
-        _state.RecordRepair(new MirrorRepair(done.Session, _site.Name, flight.DetectedAt, flight.Trigger, plan.Drift ?? "", elapsed, null));
-        if (_state.Sessions.ContainsKey(done.Session))
+        Log.Info("Site {0}: {1} repair of {2} in {3:0.0} ms: {4}", Site.Name, flight.Trigger, done.Session, elapsed.TotalMilliseconds, plan.Drift);
+        State.RecordRepair(new MirrorRepair(done.Session, Site.Name, flight.DetectedAt, flight.Trigger, plan.Drift ?? "", elapsed, null));
+        if (State.Sessions.ContainsKey(done.Session))
         {
-            _state.SetStatus(done.Session, plan.Health, plan.Reason);
+            State.SetStatus(done.Session, plan.Health, plan.Reason);
         }
 
         // Anything that changed while the transaction was in flight was skipped for this session.
@@ -315,16 +290,6 @@ public sealed class OvsMirrorAgent : ReceiveActor, IWithTimers
     private sealed record TransactionDone(string Session, JsonArray? Results, Exception? Error);
 
     private sealed record OrphanRemoved(string Session, string? Error);
-
-    private sealed class Audit
-    {
-        public static readonly Audit Instance = new();
-    }
-
-    private sealed class ReportTick
-    {
-        public static readonly ReportTick Instance = new();
-    }
 
     /// <summary>Turns the session's callbacks (reader loop) into messages, stamped when they arrived.</summary>
     private sealed class Listener(IActorRef agent) : IOvsdbSessionListener

@@ -4,7 +4,6 @@ using System.Globalization;
 using Akka.Actor;
 using Akka.Event;
 using Fabric.Actors.Mirrors.Backends;
-using Fabric.Actors.Mirrors.Ovs;
 
 namespace Fabric.Actors.Mirrors.Proxmox;
 
@@ -12,7 +11,7 @@ namespace Fabric.Actors.Mirrors.Proxmox;
 /// The agent of a <c>proxmox</c> site: a cluster of PVE nodes, each with its own Open vSwitch.
 /// Every audit interval (and on assignment or <c>fabric mirrors repair</c>) it asks the PVE API
 /// where each session's VMs run and what their NICs are (bridge, VLAN tag, firewall), places the
-/// session on that node, and hands the node's OVS agent (a child <see cref="OvsMirrorAgent"/> per
+/// session on that node, and hands the node's OVS agent (a child agent of backend <c>ovs</c> per
 /// <c>nodes</c> entry, repairing on OVSDB events as on an <c>ovs</c> site) the session with
 /// concrete port names: <c>tap&lt;vmid&gt;i&lt;n&gt;</c>, or <c>fwln&lt;vmid&gt;o&lt;n&gt;</c> when the
 /// NIC has <c>firewall=1</c>. When a VM migrates, the session leaves the old node's agent (its
@@ -20,14 +19,9 @@ namespace Fabric.Actors.Mirrors.Proxmox;
 /// (trigger <c>migration</c>) once the new node reports the mirror healthy. Statuses and repairs
 /// of the node that holds a session are passed on to the supervisor.
 /// </summary>
-public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
+public sealed class ProxmoxMirrorAgent : MirrorAgent
 {
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly MirrorSiteSettings _site;
-    private readonly MirrorSettings _settings;
-    private readonly MirrorMetrics? _metrics;
     private readonly Func<ProxmoxClient> _factory;
-    private readonly MirrorAgentState _state;
     private readonly Dictionary<string, IActorRef> _nodes = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _nodeOf = [];
     private readonly Dictionary<string, ImmutableArray<MirrorSessionSpec>> _given = new(StringComparer.Ordinal);
@@ -40,24 +34,14 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
     private string? _pending;
 
     public ProxmoxMirrorAgent(MirrorSiteSettings site, MirrorSettings settings, IActorRef reportTo, MirrorMetrics? metrics, Func<ProxmoxClient> factory)
+        : base(site, settings, reportTo, metrics)
     {
-        _site = site;
-        _settings = settings;
-        _metrics = metrics;
         _factory = factory;
-        _state = new MirrorAgentState(site.Name, reportTo, Self, metrics);
-        Receive<AssignSessions>(HandleAssign);
-        Receive<Poll>(p => Resolve(p.Trigger));
         Receive<Resolved>(HandleResolved);
         Receive<SessionStatusChanged>(HandleNodeStatus);
         Receive<RepairRecorded>(HandleNodeRepair);
         Receive<AgentReport>(_ => { });
-        Receive<ReportTick>(_ => reportTo.Tell(_state.Report()));
-        Receive<GetAgentState>(_ => Sender.Tell(_state.State()));
-        Receive<RepairSessionNow>(HandleRepairNow);
     }
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(MirrorSiteSettings site, MirrorSettings settings, IActorRef reportTo, MirrorMetrics? metrics, Func<ProxmoxClient> factory) =>
         Akka.Actor.Props.Create(() => new ProxmoxMirrorAgent(site, settings, reportTo, metrics, factory));
@@ -66,20 +50,21 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
     public static string PortName(int vmid, int net, bool firewall) =>
         firewall ? string.Create(CultureInfo.InvariantCulture, $"fwln{vmid}o{net}") : string.Create(CultureInfo.InvariantCulture, $"tap{vmid}i{net}");
 
-    protected override void PreStart()
+    protected override void OnStart()
     {
-        foreach (var entry in _site.ProxmoxNodes)
+        // Each node's Open vSwitch is an ovs site of its own, with the agent the registry has for it.
+        var ovs = MirrorBackends.Of(MirrorBackendKind.Ovs);
+        foreach (var entry in Site.ProxmoxNodes)
         {
             var node = entry.Key;
-            var nodeSite = new MirrorSiteSettings(_site.Name, MirrorBackendKind.Ovs, entry.Value, _site.AuditInterval);
-            var child = Context.ActorOf(OvsMirrorAgent.Props(nodeSite, _settings, Self, _metrics), "node-" + Uri.EscapeDataString(node));
+            var nodeSite = new MirrorSiteSettings(Site.Name, MirrorBackendKind.Ovs, entry.Value, Site.AuditInterval);
+            var child = Context.ActorOf(ovs.AgentProps(nodeSite, Settings, Self, Metrics), "node-" + Uri.EscapeDataString(node));
             _nodes[node] = child;
             _nodeOf[child] = node;
         }
-
-        Timers.StartPeriodicTimer("poll", new Poll("audit"), _site.AuditInterval);
-        Timers.StartPeriodicTimer("report", ReportTick.Instance, _settings.ReportInterval);
     }
+
+    protected override void OnAudit() => Resolve("audit");
 
     protected override void PostStop()
     {
@@ -88,25 +73,21 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
         _stopping.Dispose();
     }
 
-    private void HandleAssign(AssignSessions assign)
+    protected override void OnAssigned(IReadOnlyList<string> dropped)
     {
-        if (assign.Site != _site.Name || (assign.Version == _state.Version && _state.Assigned))
+        foreach (var session in dropped)
         {
-            return;
-        }
-
-        foreach (var dropped in _state.Assign(assign, s => s.Site == _site.Name && s.Backend == MirrorBackendKind.Proxmox))
-        {
-            _placement.Remove(dropped);
-            _moves.Remove(dropped);
+            _placement.Remove(session);
+            _moves.Remove(session);
         }
 
         Resolve("assigned");
     }
 
-    private void HandleRepairNow(RepairSessionNow request)
+    protected override void OnRepairNow(RepairSessionNow request)
     {
-        var known = _state.Sessions.ContainsKey(request.Session);
+        ArgumentNullException.ThrowIfNull(request);
+        var known = State.Sessions.ContainsKey(request.Session);
         if (known)
         {
             Resolve("manual");
@@ -117,12 +98,12 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
             }
         }
 
-        Sender.Tell(new RepairSessionResult(request.Session, known, null, _state.StatusOf(request.Session)));
+        Sender.Tell(new RepairSessionResult(request.Session, known, null, State.StatusOf(request.Session)));
     }
 
     private void Resolve(string trigger)
     {
-        if (!_state.Assigned)
+        if (!State.Assigned)
         {
             return;
         }
@@ -144,7 +125,7 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
         }
 
         _busy = true;
-        ResolveAsync(_client, _site, [.. _state.Sessions.Values], trigger, _stopping.Token).PipeTo(Self);
+        ResolveAsync(_client, Site, [.. State.Sessions.Values], trigger, _stopping.Token).PipeTo(Self);
     }
 
     private static async Task<Resolved> ResolveAsync(ProxmoxClient client, MirrorSiteSettings site, ImmutableArray<MirrorSessionSpec> sessions, string trigger, CancellationToken token)
@@ -286,12 +267,12 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
         }
         else
         {
-            if (!_state.Connected)
+            if (!State.Connected)
             {
-                _log.Info("Site {0}: PVE API reachable", _site.Name);
+                Log.Info("Site {0}: PVE API reachable", Site.Name);
             }
 
-            _state.ConnectionProblem = null;
+            State.ConnectionProblem = null;
             Apply(done.Placements);
         }
 
@@ -306,7 +287,7 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
     {
         foreach (var (name, p) in placements)
         {
-            if (!_state.Sessions.ContainsKey(name))
+            if (!State.Sessions.ContainsKey(name))
             {
                 continue;
             }
@@ -315,21 +296,21 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
             {
                 _placement.Remove(name);
                 _moves.Remove(name);
-                _state.SetStatus(name, _state.Sessions[name].Enabled ? MirrorHealth.Degraded : MirrorHealth.Disabled, _state.Sessions[name].Enabled ? p.Error : null);
+                State.SetStatus(name, State.Sessions[name].Enabled ? MirrorHealth.Degraded : MirrorHealth.Disabled, State.Sessions[name].Enabled ? p.Error : null);
                 continue;
             }
 
             if (_placement.TryGetValue(name, out var old) && old != p.Node)
             {
                 _moves[name] = (old, p.Node, p.What, DateTimeOffset.UtcNow, Stopwatch.GetTimestamp());
-                _log.Info("Site {0}: {1} of session {2} moved from {3} to {4}; moving the mirror", _site.Name, p.What, name, old, p.Node);
+                Log.Info("Site {0}: {1} of session {2} moved from {3} to {4}; moving the mirror", Site.Name, p.What, name, old, p.Node);
             }
 
             if (!_placement.TryGetValue(name, out var before) || before != p.Node)
             {
                 foreach (var nic in p.Nics)
                 {
-                    _log.Info("Site {0}: session {1}: {2}", _site.Name, name, nic);
+                    Log.Info("Site {0}: session {1}: {2}", Site.Name, name, nic);
                 }
             }
 
@@ -338,14 +319,14 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
 
         foreach (var (node, child) in _nodes)
         {
-            var specs = placements.Where(p => p.Value.Node == node && _state.Sessions.ContainsKey(p.Key)).Select(p => p.Value.Derived!).OrderBy(s => s.Name, StringComparer.Ordinal).ToImmutableArray();
+            var specs = placements.Where(p => p.Value.Node == node && State.Sessions.ContainsKey(p.Key)).Select(p => p.Value.Derived!).OrderBy(s => s.Name, StringComparer.Ordinal).ToImmutableArray();
             if (_given.TryGetValue(node, out var given) && given.SequenceEqual(specs))
             {
                 continue;
             }
 
             _given[node] = specs;
-            child.Tell(new AssignSessions(_site.Name, ++_version, specs));
+            child.Tell(new AssignSessions(Site.Name, ++_version, specs));
         }
     }
 
@@ -358,11 +339,11 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
         }
 
         var s = changed.Status;
-        _state.SetStatus(name, s.Health, s.Reason is null ? null : $"on {node}: {s.Reason}");
+        State.SetStatus(name, s.Health, s.Reason is null ? null : $"on {node}: {s.Reason}");
         if (s.Health == MirrorHealth.Healthy && _moves.Remove(name, out var move) && move.To == node)
         {
-            _state.RecordRepair(new MirrorRepair(
-                name, _site.Name, move.At, "migration",
+            State.RecordRepair(new MirrorRepair(
+                name, Site.Name, move.At, "migration",
                 $"{move.What} moved from {move.From} to {move.To}: mirror removed on {move.From}, created on {move.To}",
                 Stopwatch.GetElapsedTime(move.Timestamp), null));
         }
@@ -373,22 +354,20 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
         var repair = recorded.Repair;
         if (_nodeOf.TryGetValue(Sender, out var node) && _placement.TryGetValue(repair.Session, out var placed) && placed == node)
         {
-            _state.RecordRepair(repair with { Missing = $"on {node}: {repair.Missing}" });
+            State.RecordRepair(repair with { Missing = $"on {node}: {repair.Missing}" });
         }
     }
 
     private void Unreachable(string problem)
     {
-        if (_state.ConnectionProblem != problem)
+        if (State.ConnectionProblem != problem)
         {
             // The mirrors stay where they are: the node agents keep them while the API is away.
-            _log.Warning("Site {0}: {1}; mirrors stay where they are", _site.Name, problem);
+            Log.Warning("Site {0}: {1}; mirrors stay where they are", Site.Name, problem);
         }
 
-        _state.ConnectionProblem = problem;
+        State.ConnectionProblem = problem;
     }
-
-    private sealed record Poll(string Trigger);
 
     private sealed record Placement(string? Node, MirrorSessionSpec? Derived, string? Error, string What)
     {
@@ -399,9 +378,4 @@ public sealed class ProxmoxMirrorAgent : ReceiveActor, IWithTimers
     }
 
     private sealed record Resolved(string Trigger, Dictionary<string, Placement>? Placements, string? Error);
-
-    private sealed class ReportTick
-    {
-        public static readonly ReportTick Instance = new();
-    }
 }

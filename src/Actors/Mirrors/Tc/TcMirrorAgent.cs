@@ -11,12 +11,8 @@ namespace Fabric.Actors.Mirrors.Tc;
 /// target was deleted does not re-bind to a new device of the same name, and a re-created source
 /// has no filters at all. A periodic audit compares with <c>tc -j filter show</c>.
 /// </summary>
-public sealed class TcMirrorAgent : ReceiveActor, IWithTimers
+public sealed class TcMirrorAgent : MirrorAgent
 {
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly MirrorSiteSettings _site;
-    private readonly MirrorSettings _settings;
-    private readonly MirrorAgentState _state;
     private readonly Dictionary<string, (string Trigger, DateTimeOffset DetectedAt, long Timestamp)> _inFlight = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Trigger, DateTimeOffset DetectedAt, long Timestamp)> _pending = new(StringComparer.Ordinal);
 
@@ -25,36 +21,24 @@ public sealed class TcMirrorAgent : ReceiveActor, IWithTimers
     private LinkMonitor? _monitor;
 
     public TcMirrorAgent(MirrorSiteSettings site, MirrorSettings settings, IActorRef reportTo, MirrorMetrics? metrics)
+        : base(site, settings, reportTo, metrics)
     {
-        _site = site;
-        _settings = settings;
-        _state = new MirrorAgentState(site.Name, reportTo, Self, metrics);
-        Receive<AssignSessions>(HandleAssign);
         Receive<LinkChanged>(HandleLink);
         Receive<MonitorExited>(m =>
         {
-            _log.Warning("Site {0}: {1}; restarting it and auditing", _site.Name, m.Reason);
-            Timers.StartSingleTimer("monitor", StartMonitor.Instance, _settings.ReconnectMinBackoff);
+            Log.Warning("Site {0}: {1}; restarting it and auditing", Site.Name, m.Reason);
+            Timers.StartSingleTimer("monitor", StartMonitor.Instance, Settings.ReconnectMinBackoff);
         });
         Receive<StartMonitor>(_ => BeginMonitor());
         Receive<SessionApplied>(HandleApplied);
-        Receive<Audit>(_ => ReconcileAll("audit"));
-        Receive<ReportTick>(_ => reportTo.Tell(_state.Report()));
-        Receive<GetAgentState>(_ => Sender.Tell(_state.State()));
-        Receive<RepairSessionNow>(HandleRepairNow);
     }
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(MirrorSiteSettings site, MirrorSettings settings, IActorRef reportTo, MirrorMetrics? metrics = null) =>
         Akka.Actor.Props.Create(() => new TcMirrorAgent(site, settings, reportTo, metrics));
 
-    protected override void PreStart()
-    {
-        BeginMonitor();
-        Timers.StartPeriodicTimer("audit", Audit.Instance, _site.AuditInterval);
-        Timers.StartPeriodicTimer("report", ReportTick.Instance, _settings.ReportInterval);
-    }
+    protected override void OnStart() => BeginMonitor();
+
+    protected override void OnAudit() => ReconcileAll("audit");
 
     protected override void PostStop() => _monitor?.Dispose();
 
@@ -65,20 +49,15 @@ public sealed class TcMirrorAgent : ReceiveActor, IWithTimers
         _monitor = LinkMonitor.Start(
             (name, deleted) => self.Tell(new LinkChanged(name, deleted, DateTimeOffset.UtcNow, Stopwatch.GetTimestamp())),
             reason => self.Tell(new MonitorExited(reason)));
-        _state.ConnectionProblem = null;
+        State.ConnectionProblem = null;
         ReconcileAll("resync");
     }
 
-    private void HandleAssign(AssignSessions assign)
+    protected override void OnAssigned(IReadOnlyList<string> dropped)
     {
-        if (assign.Site != _site.Name || (assign.Version == _state.Version && _state.Assigned))
+        foreach (var session in dropped)
         {
-            return;
-        }
-
-        foreach (var dropped in _state.Assign(assign, s => s.Backend == MirrorBackendKind.Tc && s.Site == _site.Name))
-        {
-            Remove(dropped);
+            Remove(session);
         }
 
         ReconcileAll("assigned");
@@ -86,7 +65,7 @@ public sealed class TcMirrorAgent : ReceiveActor, IWithTimers
 
     private void HandleLink(LinkChanged link)
     {
-        foreach (var spec in _state.Sessions.Values)
+        foreach (var spec in State.Sessions.Values)
         {
             var involved = spec.ParsedSources().Append(spec.ParsedOutput()).Any(e => e.CandidateNames().Contains(link.Name));
             if (involved)
@@ -96,22 +75,23 @@ public sealed class TcMirrorAgent : ReceiveActor, IWithTimers
         }
     }
 
-    private void HandleRepairNow(RepairSessionNow request)
+    protected override void OnRepairNow(RepairSessionNow request)
     {
-        var known = _state.Sessions.ContainsKey(request.Session);
+        ArgumentNullException.ThrowIfNull(request);
+        var known = State.Sessions.ContainsKey(request.Session);
         if (known)
         {
             Schedule(request.Session, "manual", DateTimeOffset.UtcNow, Stopwatch.GetTimestamp());
         }
 
-        Sender.Tell(new RepairSessionResult(request.Session, known, null, _state.StatusOf(request.Session)));
+        Sender.Tell(new RepairSessionResult(request.Session, known, null, State.StatusOf(request.Session)));
     }
 
     private void ReconcileAll(string trigger)
     {
         var now = DateTimeOffset.UtcNow;
         var ts = Stopwatch.GetTimestamp();
-        foreach (var name in _state.Sessions.Keys)
+        foreach (var name in State.Sessions.Keys)
         {
             Schedule(name, trigger, now, ts);
         }
@@ -125,7 +105,7 @@ public sealed class TcMirrorAgent : ReceiveActor, IWithTimers
             return;
         }
 
-        var spec = _state.Sessions[name];
+        var spec = State.Sessions[name];
         _inFlight[name] = (trigger, detectedAt, timestamp);
         var applied = _applied.TryGetValue(name, out var a) ? a.ToHashSet() : [];
         Task.Run(() => TcMirrorPlanner.Reconcile(spec, applied)).PipeTo(Self, success: r => new SessionApplied(name, r, null), failure: e => new SessionApplied(name, null, e));
@@ -144,26 +124,26 @@ public sealed class TcMirrorAgent : ReceiveActor, IWithTimers
             _applied[done.Session] = [.. result.Applied];
             if (result.Drift is not null || result.Error is not null)
             {
-                _state.RecordRepair(new MirrorRepair(done.Session, _site.Name, flight.DetectedAt, flight.Trigger, result.Drift ?? "", elapsed, result.Error));
-                _log.Info("Site {0}: {1} repair of {2} in {3:0.0} ms: {4} {5}", _site.Name, flight.Trigger, done.Session, elapsed.TotalMilliseconds, result.Drift, result.Error);
+                State.RecordRepair(new MirrorRepair(done.Session, Site.Name, flight.DetectedAt, flight.Trigger, result.Drift ?? "", elapsed, result.Error));
+                Log.Info("Site {0}: {1} repair of {2} in {3:0.0} ms: {4} {5}", Site.Name, flight.Trigger, done.Session, elapsed.TotalMilliseconds, result.Drift, result.Error);
             }
 
-            if (_state.Sessions.ContainsKey(done.Session))
+            if (State.Sessions.ContainsKey(done.Session))
             {
-                _state.SetStatus(done.Session, result.Error is null ? result.Health : MirrorHealth.Failed, result.Error ?? result.Reason);
+                State.SetStatus(done.Session, result.Error is null ? result.Health : MirrorHealth.Failed, result.Error ?? result.Reason);
             }
         }
         else
         {
             var message = done.Failure?.GetBaseException().Message ?? "unknown error";
-            _state.RecordRepair(new MirrorRepair(done.Session, _site.Name, flight.DetectedAt, flight.Trigger, "", elapsed, message));
-            if (_state.Sessions.ContainsKey(done.Session))
+            State.RecordRepair(new MirrorRepair(done.Session, Site.Name, flight.DetectedAt, flight.Trigger, "", elapsed, message));
+            if (State.Sessions.ContainsKey(done.Session))
             {
-                _state.SetStatus(done.Session, MirrorHealth.Failed, message);
+                State.SetStatus(done.Session, MirrorHealth.Failed, message);
             }
         }
 
-        if (_pending.Remove(done.Session, out var next) && _state.Sessions.ContainsKey(done.Session))
+        if (_pending.Remove(done.Session, out var next) && State.Sessions.ContainsKey(done.Session))
         {
             Schedule(done.Session, next.Trigger, next.DetectedAt, next.Timestamp);
         }
@@ -185,7 +165,7 @@ public sealed class TcMirrorAgent : ReceiveActor, IWithTimers
                     }
                     catch (TcCommandException ex)
                     {
-                        _log.Warning("Site {0}: removing {1} from {2} {3}: {4}", _site.Name, session, device, hook, ex.Message);
+                        Log.Warning("Site {0}: removing {1} from {2} {3}: {4}", Site.Name, session, device, hook, ex.Message);
                     }
                 }
             }
@@ -201,15 +181,5 @@ public sealed class TcMirrorAgent : ReceiveActor, IWithTimers
     private sealed class StartMonitor
     {
         public static readonly StartMonitor Instance = new();
-    }
-
-    private sealed class Audit
-    {
-        public static readonly Audit Instance = new();
-    }
-
-    private sealed class ReportTick
-    {
-        public static readonly ReportTick Instance = new();
     }
 }

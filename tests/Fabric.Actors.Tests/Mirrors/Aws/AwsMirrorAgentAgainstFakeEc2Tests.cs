@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Fabric.Actors.Mirrors;
+using Fabric.Actors.Mirrors.Aws;
 using Fabric.Actors.Mirrors.Backends;
 using Fabric.Actors.Tests.Mirrors.Fakes;
 using Xunit;
@@ -53,7 +54,7 @@ public sealed class AwsMirrorAgentAgainstFakeEc2Tests : TestKit, IAsyncLifetime
     private IActorRef StartAgent(params MirrorSessionSpec[] rules)
     {
         var site = Site;
-        var agent = Sys.ActorOf(PollingMirrorAgent.Props(site, Settings, CreateTestProbe().Ref, null, () => SiteAgents.Aws(site, TimeSpan.FromMilliseconds(100))));
+        var agent = Sys.ActorOf(PollingMirrorAgent.Props(site, Settings, CreateTestProbe().Ref, null, () => AwsPlugin.Backend(site, TimeSpan.FromMilliseconds(100))));
         agent.Tell(new AssignSessions("aws-prod", 1, [.. rules]));
         return agent;
     }

@@ -5,6 +5,7 @@ using Akka.Event;
 using Akka.TestKit.Xunit2;
 using Fabric.Actors.Mirrors;
 using Fabric.Actors.Mirrors.Backends;
+using Fabric.Actors.Mirrors.IosXe;
 using Fabric.Actors.Tests.Mirrors.Fakes;
 using Xunit;
 
@@ -62,7 +63,7 @@ public sealed class IosXeMirrorAgentAgainstFakeRestconfTests : TestKit, IAsyncLi
 
     private IActorRef StartAgent(MirrorSiteSettings site, params MirrorSessionSpec[] sessions)
     {
-        var agent = Sys.ActorOf(PollingMirrorAgent.Props(site, Settings, CreateTestProbe().Ref, null, () => SiteAgents.IosXe(site)));
+        var agent = Sys.ActorOf(PollingMirrorAgent.Props(site, Settings, CreateTestProbe().Ref, null, () => IosXePlugin.Backend(site)));
         agent.Tell(new AssignSessions("csr-a", 1, [.. sessions]));
         return agent;
     }

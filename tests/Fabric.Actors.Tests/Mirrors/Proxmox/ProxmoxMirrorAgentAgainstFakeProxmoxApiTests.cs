@@ -62,7 +62,7 @@ public sealed class ProxmoxMirrorAgentAgainstFakeProxmoxApiTests : TestKit, IAsy
 
     private IActorRef StartAgent(MirrorSiteSettings site, params MirrorSessionSpec[] sessions)
     {
-        var agent = Sys.ActorOf(ProxmoxMirrorAgent.Props(site, Settings, CreateTestProbe().Ref, null, () => Fabric.Actors.Mirrors.SiteAgents.Proxmox(site)));
+        var agent = Sys.ActorOf(ProxmoxMirrorAgent.Props(site, Settings, CreateTestProbe().Ref, null, () => ProxmoxPlugin.Client(site)));
         agent.Tell(new AssignSessions("pve", 1, [.. sessions]));
         return agent;
     }

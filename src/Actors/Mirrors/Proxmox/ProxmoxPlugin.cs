@@ -1,0 +1,59 @@
+using System.Collections.Immutable;
+using System.Text.RegularExpressions;
+using Akka.Actor;
+using Fabric.Actors.Configuration;
+using Fabric.Actors.Mirrors.Backends;
+using Fabric.Protocols.Ovsdb;
+
+namespace Fabric.Actors.Mirrors.Proxmox;
+
+/// <summary>
+/// Backend <c>proxmox</c>: a Proxmox VE cluster. Site keys: the PVE API (<see cref="ApiSiteKeys"/>,
+/// the user a token id <c>USER@REALM!TOKENID</c>) and <c>nodes { pve1 = "tcp:10.0.0.1:6640" }</c>,
+/// each PVE node's OVSDB endpoint. Sessions are checked as switch-port sessions (VM NICs, ports,
+/// VLANs); the agent is <see cref="ProxmoxMirrorAgent"/>.
+/// </summary>
+public sealed partial class ProxmoxPlugin : IMirrorBackendPlugin
+{
+    public MirrorBackendKind Kind => MirrorBackendKind.Proxmox;
+
+    public ImmutableArray<string> SiteKeys { get; } = [.. ApiSiteKeys.Keys, "nodes"];
+
+    [GeneratedRegex("^[^@!\\s]+@[^@!\\s]+![A-Za-z0-9_.-]+$", RegexOptions.CultureInvariant)]
+    private static partial Regex TokenIdSyntax();
+
+    public MirrorSiteSettings ReadSite(ConfigReader site, MirrorSiteSettings common)
+    {
+        ArgumentNullException.ThrowIfNull(site);
+        ArgumentNullException.ThrowIfNull(common);
+        var api = ApiSiteKeys.Read(site, user => TokenIdSyntax().IsMatch(user) ? null : $"expected a Proxmox API token id USER@REALM!TOKENID, got \"{user}\"");
+        var nodes = site.GetObject("nodes");
+        var result = ImmutableDictionary.CreateBuilder<string, OvsdbEndpoint>(StringComparer.Ordinal);
+        foreach (var node in nodes.Keys)
+        {
+            var text = nodes.GetString(node, allowEmpty: false);
+            if (!OvsdbEndpoint.TryParse(text, out var endpoint, out var error))
+            {
+                throw nodes.Problem(node, error);
+            }
+
+            result[node] = endpoint!;
+        }
+
+        return result.Count == 0
+            ? throw site.Problem("nodes", "expected at least one Proxmox node with its OVSDB endpoint, e.g. nodes { pve1 = \"tcp:10.0.0.1:6640\" }")
+            : common with { Api = api, ProxmoxNodes = result.ToImmutable() };
+    }
+
+    public (string Key, string Problem)? Check(MirrorSessionSpec spec) => PortSessionChecks.Check(spec);
+
+    public Props AgentProps(MirrorSiteSettings site, MirrorSettings settings, IActorRef reportTo, MirrorMetrics? metrics) =>
+        ProxmoxMirrorAgent.Props(site, settings, reportTo, metrics, () => Client(site));
+
+    /// <summary>The PVE API client of a proxmox site (checks the token secret file now; re-read when it changes).</summary>
+    public static ProxmoxClient Client(MirrorSiteSettings site)
+    {
+        var (api, secret) = ApiSiteKeys.Open(site);
+        return new ProxmoxClient(api, secret, ApiSiteKeys.Timeout);
+    }
+}
