@@ -1,5 +1,5 @@
 using Akka.Actor;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 using Fabric.Protocols.Decap;
 
 namespace Fabric.Actors.Decap;
@@ -99,7 +99,7 @@ public sealed class DecapActor : UntypedActor
     public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null) =>
         Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks, vnis));
 
-    protected override void PreStart() => Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
+    protected override void PreStart() => CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
 
     protected override void PostStop() => _filter?.Dispose();
 

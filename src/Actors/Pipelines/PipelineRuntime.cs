@@ -1,4 +1,5 @@
 using Fabric.Actors.Capture;
+using Fabric.Actors.DataPlane;
 using Fabric.Actors.Decap;
 
 namespace Fabric.Actors.Pipelines;

@@ -4,6 +4,7 @@ using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using Fabric.Actors.Capture;
 using Fabric.Actors.Configuration;
+using Fabric.Actors.DataPlane;
 using Fabric.Actors.Decap;
 using Fabric.Actors.Sinks;
 using Fabric.Protocols.Decap;

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 using Fabric.Protocols.Encap;
 
 namespace Fabric.Actors.Sinks;
@@ -86,7 +86,7 @@ public sealed class ForwarderSinkActor : UntypedActor
 
     protected override void PreStart()
     {
-        Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
+        CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
 
         _log.Info("Forwarder {0}: {1} to {2}", _settings.Stage, _settings.Encapsulation, _settings.Destination);
         TryConnect();

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 using Fabric.Protocols.Pcap;
 
 namespace Fabric.Actors.Sinks;
@@ -71,7 +71,7 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
+        CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
 
         Directory.CreateDirectory(_directory);
         foreach (var line in PcapFiles.Repair(_directory, _settings.Prefix))

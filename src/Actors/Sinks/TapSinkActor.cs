@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 
 namespace Fabric.Actors.Sinks;
 
@@ -43,7 +43,7 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
+        CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
         TryOpen();
     }
 

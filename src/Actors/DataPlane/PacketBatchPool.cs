@@ -1,4 +1,4 @@
-namespace Fabric.Actors.Pipelines;
+namespace Fabric.Actors.DataPlane;
 
 /// <summary>
 /// A bounded pool of <see cref="PacketBatch"/>es, all allocated up front: the memory of a pipeline is fixed at

@@ -1,6 +1,6 @@
 using Akka.Actor;
 
-namespace Fabric.Actors.Pipelines;
+namespace Fabric.Actors.DataPlane;
 
 /// <summary>
 /// The bounded hand-off in front of one data-plane stage: at most <see cref="Capacity"/> batches sent to
