@@ -34,7 +34,10 @@ public sealed record PipelineSettings
     /// <summary>Batches in the pipeline's pool (its whole packet memory is batches x batch-bytes).</summary>
     public int Batches { get; init; } = 48;
 
-    /// <summary>Batches that may wait in front of each stage before the producer drops.</summary>
+    /// <summary>Batches that may wait in front of the decap stage of a live source (when it is full, capture waits
+    /// and the packets stay in the kernel ring) and in front of a sink with <c>when-full = drop</c> (when it is
+    /// full, that sink drops as <c>queue-full</c>). A file source's stages, and a sink with <c>when-full = wait</c>,
+    /// get queues as deep as the pool (<see cref="Batches"/>) instead.</summary>
     public int QueueDepth { get; init; } = 16;
 }
 
