@@ -237,6 +237,73 @@ public sealed class PipelineFileTests : TestKit, IDisposable
     }
 
     [Fact]
+    public void A_pcapng_file_source_is_read_with_its_interfaces_timestamp_resolution()
+    {
+        // The frames of a corpus pcap, rewritten as pcapng with a nanosecond interface (if_tsresol = 9):
+        // the pipeline reads it with the reader of `fabric decap` and delivers the same frames and times.
+        string original = TestPaths.Corpus("zeek/tunnels_vxlan.pcap");
+        var records = new List<(byte[] Data, long TimestampNs, int OriginalLength)>();
+        using (var reader = CaptureFileReader.Open(original))
+        {
+            while (reader.ReadNext(out var record) == CaptureReadStatus.Packet)
+            {
+                records.Add((record.Data.ToArray(), record.TimestampNs + 123, record.OriginalLength));
+            }
+        }
+
+        string source = Path.Combine(_directory, "vxlan.pcapng");
+        File.WriteAllBytes(source, PcapNg(records));
+        string output = Path.Combine(_directory, "ng");
+        var manager = Start($$"""
+            name = ng
+            source { file = "{{source}}" }
+            sinks = [ { type = pcap, directory = "{{output}}", precision = ns, flush-interval = 50ms } ]
+            """);
+
+        var stats = WaitFinished(manager, "ng");
+
+        var expected = DecapsulateFile(original, new DecapOptions());
+        var file = Assert.Single(Directory.GetFiles(output, "ng-*.pcap"));
+        Assert.Equal(expected, ReadFrames(file));
+        var times = new List<long>();
+        using (var written = CaptureFileReader.Open(file))
+        {
+            while (written.ReadNext(out var record) == CaptureReadStatus.Packet)
+            {
+                times.Add(record.TimestampNs);
+            }
+        }
+
+        Assert.Equal(records.Select(r => r.TimestampNs).Take(times.Count), times);
+        Assert.Equal(records.Count, stats.Captured);
+        Assert.Null(stats.Source.LastError);
+        AssertConserved(stats);
+    }
+
+    [Fact]
+    public void A_file_source_torn_in_its_last_record_delivers_the_records_before_it_and_says_why_it_ended()
+    {
+        string original = TestPaths.Corpus("zeek/tunnels_vxlan.pcap");
+        var bytes = File.ReadAllBytes(original);
+        string source = Path.Combine(_directory, "torn.pcap");
+        File.WriteAllBytes(source, bytes.AsSpan(0, bytes.Length - 5).ToArray());
+        string output = Path.Combine(_directory, "torn");
+        var manager = Start($$"""
+            name = torn
+            source { file = "{{source}}" }
+            decap { non-encapsulated = pass }
+            sinks = [ { type = pcap, directory = "{{output}}", flush-interval = 50ms } ]
+            """);
+
+        var stats = WaitFinished(manager, "torn");
+
+        Assert.Equal(9, stats.Captured);
+        Assert.Contains("the last record is cut short", stats.Source.LastError, StringComparison.Ordinal);
+        Assert.Equal(9, Directory.GetFiles(output).Sum(f => ReadFrames(f).Count));
+        AssertConserved(stats);
+    }
+
+    [Fact]
     public void Decap_stage_on_its_own_pinned_thread()
     {
         string source = TestPaths.Corpus("zeek/tunnels_vxlan.pcap");
@@ -422,6 +489,39 @@ public sealed class PipelineFileTests : TestKit, IDisposable
         }
 
         return count;
+    }
+
+    /// <summary>A little-endian pcapng file: a section header, one Ethernet interface with nanosecond timestamps
+    /// (if_tsresol = 9), and one enhanced packet block per record (pcapng draft-02, sections 4.1-4.3).</summary>
+    private static byte[] PcapNg(IReadOnlyList<(byte[] Data, long TimestampNs, int OriginalLength)> records)
+    {
+        using var stream = new MemoryStream();
+        using var writer = new BinaryWriter(stream);
+        void Block(uint type, byte[] body)
+        {
+            int padded = (body.Length + 3) & ~3;
+            uint length = (uint)(12 + padded);
+            writer.Write(type);
+            writer.Write(length);
+            writer.Write(body);
+            writer.Write(new byte[padded - body.Length]);
+            writer.Write(length);
+        }
+
+        Block(0x0A0D0D0A, [.. BitConverter.GetBytes(0x1A2B3C4D), 1, 0, 0, 0, .. BitConverter.GetBytes(-1L)]);
+        Block(0x00000001, [1, 0, 0, 0, .. BitConverter.GetBytes(65535), 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+        foreach (var (data, timestampNs, originalLength) in records)
+        {
+            ulong ticks = (ulong)timestampNs;
+            Block(0x00000006,
+            [
+                .. BitConverter.GetBytes(0), .. BitConverter.GetBytes((uint)(ticks >> 32)), .. BitConverter.GetBytes((uint)ticks),
+                .. BitConverter.GetBytes(data.Length), .. BitConverter.GetBytes(originalLength), .. data,
+            ]);
+        }
+
+        writer.Flush();
+        return stream.ToArray();
     }
 
     private static List<byte[]> DecapsulateFileRaw(string path) => DecapsulateFile(path, new DecapOptions());
