@@ -283,9 +283,12 @@ internal sealed unsafe class CaptureLoop
     }
 
     /// <summary>Reads the file to its end; returns the reader's one-line problem when the file ends abnormally
-    /// (a torn last record, a malformed block), after the good records before it were handed on.</summary>
+    /// (a torn last record, a malformed block), after the good records before it were handed on. The source's
+    /// <c>filter</c> is applied as libpcap applies it to a live source: a record it rejects is not captured
+    /// (neither counted nor delivered).</summary>
     private string? ReadFile(CaptureFileReader file)
     {
+        using var filter = _settings.Filter is { } expression ? BpfFilter.Compile(expression, _settings.Snaplen) : null;
         long firstPacketNs = -1;
         long startTicks = Stopwatch.GetTimestamp();
         while (!_stop.IsSet)
@@ -299,6 +302,11 @@ internal sealed unsafe class CaptureLoop
             if (status != CaptureReadStatus.Packet)
             {
                 return file.Problem ?? status.ToString();
+            }
+
+            if (filter is not null && !filter.Matches(record.Data, record.OriginalLength))
+            {
+                continue;
             }
 
             long ts = record.TimestampNs;

@@ -50,7 +50,7 @@ public sealed class DecapActor : BatchStageActor
     private readonly IReadOnlyList<SinkPort> _sinks;
     private readonly Decapsulator _decapsulator;
     private readonly Deduplicator? _dedup;
-    private readonly InnerFilter? _filter;
+    private readonly BpfFilter? _filter;
     private readonly int[] _reasonIndex = new int[DecapStatusInfo.Count];
     private readonly long[] _droppedPackets;
     private readonly long[] _droppedBytes;
@@ -72,7 +72,7 @@ public sealed class DecapActor : BatchStageActor
         _sinks = sinks;
         _decapsulator = new Decapsulator(settings.Options);
         _dedup = settings.DedupWindow is { } window ? new Deduplicator(window, settings.DedupEntries) : null;
-        _filter = settings.Filter is { } filter ? InnerFilter.Compile(filter) : null;
+        _filter = settings.Filter is { } filter ? BpfFilter.Compile(filter) : null;
         for (int s = 0; s < DecapStatusInfo.Count; s++)
         {
             _reasonIndex[s] = DecapStatusInfo.Emits((DecapStatus)s) ? -1 : counters.ReasonIndex(StatusReason[s]);

@@ -137,7 +137,7 @@ public static partial class PipelineSettingsReader
         int? decapCpu = p.Has("decap-cpu") ? Cpu(p, "decap-cpu") : null;
         var options = ReadDecap(config, p, raw);
         string? filter = p.GetOptionalString("filter");
-        if (filter is not null && InnerFilter.Check(filter) is string problem)
+        if (filter is not null && BpfFilter.Check(filter) is string problem)
         {
             throw p.Problem("filter", $"BPF does not compile: {problem}");
         }
@@ -258,7 +258,7 @@ public static partial class PipelineSettingsReader
         }
 
         string? outerFilter = source.GetOptionalString("filter");
-        if (outerFilter is not null && InnerFilter.Check(outerFilter) is string problem)
+        if (outerFilter is not null && BpfFilter.Check(outerFilter) is string problem)
         {
             throw source.Problem("filter", $"BPF does not compile: {problem}");
         }

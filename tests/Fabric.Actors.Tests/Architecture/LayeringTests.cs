@@ -83,11 +83,11 @@ public sealed class LayeringTests(ITestOutputHelper output)
         Assert.Contains("PipelineRuntime -> PacketBatchPool", graph.TypeUses(Pipelines, DataPlane));
 
         // Only inside method bodies: PipelineSettingsReader calls DecapSettings.FromConfig and CpuAffinity.Exists,
-        // CpuAffinity calls Libc.gettid, InnerFilter calls LibPcap.pcap_compile.
+        // CpuAffinity calls Libc.gettid, BpfFilter calls LibPcap.pcap_compile.
         Assert.Contains("PipelineSettingsReader -> DecapSettings", graph.TypeUses(Pipelines, Decap));
         Assert.Contains("PipelineSettingsReader -> CpuAffinity", graph.TypeUses(Pipelines, DataPlane));
         Assert.Contains("CpuAffinity -> Libc", graph.TypeUses(DataPlane, Native));
-        Assert.Contains("InnerFilter -> LibPcap", graph.TypeUses(Decap, Native));
+        Assert.Contains("BpfFilter -> LibPcap", graph.TypeUses(DataPlane, Native));
 
         // Nothing uses the data plane from below; the reverse edges exist.
         Assert.Empty(graph.TypeUses(DataPlane, Pipelines));

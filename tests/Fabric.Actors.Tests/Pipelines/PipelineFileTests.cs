@@ -199,7 +199,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
         var stats = WaitFinished(manager, "filtered");
 
         var emitted = DecapsulateFile(source, new DecapOptions());
-        using var icmp = Fabric.Actors.Decap.InnerFilter.Compile("icmp");
+        using var icmp = Fabric.Actors.DataPlane.BpfFilter.Compile("icmp");
         int matching = emitted.Count(f => icmp.Matches(f, f.Length));
         var decap = stats.Stages[1];
         Assert.Equal(119, stats.Captured);
@@ -208,6 +208,40 @@ public sealed class PipelineFileTests : TestKit, IDisposable
         Assert.Equal(emitted.Count - matching, decap.Dropped["filtered"].Packets);
         Assert.True(matching >= 80, $"{matching} ICMP frames");
         Assert.Equal(matching, stats.Stages[2].Out.Packets);
+        AssertConserved(stats);
+    }
+
+    [Fact]
+    public void A_file_sources_filter_keeps_only_the_outer_packets_it_matches_as_tcpdump_does()
+    {
+        // 119 frames: ERSPAN I ICMP, plain OSPF (not encapsulated), IP-in-GRE OSPF, ERSPAN I VLAN OSPF.
+        // The outer filter keeps the GRE packets; tcpdump -w with the same filter says which those are.
+        string source = TestPaths.Corpus("tcpdump/erspan-type-i-4.pcap");
+        string reference = Path.Combine(_directory, "gre-only.pcap");
+        using (var tcpdump = Process.Start(new ProcessStartInfo("tcpdump", ["-n", "-r", source, "-w", reference, "ip proto 47"])
+        {
+            RedirectStandardError = true,
+        })!)
+        {
+            tcpdump.StandardError.ReadToEnd();
+            tcpdump.WaitForExit();
+            Assert.Equal(0, tcpdump.ExitCode);
+        }
+
+        string output = Path.Combine(_directory, "outer");
+        var manager = Start($$"""
+            name = outer
+            source { file = "{{source}}", filter = "ip proto 47" }
+            sinks = [ { type = pcap, directory = "{{output}}", flush-interval = 50ms } ]
+            """);
+
+        var stats = WaitFinished(manager, "outer");
+
+        var expected = DecapsulateFile(reference, new DecapOptions());
+        Assert.Equal(ReadFrames(reference).Count, stats.Captured);
+        Assert.True(stats.Captured is > 0 and < 119, $"{stats.Captured} of 119 frames are GRE");
+        Assert.Equal(0, stats.Stages[1].Dropped["not-encapsulated"].Packets);
+        Assert.Equal(expected, Directory.GetFiles(output).Order(StringComparer.Ordinal).SelectMany(ReadFrames).ToList());
         AssertConserved(stats);
     }
 
