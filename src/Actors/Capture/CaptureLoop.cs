@@ -293,7 +293,17 @@ internal sealed unsafe class CaptureLoop
         long startTicks = Stopwatch.GetTimestamp();
         while (!_stop.IsSet)
         {
-            var status = file.ReadNext(out var record);
+            CaptureReadStatus status;
+            CaptureRecord record;
+            try
+            {
+                status = file.ReadNext(out record);
+            }
+            catch (IOException e)
+            {
+                return $"{e.GetType().Name}: {e.Message}";
+            }
+
             if (status == CaptureReadStatus.EndOfFile)
             {
                 return null;
