@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 
 namespace Fabric.Actors.Capture;
 

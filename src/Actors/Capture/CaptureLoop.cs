@@ -1,22 +1,24 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Akka.Event;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
+using Fabric.Protocols.Pcap;
 using SharpPcap;
 using SharpPcap.LibPcap;
 
 namespace Fabric.Actors.Capture;
 
 /// <summary>
-/// The body of a capture thread: reads packets with pcap_next_ex (no allocation: pointers into libpcap's ring),
-/// copies them into pooled batches and posts full batches (or partial ones after the flush interval) to the
-/// decap stage. When the decap stage is behind (its queue full, or every batch of the pool in use) the loop
-/// stops reading and waits for it: the packets stay in the kernel ring (<c>source.buffer-size</c>, far larger
-/// than the pipeline's queues), and only when that ring overflows does the kernel drop, counted by libpcap as
-/// <c>kernelDropped</c> exactly as tcpdump's are. A sink with <c>when-full = wait</c> holds the pool's batches
-/// when it is behind, so capture waits for it the same way; one with <c>when-full = drop</c> drops at its own
-/// queue and never stalls capture. When the interface disappears the loop closes it,
-/// backs off and re-opens it when it is back, logging once per event.
+/// The body of a capture thread: reads packets with pcap_next_ex (no allocation: pointers into libpcap's ring)
+/// from a live source, or with Fabric's own <see cref="CaptureFileReader"/> (pcap and pcapng, the reader of
+/// <c>fabric decap</c>; no allocation per record) from a file, copies them into pooled batches and posts full
+/// batches (or partial ones after the flush interval) to the decap stage. When the decap stage is behind (its
+/// queue full, or every batch of the pool in use) the loop stops reading and waits for it: the packets stay in
+/// the kernel ring (<c>source.buffer-size</c>, far larger than the pipeline's queues), and only when that ring
+/// overflows does the kernel drop, counted by libpcap as <c>kernelDropped</c> exactly as tcpdump's are. A sink
+/// with <c>when-full = wait</c> holds the pool's batches when it is behind, so capture waits for it the same way;
+/// one with <c>when-full = drop</c> drops at its own queue and never stalls capture. When the interface
+/// disappears the loop closes it, backs off and re-opens it when it is back, logging once per event.
 /// </summary>
 internal sealed unsafe class CaptureLoop
 {
@@ -84,8 +86,19 @@ internal sealed unsafe class CaptureLoop
         bool reportedMissing = false;
         while (!_stop.IsSet)
         {
-            PcapDevice? device = TryOpen(out string? error);
-            if (device is null)
+            CaptureFileReader? file = null;
+            PcapDevice? device = null;
+            string? error;
+            if (_settings.File is not null)
+            {
+                file = TryOpenFile(out error);
+            }
+            else
+            {
+                device = TryOpenLive(out error);
+            }
+
+            if (device is null && file is null)
             {
                 if (!reportedMissing)
                 {
@@ -108,10 +121,15 @@ internal sealed unsafe class CaptureLoop
             backoff = TimeSpan.FromMilliseconds(50);
             _received = _dropped = _interfaceDropped = default; // libpcap counts each handle from zero
             _status.Opened();
-            string? failure = _settings.File is null ? ReadLive(device) : ReadFile(device);
+            string? failure = file is not null ? ReadFile(file) : ReadLive(device!);
             Flush();
-            PublishStats(device);
-            device.Close();
+            if (device is not null)
+            {
+                PublishStats(device);
+                device.Close();
+            }
+
+            file?.Dispose();
             _status.Closed(failure);
             if (failure is not null)
             {
@@ -135,19 +153,26 @@ internal sealed unsafe class CaptureLoop
         }
     }
 
-    private PcapDevice? TryOpen(out string? error)
+    private CaptureFileReader? TryOpenFile(out string? error)
+    {
+        error = null;
+        try
+        {
+            return CaptureFileReader.Open(_settings.File!);
+        }
+        catch (Exception e) when (e is CaptureFileException or IOException or UnauthorizedAccessException)
+        {
+            error = $"{e.GetType().Name}: {e.Message}";
+            return null;
+        }
+    }
+
+    private PcapDevice? TryOpenLive(out string? error)
     {
         error = null;
         LibPcapLiveDevice? device = null;
         try
         {
-            if (_settings.File is not null)
-            {
-                var file = new CaptureFileReaderDevice(_settings.File);
-                file.Open(new DeviceConfiguration { TimestampResolution = TimestampResolution.Nanosecond });
-                return file;
-            }
-
             if (!Directory.Exists($"/sys/class/net/{_settings.Interface}"))
             {
                 error = "no such interface";
@@ -257,33 +282,46 @@ internal sealed unsafe class CaptureLoop
         return !_stop.Wait(1);
     }
 
-    private string? ReadFile(PcapDevice device)
+    /// <summary>Reads the file to its end; returns the reader's one-line problem when the file ends abnormally
+    /// (a torn last record, a malformed block), after the good records before it were handed on. The source's
+    /// <c>filter</c> is applied as libpcap applies it to a live source: a record it rejects is not captured
+    /// (neither counted nor delivered).</summary>
+    private string? ReadFile(CaptureFileReader file)
     {
-        nint header = 0, data = 0;
+        using var filter = _settings.Filter is { } expression ? BpfFilter.Compile(expression, _settings.Snaplen) : null;
         long firstPacketNs = -1;
         long startTicks = Stopwatch.GetTimestamp();
         while (!_stop.IsSet)
         {
-            int rc = device.GetNextPacketPointers(ref header, ref data);
-            if (rc == -2)
+            CaptureReadStatus status;
+            CaptureRecord record;
+            try
+            {
+                status = file.ReadNext(out record);
+            }
+            catch (IOException e)
+            {
+                return $"{e.GetType().Name}: {e.Message}";
+            }
+
+            if (status == CaptureReadStatus.EndOfFile)
             {
                 return null;
             }
 
-            if (rc < 0)
+            if (status != CaptureReadStatus.Packet)
             {
-                return device.LastError is { Length: > 0 } text ? text : $"pcap_next_ex returned {rc}";
+                return file.Problem ?? status.ToString();
             }
 
-            if (rc == 0)
+            if (filter is not null && !filter.Matches(record.Data, record.OriginalLength))
             {
                 continue;
             }
 
-            var h = (PcapHeader*)header;
+            long ts = record.TimestampNs;
             if (_settings.Speed == FileSpeed.Original)
             {
-                long ts = h->Seconds * 1_000_000_000L + h->Fraction;
                 if (firstPacketNs < 0)
                 {
                     firstPacketNs = ts;
@@ -301,7 +339,7 @@ internal sealed unsafe class CaptureLoop
                 }
             }
 
-            Append(h, (byte*)data);
+            Append(record.Data, record.OriginalLength, ts);
         }
 
         return null;
@@ -309,17 +347,20 @@ internal sealed unsafe class CaptureLoop
 
     private void Append(PcapHeader* header, byte* data)
     {
-        int length = (int)header->CapturedLength;
         long ts = header->Seconds * 1_000_000_000L + header->Fraction;
+        Append(new ReadOnlySpan<byte>(data, (int)header->CapturedLength), (int)header->OriginalLength, ts);
+    }
+
+    private void Append(ReadOnlySpan<byte> packet, int originalLength, long ts)
+    {
         _inPackets++;
-        _inBytes += length;
-        var packet = new ReadOnlySpan<byte>(data, length);
+        _inBytes += packet.Length;
         if (_batch is null && !Rent())
         {
             return; // stopping
         }
 
-        if (!_batch!.TryAppend(packet, (int)header->OriginalLength, ts))
+        if (!_batch!.TryAppend(packet, originalLength, ts))
         {
             Flush();
             if (_batch is null && !Rent())
@@ -327,7 +368,7 @@ internal sealed unsafe class CaptureLoop
                 return; // stopping
             }
 
-            _batch!.TryAppend(packet, (int)header->OriginalLength, ts);
+            _batch!.TryAppend(packet, originalLength, ts);
         }
     }
 
@@ -382,7 +423,7 @@ internal sealed unsafe class CaptureLoop
 
     private void PublishStats(PcapDevice device)
     {
-        if (device is not LibPcapLiveDevice || !device.Opened)
+        if (!device.Opened)
         {
             return;
         }

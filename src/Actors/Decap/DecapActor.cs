@@ -1,5 +1,5 @@
 using Akka.Actor;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 using Fabric.Protocols.Decap;
 
 namespace Fabric.Actors.Decap;
@@ -42,17 +42,15 @@ public sealed record SinkPort(BatchQueue Queue, StageCounters Counters);
 /// (<see cref="VniCounters"/>).
 /// Actor name: <c>decap</c> under its pipeline.
 /// </summary>
-public sealed class DecapActor : UntypedActor
+public sealed class DecapActor : BatchStageActor
 {
     private static readonly string[] StatusReason = BuildStatusReasons();
 
     private readonly DecapStageSettings _settings;
-    private readonly BatchQueue _queue;
-    private readonly StageCounters _counters;
     private readonly IReadOnlyList<SinkPort> _sinks;
     private readonly Decapsulator _decapsulator;
     private readonly Deduplicator? _dedup;
-    private readonly InnerFilter? _filter;
+    private readonly BpfFilter? _filter;
     private readonly int[] _reasonIndex = new int[DecapStatusInfo.Count];
     private readonly long[] _droppedPackets;
     private readonly long[] _droppedBytes;
@@ -60,19 +58,21 @@ public sealed class DecapActor : UntypedActor
     private readonly int _deduplicated;
     private readonly int _noRoom;
     private readonly int _vniNotAllowed;
+    private readonly int _sliced;
+    private readonly int _passedThrough;
+    private readonly int _reassembled;
     private readonly int[] _sinkQueueFull;
     private readonly VniCounters? _vnis;
 
     public DecapActor(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null)
+        : base(queue, counters, settings.Cpu, handsOn: true)
     {
         _vnis = vnis;
         _settings = settings;
-        _queue = queue;
-        _counters = counters;
         _sinks = sinks;
         _decapsulator = new Decapsulator(settings.Options);
         _dedup = settings.DedupWindow is { } window ? new Deduplicator(window, settings.DedupEntries) : null;
-        _filter = settings.Filter is { } filter ? InnerFilter.Compile(filter) : null;
+        _filter = settings.Filter is { } filter ? BpfFilter.Compile(filter) : null;
         for (int s = 0; s < DecapStatusInfo.Count; s++)
         {
             _reasonIndex[s] = DecapStatusInfo.Emits((DecapStatus)s) ? -1 : counters.ReasonIndex(StatusReason[s]);
@@ -82,6 +82,9 @@ public sealed class DecapActor : UntypedActor
         _deduplicated = counters.ReasonIndex("deduplicated");
         _noRoom = counters.ReasonIndex("no-room");
         _vniNotAllowed = counters.ReasonIndex("vni-not-allowed");
+        _sliced = counters.EventIndex("sliced");
+        _passedThrough = counters.EventIndex("passed-through");
+        _reassembled = counters.EventIndex("reassembled");
         _droppedPackets = new long[counters.Reasons.Length];
         _droppedBytes = new long[counters.Reasons.Length];
         _sinkQueueFull = [.. sinks.Select(s => s.Counters.ReasonIndex("queue-full"))];
@@ -99,30 +102,19 @@ public sealed class DecapActor : UntypedActor
     public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null) =>
         Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks, vnis));
 
-    protected override void PreStart() => Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
-
     protected override void PostStop() => _filter?.Dispose();
 
-    protected override void OnReceive(object message)
+    /// <summary>Rewrites the batch in place, then hands it to every sink; the decap queue's slot is freed (by the
+    /// envelope) only after that.</summary>
+    protected override void Process(PacketBatch batch, int count, long bytes)
     {
-        switch (message)
-        {
-            case PacketBatch batch:
-                _queue.Completed();
-                Process(batch);
-                FanOut(batch);
-                break;
-            default:
-                Unhandled(message);
-                break;
-        }
+        Rewrite(batch, count);
+        FanOut(batch);
     }
 
-    /// <summary>Decapsulates, filters, dedups and slices the batch in place (exposed for tests and tools).</summary>
-    internal void Process(PacketBatch batch)
+    /// <summary>Decapsulates, filters, dedups and slices the batch in place.</summary>
+    private void Rewrite(PacketBatch batch, int count)
     {
-        int count = batch.Count;
-        _counters.AddIn(count, batch.TotalBytes());
         Array.Clear(_droppedPackets);
         Array.Clear(_droppedBytes);
         var buffer = batch.Buffer;
@@ -198,13 +190,13 @@ public sealed class DecapActor : UntypedActor
         }
 
         batch.Truncate(kept);
-        _counters.AddOut(kept, outBytes);
-        _counters.AddEvent(0, sliced);
-        _counters.AddEvent(1, passed);
-        _counters.AddEvent(2, reassembled);
+        Counters.AddOut(kept, outBytes);
+        Counters.AddEvent(_sliced, sliced);
+        Counters.AddEvent(_passedThrough, passed);
+        Counters.AddEvent(_reassembled, reassembled);
         for (int r = 0; r < _droppedPackets.Length; r++)
         {
-            _counters.AddDropped(r, _droppedPackets[r], _droppedBytes[r]);
+            Counters.AddDropped(r, _droppedPackets[r], _droppedBytes[r]);
         }
     }
 

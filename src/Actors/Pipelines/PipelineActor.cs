@@ -3,7 +3,6 @@ using Akka.Configuration;
 using Akka.Event;
 using Fabric.Actors.Capture;
 using Fabric.Actors.Decap;
-using Fabric.Actors.Sinks;
 
 namespace Fabric.Actors.Pipelines;
 
@@ -38,13 +37,7 @@ public sealed class PipelineActor : UntypedActor
         for (int i = 0; i < settings.Sinks.Count; i++)
         {
             var port = _runtime.Sinks[i];
-            var props = settings.Sinks[i] switch
-            {
-                TapSinkSettings tap => TapSinkActor.Props(tap, port.Queue, port.Counters),
-                PcapSinkSettings pcap => PcapSinkActor.Props(pcap, port.Queue, port.Counters),
-                ForwardSinkSettings forward => ForwarderSinkActor.Props(forward, port.Queue, port.Counters),
-                var other => throw new InvalidOperationException($"unknown sink {other.GetType().Name}"),
-            };
+            var props = settings.Sinks[i].CreateProps(port.Queue, port.Counters);
             port.Queue.Target = Context.Watch(Context.ActorOf(OnOwnThreadIfPinned(props, settings.Sinks[i].Cpu), $"sink-{i}"));
         }
 

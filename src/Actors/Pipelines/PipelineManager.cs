@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
+using Fabric.Actors.DataPlane;
 using Fabric.Actors.Metrics;
 
 namespace Fabric.Actors.Pipelines;

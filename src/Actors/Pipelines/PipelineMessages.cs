@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Fabric.Actors.DataPlane;
 
 namespace Fabric.Actors.Pipelines;
 

@@ -1,5 +1,7 @@
 using Fabric.Actors.Capture;
+using Fabric.Actors.DataPlane;
 using Fabric.Actors.Decap;
+using Fabric.Actors.Sinks;
 
 namespace Fabric.Actors.Pipelines;
 
@@ -25,8 +27,8 @@ public sealed class PipelineRuntime
         DecapQueue = new BatchQueue(file ? settings.Batches : settings.QueueDepth);
         Decap = new StageCounters("decap", DecapActor.DropReasons, DecapActor.EventNames);
         Sinks = [.. settings.Sinks.Select(s => new SinkPort(
-            new BatchQueue(file || s.WhenFull == Fabric.Actors.Sinks.SinkWhenFull.Wait ? settings.Batches : settings.QueueDepth),
-            new StageCounters(s.Stage, SinkReasons(s), SinkEvents(s))))];
+            new BatchQueue(file || s.WhenFull == SinkWhenFull.Wait ? settings.Batches : settings.QueueDepth),
+            s.NewCounters()))];
         Vnis = settings.Decap.VniCounters > 0 || settings.Decap.AllowedVnis.Count > 0
             ? new VniCounters(settings.Decap.VniCounters, [.. settings.Decap.AllowedVnis])
             : null;
@@ -57,20 +59,4 @@ public sealed class PipelineRuntime
 
     public IReadOnlyList<StageSnapshot> Snapshot() =>
         [Capture.Snapshot(), Decap.Snapshot(), .. Sinks.Select(s => s.Counters.Snapshot())];
-
-    private static IReadOnlyList<string> SinkEvents(Sinks.SinkSettings sink) => sink switch
-    {
-        Fabric.Actors.Sinks.TapSinkSettings => Fabric.Actors.Sinks.TapSinkActor.EventNames,
-        Fabric.Actors.Sinks.PcapSinkSettings => Fabric.Actors.Sinks.PcapSinkActor.EventNames,
-        Fabric.Actors.Sinks.ForwardSinkSettings => Fabric.Actors.Sinks.ForwarderSinkActor.EventNames,
-        _ => [],
-    };
-
-    private static IReadOnlyList<string> SinkReasons(Sinks.SinkSettings sink) => sink switch
-    {
-        Fabric.Actors.Sinks.TapSinkSettings => Fabric.Actors.Sinks.TapSinkActor.DropReasons,
-        Fabric.Actors.Sinks.PcapSinkSettings => Fabric.Actors.Sinks.PcapSinkActor.DropReasons,
-        Fabric.Actors.Sinks.ForwardSinkSettings => Fabric.Actors.Sinks.ForwarderSinkActor.DropReasons,
-        _ => throw new ArgumentOutOfRangeException(nameof(sink), sink.GetType().Name, "unknown sink type"),
-    };
 }

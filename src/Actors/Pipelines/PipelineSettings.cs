@@ -4,6 +4,7 @@ using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using Fabric.Actors.Capture;
 using Fabric.Actors.Configuration;
+using Fabric.Actors.DataPlane;
 using Fabric.Actors.Decap;
 using Fabric.Actors.Sinks;
 using Fabric.Protocols.Decap;
@@ -33,7 +34,10 @@ public sealed record PipelineSettings
     /// <summary>Batches in the pipeline's pool (its whole packet memory is batches x batch-bytes).</summary>
     public int Batches { get; init; } = 48;
 
-    /// <summary>Batches that may wait in front of each stage before the producer drops.</summary>
+    /// <summary>Batches that may wait in front of the decap stage of a live source (when it is full, capture waits
+    /// and the packets stay in the kernel ring) and in front of a sink with <c>when-full = drop</c> (when it is
+    /// full, that sink drops as <c>queue-full</c>). A file source's stages, and a sink with <c>when-full = wait</c>,
+    /// get queues as deep as the pool (<see cref="Batches"/>) instead.</summary>
     public int QueueDepth { get; init; } = 16;
 }
 
@@ -133,7 +137,7 @@ public static partial class PipelineSettingsReader
         int? decapCpu = p.Has("decap-cpu") ? Cpu(p, "decap-cpu") : null;
         var options = ReadDecap(config, p, raw);
         string? filter = p.GetOptionalString("filter");
-        if (filter is not null && InnerFilter.Check(filter) is string problem)
+        if (filter is not null && BpfFilter.Check(filter) is string problem)
         {
             throw p.Problem("filter", $"BPF does not compile: {problem}");
         }
@@ -254,7 +258,7 @@ public static partial class PipelineSettingsReader
         }
 
         string? outerFilter = source.GetOptionalString("filter");
-        if (outerFilter is not null && InnerFilter.Check(outerFilter) is string problem)
+        if (outerFilter is not null && BpfFilter.Check(outerFilter) is string problem)
         {
             throw source.Problem("filter", $"BPF does not compile: {problem}");
         }

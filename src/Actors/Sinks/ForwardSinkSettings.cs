@@ -1,4 +1,6 @@
 using System.Net;
+using Akka.Actor;
+using Fabric.Actors.DataPlane;
 
 namespace Fabric.Actors.Sinks;
 
@@ -30,6 +32,12 @@ public enum OversizePolicy
 /// </summary>
 public sealed record ForwardSinkSettings : SinkSettings
 {
+    public override IReadOnlyList<string> DropReasons => ForwarderSinkActor.DropReasons;
+
+    public override IReadOnlyList<string> EventNames => ForwarderSinkActor.EventNames;
+
+    public override Props CreateProps(BatchQueue queue, StageCounters counters) => ForwarderSinkActor.Props(this, queue, counters);
+
     public ForwardEncapsulation Encapsulation { get; init; } = ForwardEncapsulation.Vxlan;
 
     public required IPEndPoint Destination { get; init; }

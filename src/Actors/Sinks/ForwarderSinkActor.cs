@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 using Fabric.Protocols.Encap;
 
 namespace Fabric.Actors.Sinks;
@@ -21,7 +21,7 @@ namespace Fabric.Actors.Sinks;
 /// each logged once.
 /// </para>
 /// </summary>
-public sealed class ForwarderSinkActor : UntypedActor
+public sealed class ForwarderSinkActor : BatchStageActor
 {
     public static readonly IReadOnlyList<string> DropReasons = ["queue-full", "unreachable", "send-buffer-full", "write-error"];
 
@@ -34,11 +34,11 @@ public sealed class ForwarderSinkActor : UntypedActor
     private const int UdpHeaderLength = 8;
 
     private readonly ForwardSinkSettings _settings;
-    private readonly BatchQueue _queue;
-    private readonly StageCounters _counters;
     private readonly int _writeError;
     private readonly int _unreachable;
     private readonly int _bufferFull;
+    private readonly int _truncated;
+    private readonly int _fragmented;
     private readonly long[] _failedPackets;
     private readonly long[] _failedBytes;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -53,13 +53,14 @@ public sealed class ForwarderSinkActor : UntypedActor
     private DateTime _lastFailure;
 
     public ForwarderSinkActor(ForwardSinkSettings settings, BatchQueue queue, StageCounters counters)
+        : base(queue, counters, settings.Cpu)
     {
         _settings = settings;
-        _queue = queue;
-        _counters = counters;
         _writeError = counters.ReasonIndex("write-error");
         _unreachable = counters.ReasonIndex("unreachable");
         _bufferFull = counters.ReasonIndex("send-buffer-full");
+        _truncated = counters.EventIndex("truncated");
+        _fragmented = counters.EventIndex("fragmented");
         _failedPackets = new long[counters.Reasons.Length];
         _failedBytes = new long[counters.Reasons.Length];
         int ipHeader = settings.Destination.AddressFamily == AddressFamily.InterNetworkV6 ? 40 : 20;
@@ -86,8 +87,7 @@ public sealed class ForwarderSinkActor : UntypedActor
 
     protected override void PreStart()
     {
-        Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
-
+        base.PreStart();
         _log.Info("Forwarder {0}: {1} to {2}", _settings.Stage, _settings.Encapsulation, _settings.Destination);
         TryConnect();
     }
@@ -128,36 +128,12 @@ public sealed class ForwarderSinkActor : UntypedActor
 
     protected override void PostStop() => _socket?.Dispose();
 
-    protected override void OnReceive(object message)
+    /// <summary>Encapsulates and sends every frame of the batch.</summary>
+    protected override void Process(PacketBatch batch, int count, long bytes)
     {
-        switch (message)
-        {
-            case PacketBatch batch:
-                try
-                {
-                    Send(batch);
-                }
-                finally
-                {
-                    batch.Release();
-                    _queue.Completed();
-                }
-
-                break;
-            default:
-                Unhandled(message);
-                break;
-        }
-    }
-
-    private void Send(PacketBatch batch)
-    {
-        int count = batch.Count;
-        long bytes = batch.TotalBytes();
-        _counters.AddIn(count, bytes);
         if (!_connected && (DateTime.UtcNow < _nextConnect || !TryConnect()))
         {
-            _counters.AddDropped(_unreachable, count, bytes);
+            Counters.AddDropped(_unreachable, count, bytes);
             return;
         }
 
@@ -202,16 +178,16 @@ public sealed class ForwarderSinkActor : UntypedActor
             }
         }
 
-        _counters.AddOut(outPackets, outBytes);
+        Counters.AddOut(outPackets, outBytes);
         for (int r = 0; r < _failedPackets.Length; r++)
         {
-            _counters.AddDropped(r, _failedPackets[r], _failedBytes[r]);
+            Counters.AddDropped(r, _failedPackets[r], _failedBytes[r]);
             _failedPackets[r] = 0;
             _failedBytes[r] = 0;
         }
 
-        _counters.AddEvent(0, truncated);
-        _counters.AddEvent(1, fragmented);
+        Counters.AddEvent(_truncated, truncated);
+        Counters.AddEvent(_fragmented, fragmented);
         if (failure != SocketError.Success)
         {
             Failing(failure);
@@ -239,7 +215,7 @@ public sealed class ForwarderSinkActor : UntypedActor
         {
             _failing = true;
             _log.Error("Forwarder {0}: sending to {1} failed: {2}; frames are counted as {3} until it works again",
-                _settings.Stage, _settings.Destination, error, _counters.Reasons[Reason(error)]);
+                _settings.Stage, _settings.Destination, error, Counters.Reasons[Reason(error)]);
         }
     }
 }

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 using Fabric.Protocols.Pcap;
 
 namespace Fabric.Actors.Sinks;
@@ -18,7 +18,7 @@ namespace Fabric.Actors.Sinks;
 /// buffer can be written, it goes on in the same file. Logged once when it stalls and once when it resumes.
 /// </para>
 /// </summary>
-public sealed class PcapSinkActor : UntypedActor, IWithTimers
+public sealed class PcapSinkActor : BatchStageActor, IWithTimers
 {
     public static readonly IReadOnlyList<string> DropReasons = ["queue-full", "disk-full", "write-error"];
 
@@ -30,17 +30,15 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
 
     private const int ENOSPC = 28;
     private const int EDQUOT = 122;
-    private const int FilesCreated = 0;
-    private const int FilesRemoved = 1;
-    private const int Stalls = 2;
     private const int NotStalled = -1;
 
     private readonly PcapSinkSettings _settings;
     private readonly string _directory;
-    private readonly BatchQueue _queue;
-    private readonly StageCounters _counters;
     private readonly int _diskFull;
     private readonly int _writeError;
+    private readonly int _filesCreated;
+    private readonly int _filesRemoved;
+    private readonly int _stalls;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private PcapWriter? _writer;
     private string? _path;
@@ -51,14 +49,16 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
     private int _stalled = NotStalled;
 
     public PcapSinkActor(PcapSinkSettings settings, BatchQueue queue, StageCounters counters)
+        : base(queue, counters, settings.Cpu)
     {
         _settings = settings;
         // Normalised, so retention recognises the current file whatever the configured spelling ("/a//b/").
         _directory = Path.GetFullPath(settings.Directory);
-        _queue = queue;
-        _counters = counters;
         _diskFull = counters.ReasonIndex("disk-full");
         _writeError = counters.ReasonIndex("write-error");
+        _filesCreated = counters.EventIndex("files-created");
+        _filesRemoved = counters.EventIndex("files-removed");
+        _stalls = counters.EventIndex("stalls");
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -71,8 +71,7 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
-
+        base.PreStart();
         Directory.CreateDirectory(_directory);
         foreach (var line in PcapFiles.Repair(_directory, _settings.Prefix))
         {
@@ -91,22 +90,10 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
 
     protected override void PostStop() => Close();
 
-    protected override void OnReceive(object message)
+    protected override void OnControl(object message)
     {
         switch (message)
         {
-            case PacketBatch batch:
-                try
-                {
-                    Write(batch);
-                }
-                finally
-                {
-                    batch.Release();
-                    _queue.Completed();
-                }
-
-                break;
             case Tick:
                 OnTick();
                 break;
@@ -124,14 +111,12 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
         }
     }
 
-    private void Write(PacketBatch batch)
+    /// <summary>Writes the batch's frames to the current file (rotating as needed), or drops them while stalled.</summary>
+    protected override void Process(PacketBatch batch, int count, long bytes)
     {
-        int count = batch.Count;
-        long bytes = batch.TotalBytes();
-        _counters.AddIn(count, bytes);
         if (_stalled != NotStalled && !TryResume())
         {
-            _counters.AddDropped(_stalled, count, bytes);
+            Counters.AddDropped(_stalled, count, bytes);
             return;
         }
 
@@ -161,8 +146,8 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
             outBytes += length;
         }
 
-        _counters.AddOut(outPackets, outBytes);
-        _counters.AddDropped(_stalled == NotStalled ? _writeError : _stalled, count - outPackets, bytes - outBytes);
+        Counters.AddOut(outPackets, outBytes);
+        Counters.AddDropped(_stalled == NotStalled ? _writeError : _stalled, count - outPackets, bytes - outBytes);
     }
 
     private bool NeedsSizeRotation(int length) =>
@@ -283,7 +268,7 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
         _writer = writer;
         _path = path;
         _opened = now;
-        _counters.AddEvent(FilesCreated, 1);
+        Counters.AddEvent(_filesCreated, 1);
         Retention();
         return true;
     }
@@ -315,7 +300,7 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
         if (_settings.KeepSize > 0 || _settings.KeepAge is not null)
         {
             int removed = PcapFiles.Enforce(_directory, _settings.Prefix, _path, _settings.KeepSize, _settings.KeepAge, DateTime.UtcNow);
-            _counters.AddEvent(FilesRemoved, removed);
+            Counters.AddEvent(_filesRemoved, removed);
         }
     }
 
@@ -325,8 +310,8 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
         if (_stalled == NotStalled)
         {
             _log.Error("PCAP sink {0}: {1}; frames are counted as {2} until it can write again (retried every {3})",
-                _settings.Stage, e.Message, _counters.Reasons[reason], RetryInterval);
-            _counters.AddEvent(Stalls, 1);
+                _settings.Stage, e.Message, Counters.Reasons[reason], RetryInterval);
+            Counters.AddEvent(_stalls, 1);
         }
 
         _stalled = reason;
@@ -354,9 +339,9 @@ public sealed class PcapSinkActor : UntypedActor, IWithTimers
         {
             int reason = IsDiskFull(e) ? _diskFull : _writeError;
             _log.Error("PCAP sink {0}: closing {1} failed: {2}; its last {3} buffered records are lost (counted as {4})",
-                _settings.Stage, _path, e.Message, held, _counters.Reasons[reason]);
-            _counters.AddOut(-held, -heldBytes);
-            _counters.AddDropped(reason, held, heldBytes);
+                _settings.Stage, _path, e.Message, held, Counters.Reasons[reason]);
+            Counters.AddOut(-held, -heldBytes);
+            Counters.AddDropped(reason, held, heldBytes);
         }
 
         _writer = null;

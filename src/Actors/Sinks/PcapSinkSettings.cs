@@ -1,3 +1,6 @@
+using Akka.Actor;
+using Fabric.Actors.DataPlane;
+
 namespace Fabric.Actors.Sinks;
 
 /// <summary>
@@ -7,6 +10,12 @@ namespace Fabric.Actors.Sinks;
 /// </summary>
 public sealed record PcapSinkSettings : SinkSettings
 {
+    public override IReadOnlyList<string> DropReasons => PcapSinkActor.DropReasons;
+
+    public override IReadOnlyList<string> EventNames => PcapSinkActor.EventNames;
+
+    public override Props CreateProps(BatchQueue queue, StageCounters counters) => PcapSinkActor.Props(this, queue, counters);
+
     public required string Directory { get; init; }
 
     /// <summary>File name prefix: the pipeline name.</summary>

@@ -1,3 +1,6 @@
+using Akka.Actor;
+using Fabric.Actors.DataPlane;
+
 namespace Fabric.Actors.Sinks;
 
 /// <summary>What the pipeline does when a sink is behind (its queue is full).</summary>
@@ -12,9 +15,19 @@ public enum SinkWhenFull
     Drop,
 }
 
-/// <summary>One entry of a pipeline's <c>sinks</c> list.</summary>
+/// <summary>
+/// One entry of a pipeline's <c>sinks</c> list. Each kind of sink describes itself: its counters' drop reasons and
+/// event names, and the actor that runs it; the pipeline builds every sink the same way from these.
+/// </summary>
 public abstract record SinkSettings
 {
+    /// <summary>Drop reasons of this kind of sink, in index order; <c>queue-full</c> first (counted by the decap
+    /// stage when this sink's queue refuses a batch).</summary>
+    public abstract IReadOnlyList<string> DropReasons { get; }
+
+    /// <summary>Event counters of this kind of sink (not drops), in index order.</summary>
+    public abstract IReadOnlyList<string> EventNames { get; }
+
     /// <summary>Stage name in stats and metrics: <c>tap-mon0</c>, <c>pcap-1</c>, <c>forward-2</c>.</summary>
     public required string Stage { get; init; }
 
@@ -26,4 +39,11 @@ public abstract record SinkSettings
     /// shared dispatcher. For a sensor whose data plane has isolated cores: a TAP sink's write() per frame is the
     /// costliest step of a pipeline.</summary>
     public int? Cpu { get; init; }
+
+    /// <summary>Fresh counters for this sink: its stage name, drop reasons and event names.</summary>
+    public StageCounters NewCounters() => new(Stage, DropReasons, EventNames);
+
+    /// <summary>The actor that runs this sink, fed through <paramref name="queue"/> and counting into
+    /// <paramref name="counters"/> (made by <see cref="NewCounters"/>).</summary>
+    public abstract Props CreateProps(BatchQueue queue, StageCounters counters);
 }

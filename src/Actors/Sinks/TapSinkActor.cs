@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 
 namespace Fabric.Actors.Sinks;
 
@@ -9,7 +9,7 @@ namespace Fabric.Actors.Sinks;
 /// fails with EBADFD) it re-creates it at once and then, if that fails, once a second; frames that arrive while
 /// there is no device are counted as "device-missing". Each event is logged once, not per retry or per frame.
 /// </summary>
-public sealed class TapSinkActor : UntypedActor, IWithTimers
+public sealed class TapSinkActor : BatchStageActor, IWithTimers
 {
     public static readonly IReadOnlyList<string> DropReasons = ["queue-full", "write-error", "device-missing"];
 
@@ -18,22 +18,21 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
 
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
     private readonly TapSinkSettings _settings;
-    private readonly BatchQueue _queue;
-    private readonly StageCounters _counters;
     private readonly int _writeError;
     private readonly int _deviceMissing;
+    private readonly int _recreated;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private TapDevice? _device;
     private bool _missingReported;
     private bool _wasOpen;
 
     public TapSinkActor(TapSinkSettings settings, BatchQueue queue, StageCounters counters)
+        : base(queue, counters, settings.Cpu)
     {
         _settings = settings;
-        _queue = queue;
-        _counters = counters;
         _writeError = counters.ReasonIndex("write-error");
         _deviceMissing = counters.ReasonIndex("device-missing");
+        _recreated = counters.EventIndex("recreated");
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -43,7 +42,7 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        Fabric.Actors.Capture.CpuAffinity.PinCurrentThreadIfSet(_settings.Cpu);
+        base.PreStart();
         TryOpen();
     }
 
@@ -53,22 +52,10 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
         _device = null;
     }
 
-    protected override void OnReceive(object message)
+    protected override void OnControl(object message)
     {
         switch (message)
         {
-            case PacketBatch batch:
-                try
-                {
-                    Write(batch);
-                }
-                finally
-                {
-                    batch.Release();
-                    _queue.Completed();
-                }
-
-                break;
             case Reopen:
                 if (_device is null)
                 {
@@ -82,11 +69,9 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
         }
     }
 
-    private void Write(PacketBatch batch)
+    /// <summary>Writes every frame of the batch.</summary>
+    protected override void Process(PacketBatch batch, int count, long bytes)
     {
-        int count = batch.Count;
-        long bytesIn = batch.TotalBytes();
-        _counters.AddIn(count, bytesIn);
         long outPackets = 0, outBytes = 0, errorPackets = 0, errorBytes = 0, missingPackets = 0, missingBytes = 0;
         var lengths = batch.CapturedLengths;
         for (int i = 0; i < count; i++)
@@ -129,9 +114,9 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
             }
         }
 
-        _counters.AddOut(outPackets, outBytes);
-        _counters.AddDropped(_writeError, errorPackets, errorBytes);
-        _counters.AddDropped(_deviceMissing, missingPackets, missingBytes);
+        Counters.AddOut(outPackets, outBytes);
+        Counters.AddDropped(_writeError, errorPackets, errorBytes);
+        Counters.AddDropped(_deviceMissing, missingPackets, missingBytes);
     }
 
     private bool TryOpen()
@@ -141,7 +126,7 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
             _device = TapDevice.Open(_settings.Device, _settings.Mtu, _settings.Persistent);
             if (_missingReported || _wasOpen)
             {
-                _counters.AddEvent(0, 1);
+                Counters.AddEvent(_recreated, 1);
                 _log.Info("TAP {0} re-created", _settings.Device);
             }
             else
@@ -175,6 +160,12 @@ public sealed class TapSinkActor : UntypedActor, IWithTimers
 /// <summary>A TAP sink: <c>{ type = tap, device = mon0, mtu = 9000, persistent = on }</c>.</summary>
 public sealed record TapSinkSettings : SinkSettings
 {
+    public override IReadOnlyList<string> DropReasons => TapSinkActor.DropReasons;
+
+    public override IReadOnlyList<string> EventNames => TapSinkActor.EventNames;
+
+    public override Props CreateProps(BatchQueue queue, StageCounters counters) => TapSinkActor.Props(this, queue, counters);
+
     public required string Device { get; init; }
 
     public int Mtu { get; init; } = 9000;

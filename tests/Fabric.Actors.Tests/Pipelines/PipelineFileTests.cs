@@ -199,7 +199,7 @@ public sealed class PipelineFileTests : TestKit, IDisposable
         var stats = WaitFinished(manager, "filtered");
 
         var emitted = DecapsulateFile(source, new DecapOptions());
-        using var icmp = Fabric.Actors.Decap.InnerFilter.Compile("icmp");
+        using var icmp = Fabric.Actors.DataPlane.BpfFilter.Compile("icmp");
         int matching = emitted.Count(f => icmp.Matches(f, f.Length));
         var decap = stats.Stages[1];
         Assert.Equal(119, stats.Captured);
@@ -208,6 +208,40 @@ public sealed class PipelineFileTests : TestKit, IDisposable
         Assert.Equal(emitted.Count - matching, decap.Dropped["filtered"].Packets);
         Assert.True(matching >= 80, $"{matching} ICMP frames");
         Assert.Equal(matching, stats.Stages[2].Out.Packets);
+        AssertConserved(stats);
+    }
+
+    [Fact]
+    public void A_file_sources_filter_keeps_only_the_outer_packets_it_matches_as_tcpdump_does()
+    {
+        // 119 frames: ERSPAN I ICMP, plain OSPF (not encapsulated), IP-in-GRE OSPF, ERSPAN I VLAN OSPF.
+        // The outer filter keeps the GRE packets; tcpdump -w with the same filter says which those are.
+        string source = TestPaths.Corpus("tcpdump/erspan-type-i-4.pcap");
+        string reference = Path.Combine(_directory, "gre-only.pcap");
+        using (var tcpdump = Process.Start(new ProcessStartInfo("tcpdump", ["-n", "-r", source, "-w", reference, "ip proto 47"])
+        {
+            RedirectStandardError = true,
+        })!)
+        {
+            tcpdump.StandardError.ReadToEnd();
+            tcpdump.WaitForExit();
+            Assert.Equal(0, tcpdump.ExitCode);
+        }
+
+        string output = Path.Combine(_directory, "outer");
+        var manager = Start($$"""
+            name = outer
+            source { file = "{{source}}", filter = "ip proto 47" }
+            sinks = [ { type = pcap, directory = "{{output}}", flush-interval = 50ms } ]
+            """);
+
+        var stats = WaitFinished(manager, "outer");
+
+        var expected = DecapsulateFile(reference, new DecapOptions());
+        Assert.Equal(ReadFrames(reference).Count, stats.Captured);
+        Assert.True(stats.Captured is > 0 and < 119, $"{stats.Captured} of 119 frames are GRE");
+        Assert.Equal(0, stats.Stages[1].Dropped["not-encapsulated"].Packets);
+        Assert.Equal(expected, Directory.GetFiles(output).Order(StringComparer.Ordinal).SelectMany(ReadFrames).ToList());
         AssertConserved(stats);
     }
 
@@ -234,6 +268,73 @@ public sealed class PipelineFileTests : TestKit, IDisposable
         AssertConserved(stats);
         Assert.Equal(0, stats.Stages.Sum(s => s.DroppedPackets - s.Dropped.GetValueOrDefault("not-encapsulated").Packets));
         Assert.Equal(stats.Stages[2].Out.Packets, Directory.GetFiles(output).Sum(f => ReadFrames(f).Count));
+    }
+
+    [Fact]
+    public void A_pcapng_file_source_is_read_with_its_interfaces_timestamp_resolution()
+    {
+        // The frames of a corpus pcap, rewritten as pcapng with a nanosecond interface (if_tsresol = 9):
+        // the pipeline reads it with the reader of `fabric decap` and delivers the same frames and times.
+        string original = TestPaths.Corpus("zeek/tunnels_vxlan.pcap");
+        var records = new List<(byte[] Data, long TimestampNs, int OriginalLength)>();
+        using (var reader = CaptureFileReader.Open(original))
+        {
+            while (reader.ReadNext(out var record) == CaptureReadStatus.Packet)
+            {
+                records.Add((record.Data.ToArray(), record.TimestampNs + 123, record.OriginalLength));
+            }
+        }
+
+        string source = Path.Combine(_directory, "vxlan.pcapng");
+        File.WriteAllBytes(source, PcapNg(records));
+        string output = Path.Combine(_directory, "ng");
+        var manager = Start($$"""
+            name = ng
+            source { file = "{{source}}" }
+            sinks = [ { type = pcap, directory = "{{output}}", precision = ns, flush-interval = 50ms } ]
+            """);
+
+        var stats = WaitFinished(manager, "ng");
+
+        var expected = DecapsulateFile(original, new DecapOptions());
+        var file = Assert.Single(Directory.GetFiles(output, "ng-*.pcap"));
+        Assert.Equal(expected, ReadFrames(file));
+        var times = new List<long>();
+        using (var written = CaptureFileReader.Open(file))
+        {
+            while (written.ReadNext(out var record) == CaptureReadStatus.Packet)
+            {
+                times.Add(record.TimestampNs);
+            }
+        }
+
+        Assert.Equal(records.Select(r => r.TimestampNs).Take(times.Count), times);
+        Assert.Equal(records.Count, stats.Captured);
+        Assert.Null(stats.Source.LastError);
+        AssertConserved(stats);
+    }
+
+    [Fact]
+    public void A_file_source_torn_in_its_last_record_delivers_the_records_before_it_and_says_why_it_ended()
+    {
+        string original = TestPaths.Corpus("zeek/tunnels_vxlan.pcap");
+        var bytes = File.ReadAllBytes(original);
+        string source = Path.Combine(_directory, "torn.pcap");
+        File.WriteAllBytes(source, bytes.AsSpan(0, bytes.Length - 5).ToArray());
+        string output = Path.Combine(_directory, "torn");
+        var manager = Start($$"""
+            name = torn
+            source { file = "{{source}}" }
+            decap { non-encapsulated = pass }
+            sinks = [ { type = pcap, directory = "{{output}}", flush-interval = 50ms } ]
+            """);
+
+        var stats = WaitFinished(manager, "torn");
+
+        Assert.Equal(9, stats.Captured);
+        Assert.Contains("the last record is cut short", stats.Source.LastError, StringComparison.Ordinal);
+        Assert.Equal(9, Directory.GetFiles(output).Sum(f => ReadFrames(f).Count));
+        AssertConserved(stats);
     }
 
     [Fact]
@@ -422,6 +523,39 @@ public sealed class PipelineFileTests : TestKit, IDisposable
         }
 
         return count;
+    }
+
+    /// <summary>A little-endian pcapng file: a section header, one Ethernet interface with nanosecond timestamps
+    /// (if_tsresol = 9), and one enhanced packet block per record (pcapng draft-02, sections 4.1-4.3).</summary>
+    private static byte[] PcapNg(IReadOnlyList<(byte[] Data, long TimestampNs, int OriginalLength)> records)
+    {
+        using var stream = new MemoryStream();
+        using var writer = new BinaryWriter(stream);
+        void Block(uint type, byte[] body)
+        {
+            int padded = (body.Length + 3) & ~3;
+            uint length = (uint)(12 + padded);
+            writer.Write(type);
+            writer.Write(length);
+            writer.Write(body);
+            writer.Write(new byte[padded - body.Length]);
+            writer.Write(length);
+        }
+
+        Block(0x0A0D0D0A, [.. BitConverter.GetBytes(0x1A2B3C4D), 1, 0, 0, 0, .. BitConverter.GetBytes(-1L)]);
+        Block(0x00000001, [1, 0, 0, 0, .. BitConverter.GetBytes(65535), 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+        foreach (var (data, timestampNs, originalLength) in records)
+        {
+            ulong ticks = (ulong)timestampNs;
+            Block(0x00000006,
+            [
+                .. BitConverter.GetBytes(0), .. BitConverter.GetBytes((uint)(ticks >> 32)), .. BitConverter.GetBytes((uint)ticks),
+                .. BitConverter.GetBytes(data.Length), .. BitConverter.GetBytes(originalLength), .. data,
+            ]);
+        }
+
+        writer.Flush();
+        return stream.ToArray();
     }
 
     private static List<byte[]> DecapsulateFileRaw(string path) => DecapsulateFile(path, new DecapOptions());

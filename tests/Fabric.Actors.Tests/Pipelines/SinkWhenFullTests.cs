@@ -4,6 +4,7 @@ using Akka.Configuration;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using Fabric.Actors.Configuration;
+using Fabric.Actors.DataPlane;
 using Fabric.Actors.Decap;
 using Fabric.Actors.Pipelines;
 using Fabric.Actors.Sinks;

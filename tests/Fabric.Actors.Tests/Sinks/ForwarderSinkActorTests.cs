@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.TestKit.Xunit2;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 using Fabric.Actors.Sinks;
 using Xunit;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 using Fabric.Actors.Sinks;
 using Fabric.Protocols.Pcap;
 using Fabric.Tests;

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Fabric.Actors.Native;
 
-namespace Fabric.Actors.Capture;
+namespace Fabric.Actors.DataPlane;
 
 /// <summary>CPU pinning of data-plane threads with sched_setaffinity, and the kernel's CPU lists.</summary>
 public static unsafe class CpuAffinity

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Fabric.Actors.Pipelines;
+namespace Fabric.Actors.DataPlane;
 
 /// <summary>
 /// Up to <see cref="Capacity"/> packets in one pooled buffer with parallel arrays: offset, captured length,

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace Fabric.Actors.Pipelines;
+namespace Fabric.Actors.DataPlane;
 
 /// <summary>
 /// Packets and bytes in, out and dropped by named reason for one stage of one pipeline. Updated once per batch

@@ -1,8 +1,8 @@
 using Akka.TestKit.Xunit2;
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 using Xunit;
 
-namespace Fabric.Actors.Tests.Pipelines;
+namespace Fabric.Actors.Tests.DataPlane;
 
 public class BatchQueueTests : TestKit
 {

@@ -1,9 +1,10 @@
-namespace Fabric.Actors.Pipelines;
+namespace Fabric.Actors.DataPlane;
 
 /// <summary>
 /// A bounded pool of <see cref="PacketBatch"/>es, all allocated up front: the memory of a pipeline is fixed at
 /// start. <see cref="TryRent"/> never waits; an empty pool means every batch is still owned downstream, and the
-/// producer counts the packets it cannot store as dropped. Rent and return happen once per batch, never per packet.
+/// capture thread waits until one comes back (the packets wait in the kernel ring, or in the file). Rent and return
+/// happen once per batch, never per packet.
 /// </summary>
 public sealed class PacketBatchPool
 {

@@ -1,26 +1,27 @@
 using System.Runtime.InteropServices;
 using Fabric.Actors.Native;
 
-namespace Fabric.Actors.Decap;
+namespace Fabric.Actors.DataPlane;
 
 /// <summary>
-/// A BPF filter (tcpdump syntax, compiled by libpcap) applied to decapsulated inner Ethernet frames with
-/// libpcap's own interpreter. Compiled once; <see cref="Matches"/> allocates nothing.
+/// A BPF filter (tcpdump syntax, compiled by libpcap) applied to Ethernet frames in user space with libpcap's
+/// own interpreter: the decap stage's <c>filter</c> on the inner frames, and a file source's <c>source.filter</c>
+/// on the outer packets (a live source's runs in the kernel). Compiled once; <see cref="Matches"/> allocates nothing.
 /// </summary>
-public sealed unsafe class InnerFilter : IDisposable
+public sealed unsafe class BpfFilter : IDisposable
 {
     private LibPcap.BpfProgram _program;
     private bool _compiled;
 
-    private InnerFilter(string expression) => Expression = expression;
+    private BpfFilter(string expression) => Expression = expression;
 
     public string Expression { get; }
 
     /// <summary>Compiles <paramref name="expression"/> for Ethernet frames. Throws <see cref="FormatException"/>
     /// with libpcap's message when it does not compile.</summary>
-    public static InnerFilter Compile(string expression, int snaplen = 65535)
+    public static BpfFilter Compile(string expression, int snaplen = 65535)
     {
-        var filter = new InnerFilter(expression);
+        var filter = new BpfFilter(expression);
         nint pcap = LibPcap.pcap_open_dead(LibPcap.DLT_EN10MB, snaplen);
         if (pcap == 0)
         {

@@ -1,9 +1,9 @@
-using Fabric.Actors.Decap;
+using Fabric.Actors.DataPlane;
 using Xunit;
 
-namespace Fabric.Actors.Tests.Decap;
+namespace Fabric.Actors.Tests.DataPlane;
 
-public class InnerFilterTests
+public class BpfFilterTests
 {
     // Ethernet + IPv4 + UDP 1000 -> 2000 (hand-built).
     private static readonly byte[] Udp =
@@ -16,8 +16,8 @@ public class InnerFilterTests
     [Fact]
     public void Libpcap_compiled_filter_matches_inner_frames()
     {
-        using var udp = InnerFilter.Compile("udp dst port 2000");
-        using var tcp = InnerFilter.Compile("tcp");
+        using var udp = BpfFilter.Compile("udp dst port 2000");
+        using var tcp = BpfFilter.Compile("tcp");
         Assert.True(udp.Matches(Udp, Udp.Length));
         Assert.False(tcp.Matches(Udp, Udp.Length));
     }
@@ -25,9 +25,9 @@ public class InnerFilterTests
     [Fact]
     public void A_bad_expression_is_refused_with_libpcaps_message()
     {
-        var e = Assert.Throws<FormatException>(() => InnerFilter.Compile("tcp and and"));
+        var e = Assert.Throws<FormatException>(() => BpfFilter.Compile("tcp and and"));
         Assert.Contains("syntax error", e.Message, StringComparison.Ordinal);
-        Assert.NotNull(InnerFilter.Check("bogus!!"));
-        Assert.Null(InnerFilter.Check("tcp or udp"));
+        Assert.NotNull(BpfFilter.Check("bogus!!"));
+        Assert.Null(BpfFilter.Check("tcp or udp"));
     }
 }

@@ -1,7 +1,7 @@
-using Fabric.Actors.Pipelines;
+using Fabric.Actors.DataPlane;
 using Xunit;
 
-namespace Fabric.Actors.Tests.Pipelines;
+namespace Fabric.Actors.Tests.DataPlane;
 
 public class StageCountersTests
 {
