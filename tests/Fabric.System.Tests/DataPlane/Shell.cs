@@ -29,20 +29,9 @@ internal static class Shell
     public static string InNamespace(string ns, string command, bool check = true) =>
         Run("ip", $"netns exec {ns} {command}", check);
 
-    /// <summary>Polls <paramref name="condition"/> until it holds or the timeout passes.</summary>
-    public static void WaitUntil(Func<bool> condition, TimeSpan timeout, Func<string> describe)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > timeout)
-            {
-                throw new TimeoutException($"not within {timeout}: {describe()}");
-            }
-
-            Thread.Sleep(50);
-        }
-    }
+    /// <summary><see cref="Wait.Until"/> every 50 ms.</summary>
+    public static void WaitUntil(Func<bool> condition, TimeSpan timeout, Func<string> describe) =>
+        Wait.Until(condition, timeout, describe, TimeSpan.FromMilliseconds(50));
 }
 
 /// <summary>tcpdump writing a file, started and stopped by pid.</summary>

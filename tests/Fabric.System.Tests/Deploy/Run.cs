@@ -64,30 +64,12 @@ public static class Run
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>Polls <paramref name="condition"/> every 200 ms until it holds; throws with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        Exception? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
-            {
-                last = e;
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"timed out after {timeout} waiting for {what()} (last error: {last?.Message})");
-    }
+    /// <summary>
+    /// <see cref="Wait.UntilAsync"/> every 200 ms, polling on through HTTP errors, time-outs and cut connections
+    /// (the last one is in the message); throws with <paramref name="what"/> after <paramref name="timeout"/>.
+    /// </summary>
+    public static Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what) =>
+        Wait.UntilAsync(condition, timeout, what, TimeSpan.FromMilliseconds(200), Wait.IsTransientHttp);
 
     private static void Append(StringBuilder builder, string? line)
     {

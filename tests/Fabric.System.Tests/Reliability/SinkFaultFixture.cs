@@ -67,7 +67,7 @@ public sealed class SinkFaultFixture : IAsyncLifetime
     private readonly StringBuilder _output = new();
     private bool _mounted;
     private bool _unreachableRoute;
-    private Process? _node;
+    private CapturedProcess? _node;
 
     public SinkFaultFixture()
     {
@@ -267,13 +267,7 @@ public sealed class SinkFaultFixture : IAsyncLifetime
     {
         if (_node is not null)
         {
-            if (!_node.HasExited)
-            {
-                _node.Kill();
-                await _node.WaitForExitAsync();
-            }
-
-            _node.Dispose();
+            _node.Dispose(); // kills it if it still runs, then waits for its last output line
             _node = null;
         }
 
@@ -427,20 +421,9 @@ public sealed class SinkFaultFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>Polls every 100 ms until <paramref name="condition"/> holds.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-            {
-                throw new TimeoutException($"not within {timeout}: {what()}");
-            }
-
-            await Task.Delay(100);
-        }
-    }
+    /// <summary><see cref="Wait.UntilAsync"/> every 100 ms.</summary>
+    public static Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what) =>
+        Wait.UntilAsync(condition, timeout, what, TimeSpan.FromMilliseconds(100));
 
     private void Append(string? line)
     {
