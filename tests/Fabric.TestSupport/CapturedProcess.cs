@@ -17,6 +17,8 @@ public sealed class CapturedProcess : IDisposable
 
     private readonly Lock _gate = new();
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
     private readonly TaskCompletionSource _stdoutEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stderrEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<string>? _onLine;
@@ -34,8 +36,8 @@ public sealed class CapturedProcess : IDisposable
         _onLine = onLine;
         _log = logFile is null ? null : new StreamWriter(logFile) { AutoFlush = true };
         Process = new Process { StartInfo = start };
-        Process.OutputDataReceived += (_, e) => Received(e.Data, _stdoutEnded);
-        Process.ErrorDataReceived += (_, e) => Received(e.Data, _stderrEnded);
+        Process.OutputDataReceived += (_, e) => Received(e.Data, _stdout, _stdoutEnded);
+        Process.ErrorDataReceived += (_, e) => Received(e.Data, _stderr, _stderrEnded);
         try
         {
             if (!Process.Start())
@@ -95,6 +97,30 @@ public sealed class CapturedProcess : IDisposable
             lock (_gate)
             {
                 return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>The standard output lines so far, each ended by a newline.</summary>
+    public string Stdout
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
+
+    /// <summary>The standard error lines so far, each ended by a newline.</summary>
+    public string Stderr
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _stderr.ToString();
             }
         }
     }
@@ -219,7 +245,7 @@ public sealed class CapturedProcess : IDisposable
 
     private Task DrainAsync() => Task.WhenAny(Task.WhenAll(_stdoutEnded.Task, _stderrEnded.Task), Task.Delay(DrainTimeout));
 
-    private void Received(string? line, TaskCompletionSource ended)
+    private void Received(string? line, StringBuilder stream, TaskCompletionSource ended)
     {
         if (line is null)
         {
@@ -238,6 +264,7 @@ public sealed class CapturedProcess : IDisposable
                 }
 
                 _output.Append(line).Append('\n');
+                stream.Append(line).Append('\n');
                 _lines++;
                 _log?.WriteLine(line);
             }
