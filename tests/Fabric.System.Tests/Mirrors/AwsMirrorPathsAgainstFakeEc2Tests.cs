@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Fabric.Actors.Tests.Mirrors.Fakes;
 using Xunit;
