@@ -98,6 +98,9 @@ public sealed class ManagementHttpsTests(ManagementHttpsTests.HttpsNode https) :
                 "2 members Up through Cluster Bootstrap over https");
         }
 
+        // The node logs its management URL once it has joined and read its history: that can be a
+        // moment after the other node already counts it Up.
+        await a.WaitUntilAsync(node => Task.FromResult(node.Output.Contains("management https://127.0.0.1:", StringComparison.Ordinal)), TimeSpan.FromSeconds(30), "the startup line");
         Assert.Contains("management https://127.0.0.1:", a.Output, StringComparison.Ordinal);
     }
 

@@ -10,8 +10,7 @@ namespace Fabric.Protocols.Tests.Ovsdb;
 /// </summary>
 public sealed class OvsdbServerFixture : IDisposable
 {
-    private const string Schema = "/usr/share/openvswitch/vswitch.ovsschema";
-    private Process? _server;
+    private CapturedProcess? _server;
 
     public OvsdbServerFixture()
     {
@@ -19,7 +18,7 @@ public sealed class OvsdbServerFixture : IDisposable
         System.IO.Directory.CreateDirectory(Directory);
         DatabasePath = Path.Combine(Directory, "conf.db");
         SocketPath = Path.Combine(Directory, "db.sock");
-        Run("ovsdb-tool", $"create {DatabasePath} {Schema}");
+        Run("ovsdb-tool", $"create {DatabasePath} {OvsLauncher.Schema}");
         Start();
     }
 
@@ -34,75 +33,16 @@ public sealed class OvsdbServerFixture : IDisposable
     /// <summary>Starts ovsdb-server on the existing database and waits until its socket accepts.</summary>
     public void Start()
     {
-        var psi = new ProcessStartInfo("ovsdb-server")
-        {
-            UseShellExecute = false,
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        };
-        foreach (var arg in new[]
-        {
-            DatabasePath, $"--remote=punix:{SocketPath}", $"--pidfile={Path.Combine(Directory, "ovsdb-server.pid")}",
-            $"--unixctl={Path.Combine(Directory, "ovsdb-server.ctl")}", $"--log-file={Path.Combine(Directory, "ovsdb-server.log")}",
-        })
-        {
-            psi.ArgumentList.Add(arg);
-        }
-
-        foreach (var name in new[] { "OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR", "OVS_PKGDATADIR" })
-        {
-            psi.Environment[name] = Directory;
-        }
-
-        psi.Environment["OVS_PKGDATADIR"] = "/usr/share/openvswitch";
-        _server = Process.Start(psi) ?? throw new InvalidOperationException("ovsdb-server did not start");
-        _server.OutputDataReceived += (_, _) => { };
-        _server.ErrorDataReceived += (_, _) => { };
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-        WaitFor(() => File.Exists(SocketPath) && CanConnect(), TimeSpan.FromSeconds(10), "ovsdb-server socket");
+        _server = OvsLauncher.StartOvsdbServer(Directory, DatabasePath, [$"--remote=punix:{SocketPath}"], () => OvsLauncher.AcceptsUnix(SocketPath), "ovsdb-server socket");
     }
 
     /// <summary>kill -9 of the server (the database file stays).</summary>
     public void Kill()
     {
-        if (_server is { HasExited: false })
-        {
-            _server.Kill();
-            _server.WaitForExit();
-        }
-
+        _server?.Kill(entireProcessTree: false);
         _server?.Dispose();
         _server = null;
         File.Delete(SocketPath);
-    }
-
-    private bool CanConnect()
-    {
-        try
-        {
-            using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-            s.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(SocketPath));
-            return true;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            return false;
-        }
-    }
-
-    internal static void WaitFor(Func<bool> condition, TimeSpan timeout, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.Elapsed > timeout)
-            {
-                throw new TimeoutException($"{what} not ready after {timeout.TotalSeconds} s");
-            }
-
-            Thread.Sleep(20);
-        }
     }
 
     internal static string Run(string file, string arguments)

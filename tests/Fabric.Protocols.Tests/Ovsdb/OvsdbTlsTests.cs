@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Fabric.Protocols.Ovsdb;
@@ -13,7 +12,7 @@ namespace Fabric.Protocols.Tests.Ovsdb;
 public sealed class OvsdbTlsTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "fm-tls-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly Process _server;
+    private readonly CapturedProcess _server;
     private readonly int _port;
 
     public OvsdbTlsTests()
@@ -30,44 +29,19 @@ public sealed class OvsdbTlsTests : IDisposable
             OvsdbServerFixture.Run("openssl", $"x509 -req -in {_dir}/{name}.csr -CA {_dir}/{ca}.pem -CAkey {_dir}/{ca}.key -CAcreateserial -out {_dir}/{name}.pem -days 2");
         }
 
-        OvsdbServerFixture.Run("ovsdb-tool", $"create {_dir}/conf.db /usr/share/openvswitch/vswitch.ovsschema");
+        OvsdbServerFixture.Run("ovsdb-tool", $"create {_dir}/conf.db {OvsLauncher.Schema}");
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
         {
             probe.Start();
             _port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        var psi = new ProcessStartInfo("ovsdb-server") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[]
-        {
-            $"{_dir}/conf.db", $"--remote=pssl:{_port}:127.0.0.1", $"--private-key={_dir}/server.key", $"--certificate={_dir}/server.pem",
-            $"--ca-cert={_dir}/ca.pem", $"--pidfile={_dir}/s.pid", $"--unixctl={_dir}/s.ctl", $"--log-file={_dir}/s.log",
-        })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment["OVS_RUNDIR"] = _dir;
-        _server = Process.Start(psi)!;
-        _server.OutputDataReceived += (_, _) => { };
-        _server.ErrorDataReceived += (_, _) => { };
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-        OvsdbServerFixture.WaitFor(CanConnect, TimeSpan.FromSeconds(10), "ovsdb-server pssl port");
-    }
-
-    private bool CanConnect()
-    {
-        try
-        {
-            using var c = new TcpClient();
-            c.Connect(IPAddress.Loopback, _port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
+        _server = OvsLauncher.StartOvsdbServer(
+            _dir,
+            $"{_dir}/conf.db",
+            [$"--remote=pssl:{_port}:127.0.0.1", $"--private-key={_dir}/server.key", $"--certificate={_dir}/server.pem", $"--ca-cert={_dir}/ca.pem"],
+            () => OvsLauncher.AcceptsTcp(_port),
+            "ovsdb-server pssl port");
     }
 
     private OvsdbEndpoint Endpoint(string client, string ca) =>
@@ -97,13 +71,7 @@ public sealed class OvsdbTlsTests : IDisposable
 
     public void Dispose()
     {
-        if (!_server.HasExited)
-        {
-            _server.Kill();
-            _server.WaitForExit();
-        }
-
-        _server.Dispose();
+        _server.Dispose(); // kill -9 by pid, then waits for the exit
         Directory.Delete(_dir, recursive: true);
     }
 }

@@ -124,26 +124,11 @@ public sealed class NodePipelineTests(DataPlaneFixture net)
         }
     }
 
-    private static Process StartNode(string config, string log)
-    {
-        string dll = Path.Combine(AppContext.BaseDirectory, "fabric-node.dll");
-        var info = new ProcessStartInfo("dotnet", [dll, "--config", config])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start fabric-node");
-        var writer = new StreamWriter(log) { AutoFlush = true };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (writer) writer.WriteLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (writer) writer.WriteLine(e.Data); };
-        process.Exited += (_, _) => { lock (writer) writer.Dispose(); };
-        process.EnableRaisingEvents = true;
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+    /// <summary>The node with its output in <paramref name="log"/> (closed by Dispose after the node's last line, never on exit).</summary>
+    private static CapturedProcess StartNode(string config, string log) =>
+        FabricNodeLauncher.Start(config, Path.GetDirectoryName(config)!, logFile: log);
 
-    private static void WaitForPipeline(HttpClient client, Process node) =>
+    private static void WaitForPipeline(HttpClient client, CapturedProcess node) =>
         Shell.WaitUntil(() =>
         {
             Assert.False(node.HasExited, $"fabric-node exited with {(node.HasExited ? node.ExitCode : 0)}");

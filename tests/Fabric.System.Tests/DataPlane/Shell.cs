@@ -29,26 +29,15 @@ internal static class Shell
     public static string InNamespace(string ns, string command, bool check = true) =>
         Run("ip", $"netns exec {ns} {command}", check);
 
-    /// <summary>Polls <paramref name="condition"/> until it holds or the timeout passes.</summary>
-    public static void WaitUntil(Func<bool> condition, TimeSpan timeout, Func<string> describe)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > timeout)
-            {
-                throw new TimeoutException($"not within {timeout}: {describe()}");
-            }
-
-            Thread.Sleep(50);
-        }
-    }
+    /// <summary><see cref="Wait.Until"/> every 50 ms.</summary>
+    public static void WaitUntil(Func<bool> condition, TimeSpan timeout, Func<string> describe) =>
+        Wait.Until(condition, timeout, describe, TimeSpan.FromMilliseconds(50));
 }
 
 /// <summary>tcpdump writing a file, started and stopped by pid.</summary>
 internal sealed class Tcpdump : IDisposable
 {
-    private readonly Process _process;
+    private readonly CapturedProcess _process;
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Tcpdump(string device, string file, string? ns = null, string extra = "")
@@ -58,21 +47,17 @@ internal sealed class Tcpdump : IDisposable
         var info = ns is null
             ? new ProcessStartInfo("tcpdump", arguments)
             : new ProcessStartInfo("ip", $"netns exec {ns} tcpdump {arguments}");
-        info.RedirectStandardError = true;
-        info.RedirectStandardOutput = true;
-        _process = Process.Start(info) ?? throw new InvalidOperationException("cannot start tcpdump");
-        _process.ErrorDataReceived += (_, e) =>
+        _process = CapturedProcess.Start(info, onLine: line =>
         {
-            if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true)
+            if (line.Contains("listening on", StringComparison.Ordinal))
             {
                 _listening.TrySetResult();
             }
-        };
-        _process.BeginErrorReadLine();
+        });
         if (!_listening.Task.Wait(TimeSpan.FromSeconds(10)))
         {
             Dispose();
-            throw new TimeoutException($"tcpdump on {device} did not start listening");
+            throw new TimeoutException($"tcpdump on {device} did not start listening: {_process.Output}");
         }
     }
 
@@ -84,7 +69,7 @@ internal sealed class Tcpdump : IDisposable
         if (!_process.HasExited)
         {
             Shell.Run("kill", $"-INT {_process.Id}", check: false);
-            if (!_process.WaitForExit(10_000))
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(10)))
             {
                 _process.Kill();
             }

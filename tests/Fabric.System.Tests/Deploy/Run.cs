@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace Fabric.System.Tests.Deploy;
 
@@ -19,10 +18,7 @@ public static class Run
     {
         var start = new ProcessStartInfo(program)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
             RedirectStandardInput = true,
-            UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? RepoRoot,
         };
         foreach (var argument in arguments)
@@ -35,22 +31,15 @@ public static class Run
             start.Environment[key] = value;
         }
 
-        using var process = global::System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
-        process.StandardInput.Close();
-        var stdout = new StringBuilder();
-        var stderr = new StringBuilder();
-        process.OutputDataReceived += (_, e) => Append(stdout, e.Data);
-        process.ErrorDataReceived += (_, e) => Append(stderr, e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        using var process = CapturedProcess.Start(start);
+        process.Process.StandardInput.Close();
         if (!process.WaitForExit(timeout))
         {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish within {timeout}:\n{stdout}\n{stderr}");
+            process.Kill();
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish within {timeout}:\n{process.Stdout}\n{process.Stderr}");
         }
 
-        process.WaitForExit();
-        return new Result(process.ExitCode, Text(stdout), Text(stderr));
+        return new Result(process.ExitCode, process.Stdout, process.Stderr);
     }
 
     public static Result Process(string program, params string[] arguments) =>
@@ -64,51 +53,12 @@ public static class Run
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>Polls <paramref name="condition"/> every 200 ms until it holds; throws with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        Exception? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
-            {
-                last = e;
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"timed out after {timeout} waiting for {what()} (last error: {last?.Message})");
-    }
-
-    private static void Append(StringBuilder builder, string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (builder)
-        {
-            builder.Append(line).Append('\n');
-        }
-    }
-
-    private static string Text(StringBuilder builder)
-    {
-        lock (builder)
-        {
-            return builder.ToString();
-        }
-    }
+    /// <summary>
+    /// <see cref="Wait.UntilAsync"/> every 200 ms, polling on through HTTP errors, time-outs and cut connections
+    /// (the last one is in the message); throws with <paramref name="what"/> after <paramref name="timeout"/>.
+    /// </summary>
+    public static Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what) =>
+        Wait.UntilAsync(condition, timeout, what, TimeSpan.FromMilliseconds(200), Wait.IsTransientHttp);
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr)
     {

@@ -12,7 +12,7 @@ namespace Fabric.System.Tests.Deploy;
 public sealed class RunningNode : IAsyncLifetime
 {
     private readonly StringBuilder _output = new();
-    private Process? _process;
+    private CapturedProcess? _process;
 
     public RunningNode()
     {
@@ -107,20 +107,11 @@ public sealed class RunningNode : IAsyncLifetime
         return await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
     }
 
-    public async Task DisposeAsync()
+    public Task DisposeAsync()
     {
-        if (_process is not null)
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                await _process.WaitForExitAsync();
-            }
-
-            _process.Dispose();
-        }
-
+        _process?.Dispose(); // kills it if it still runs, then waits for its last output line
         global::System.IO.Directory.Delete(Directory, recursive: true);
+        return Task.CompletedTask;
     }
 
     private void Append(string? line)

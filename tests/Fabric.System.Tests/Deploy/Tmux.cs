@@ -50,20 +50,8 @@ public sealed class Tmux : IDisposable
 
     private static string WaitFor(Func<string, bool> condition, string what, Func<string> read, TimeSpan? timeout)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         var screen = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            screen = read();
-            if (condition(screen))
-            {
-                return screen;
-            }
-
-            Thread.Sleep(100);
-        }
-
-        Assert.Fail($"timed out waiting for {what}; screen:\n{screen}");
+        Wait.Until(() => condition(screen = read()), timeout ?? TimeSpan.FromSeconds(60), () => $"{what}; screen:\n{screen}");
         return screen;
     }
 

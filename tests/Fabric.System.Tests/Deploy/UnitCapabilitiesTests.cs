@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Fabric.System.Tests.DataPlane;
 
@@ -69,8 +68,7 @@ public sealed class UnitCapabilitiesTests(DataPlaneFixture net)
             }
             """);
         Run.Process("chown", "-R", "nobody:nogroup", root);
-        Process? node = null;
-        var output = new StringBuilder();
+        CapturedProcess? node = null;
         try
         {
             // A private mount namespace where /dev/net/tun is mode 0666 as udev makes it on Debian
@@ -80,13 +78,7 @@ public sealed class UnitCapabilitiesTests(DataPlaneFixture net)
             var setpriv = string.Join(' ', "setpriv --reuid nobody --regid nogroup --clear-groups",
                 "--bounding-set -all,+net_raw,+net_admin --inh-caps -all,+net_raw,+net_admin",
                 "--ambient-caps -all,+net_raw,+net_admin --no-new-privs --");
-            var start = new ProcessStartInfo("unshare")
-            {
-                UseShellExecute = false,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                WorkingDirectory = root,
-            };
+            var start = new ProcessStartInfo("unshare") { WorkingDirectory = root };
             foreach (var argument in (string[])[
                 "--mount", "--propagation", "private", "--", "sh", "-c",
                 $"mknod -m 666 '{tun}' c 10 200 && mount --bind '{tun}' /dev/net/tun && exec {setpriv} dotnet \"$0\" --config \"$1\"",
@@ -96,20 +88,16 @@ public sealed class UnitCapabilitiesTests(DataPlaneFixture net)
             }
 
             start.Environment["HOME"] = root;
-            node = Process.Start(start)!;
-            node.OutputDataReceived += (_, e) => Append(output, e.Data);
-            node.ErrorDataReceived += (_, e) => Append(output, e.Data);
-            node.BeginOutputReadLine();
-            node.BeginErrorReadLine();
+            node = CapturedProcess.Start(start);
 
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}/"), Timeout = TimeSpan.FromSeconds(5) };
             var running = node;
             await Run.UntilAsync(async () =>
             {
-                Assert.False(running.HasExited, $"fabric-node exited {(running.HasExited ? running.ExitCode : 0)}:\n{Locked(output)}");
+                Assert.False(running.HasExited, $"fabric-node exited {(running.HasExited ? running.ExitCode : 0)}:\n{running.Output}");
                 var stats = JsonDocument.Parse(await client.GetStringAsync(new Uri("pipelines/live/stats", UriKind.Relative))).RootElement.GetProperty("pipelines")[0];
                 return stats.GetProperty("state").GetString() == "running" && stats.GetProperty("source").GetProperty("up").GetBoolean();
-            }, Timeout, () => $"pipeline live running under the unit's capabilities; output:\n{Locked(output)}");
+            }, Timeout, () => $"pipeline live running under the unit's capabilities; output:\n{running.Output}");
 
             // The process is who the unit says, with exactly the two capabilities.
             var status = File.ReadAllLines($"/proc/{node.Id}/status").Select(l => l.Split(':', 2)).ToDictionary(p => p[0], p => p[1].Trim());
@@ -128,7 +116,7 @@ public sealed class UnitCapabilitiesTests(DataPlaneFixture net)
                 return Sample(metrics, "fabric_pipeline_packets_total{pipeline=\"live\",stage=\"capture\",direction=\"in\"}") > 0
                     && Sample(metrics, $"fabric_pipeline_packets_total{{pipeline=\"live\",stage=\"tap-{tap}\",direction=\"out\"}}") > 0
                     && long.Parse(File.ReadAllText($"/sys/class/net/{tap}/statistics/rx_packets"), CultureInfo.InvariantCulture) > 0;
-            }, Timeout, () => $"packets captured and written to {tap}; metrics:\n{string.Join('\n', metrics.Split('\n').Where(l => l.Contains("live", StringComparison.Ordinal)))}\noutput:\n{Locked(output)}");
+            }, Timeout, () => $"packets captured and written to {tap}; metrics:\n{string.Join('\n', metrics.Split('\n').Where(l => l.Contains("live", StringComparison.Ordinal)))}\noutput:\n{node.Output}");
 
             var metricsText = await client.GetStringAsync(new Uri("metrics", UriKind.Relative));
             var tapDrops = metricsText.Split('\n').Where(l => l.StartsWith($"fabric_pipeline_dropped_packets_total{{pipeline=\"live\",stage=\"tap-{tap}\",", StringComparison.Ordinal)).ToList();
@@ -137,18 +125,11 @@ public sealed class UnitCapabilitiesTests(DataPlaneFixture net)
 
             Assert.Equal(0, Run.Process("kill", "-TERM", node.Id.ToString(CultureInfo.InvariantCulture)).ExitCode);
             Assert.True(node.WaitForExit(TimeSpan.FromSeconds(30)), "fabric-node did not stop within 30 s of SIGTERM");
-            node.WaitForExit();
-            Assert.True(node.ExitCode == 0, $"exit {node.ExitCode}:\n{Locked(output)}");
+            Assert.True(node.ExitCode == 0, $"exit {node.ExitCode}:\n{node.Output}");
         }
         finally
         {
-            if (node is { HasExited: false })
-            {
-                node.Kill();
-                node.WaitForExit();
-            }
-
-            node?.Dispose();
+            node?.Dispose(); // kills it if it still runs, then waits for its last line
             Run.Process("ip", "link", "del", tap); // gone already (persistent = off) unless the test failed midway
             Directory.Delete(root, recursive: true);
         }
@@ -162,24 +143,5 @@ public sealed class UnitCapabilitiesTests(DataPlaneFixture net)
     {
         var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
         return line is null ? 0 : double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
-    }
-
-    private static void Append(StringBuilder output, string? line)
-    {
-        if (line is not null)
-        {
-            lock (output)
-            {
-                output.Append(line).Append('\n');
-            }
-        }
-    }
-
-    private static string Locked(StringBuilder output)
-    {
-        lock (output)
-        {
-            return output.ToString();
-        }
     }
 }

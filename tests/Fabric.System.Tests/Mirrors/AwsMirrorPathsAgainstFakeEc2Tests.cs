@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Fabric.Actors.Tests.Mirrors.Fakes;
 using Xunit;
@@ -22,7 +21,7 @@ public sealed class AwsMirrorPathsAgainstFakeEc2Tests(Xunit.Abstractions.ITestOu
     private readonly string _dir = Directory.CreateTempSubdirectory("fpa-").FullName;
     private readonly string _tap = "fpa" + Guid.NewGuid().ToString("N")[..6];
     private FakeEc2Api _ec2 = null!;
-    private FabricNodeHost _node = null!;
+    private NodeProcess _node = null!;
 
     private string Traffic => Path.Combine(_dir, "mirror.pcap");
 
@@ -39,7 +38,7 @@ public sealed class AwsMirrorPathsAgainstFakeEc2Tests(Xunit.Abstractions.ITestOu
         _ec2.Attach("eni-02", "i-0000000000000002");
         _ec2.AddEni("eni-03", "vpc-0a1", "subnet-02", ("Role", "db"));
         AwsMirrorTraffic.WritePcap(Traffic); // the file must exist at start; its frames are written once the VNIs are known
-        _node = new FabricNodeHost($$"""
+        _node = new NodeProcess($$"""
             akka.cluster.roles = [supervisor, site-aws-prod, capture]
             fabric.sites = [ { name = aws-prod, backend = aws, region = eu-west-1, service-url = "{{_ec2.Url}}", audit-interval = 1s } ]
             fabric.mirrors = [ { name = web-tier, site = aws-prod, sources = ["tag:Role=web", "vpc:vpc-0a1"], output = "tmt-0123456789abcdef0",
@@ -51,7 +50,7 @@ public sealed class AwsMirrorPathsAgainstFakeEc2Tests(Xunit.Abstractions.ITestOu
               source { file = "{{Traffic}}" }
               sinks = [ { type = tap, device = {{_tap}}, persistent = off } ]
             } ]
-            """);
+            """).Start();
     }
 
     public async Task DisposeAsync()
@@ -75,20 +74,8 @@ public sealed class AwsMirrorPathsAgainstFakeEc2Tests(Xunit.Abstractions.ITestOu
 
     private async Task<JsonElement> FabricJson(params string[] args) => JsonDocument.Parse(await Fabric([.. args, "--json"])).RootElement.Clone();
 
-    private async Task<JsonElement> WaitForAsync(Func<Task<JsonElement?>> probe, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (true)
-        {
-            if (await probe() is { } found)
-            {
-                return found;
-            }
-
-            Assert.True(sw.Elapsed < Wait, $"{what}: not within {Wait.TotalSeconds} s\n{_node.Output}");
-            await Task.Delay(200);
-        }
-    }
+    private Task<JsonElement> WaitForAsync(Func<Task<JsonElement?>> probe, string what) =>
+        global::Fabric.Tests.Wait.ForAsync(probe, Wait, () => $"{what}\n{_node.Output}", TimeSpan.FromMilliseconds(200));
 
     [Fact]
     public async Task Console_shows_source_session_vni_pipeline_and_tap_with_the_frames_sent_per_vni_and_a_stray_vni_as_unknown()

@@ -16,7 +16,7 @@ public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(120);
     private readonly string _database = "fm_" + Guid.NewGuid().ToString("N")[..10];
-    private readonly List<FabricNodeHost> _nodes = [];
+    private readonly List<NodeProcess> _nodes = [];
 
     private static void Psql(string sql)
     {
@@ -33,33 +33,19 @@ public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output)
         Assert.True(p.ExitCode == 0, $"psql {sql}: {err}");
     }
 
-    private static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<string> diagnostics)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(sw.Elapsed < timeout, $"{what}: not within {timeout.TotalSeconds} s\n{diagnostics()}");
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<string> diagnostics) =>
+        global::Fabric.Tests.Wait.UntilAsync(condition, timeout, () => $"{what}\n{diagnostics()}");
 
-    private static async Task<int> UpCountAsync(FabricNodeHost node) =>
+    private static async Task<int> UpCountAsync(NodeProcess node) =>
         await node.TryGetJsonAsync("cluster/members") is { } view
             ? view.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up")
             : 0;
 
     /// <summary>Waits for an OVS condition; on timeout the message carries the nodes' logs.</summary>
-    private void WaitForOvs(Func<bool> condition, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(sw.Elapsed < Wait, $"{what}: not within {Wait.TotalSeconds} s\n{ovs.Diagnostics()}\n{Logs()}");
-            Thread.Sleep(20);
-        }
-    }
+    private void WaitForOvs(Func<bool> condition, string what) =>
+        global::Fabric.Tests.Wait.Until(condition, Wait, () => $"{what}\n{ovs.Diagnostics()}\n{Logs()}", TimeSpan.FromMilliseconds(20));
 
-    private static async Task<List<string>?> HistoryAsync(FabricNodeHost node)
+    private static async Task<List<string>?> HistoryAsync(NodeProcess node)
     {
         var (code, stdout, _) = await node.FabricAsync("mirrors", "history", "cluster-mirror", "--json");
         return code == 0 ? [.. JsonDocument.Parse(stdout).RootElement.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("text").GetString()!)] : null;
@@ -72,7 +58,7 @@ public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output)
     {
         ovs.Reset();
         Psql($"CREATE DATABASE {_database}");
-        var ports = Enumerable.Range(0, 3).Select(_ => FabricNodeHost.FreePort()).ToArray();
+        var ports = Enumerable.Range(0, 3).Select(_ => NodeProcess.FreePort()).ToArray();
         var config = $$"""
             akka.cluster.roles = [supervisor, site-pve-a]
             fabric.sites = [ { name = pve-a, backend = ovs, ovsdb = "{{ovs.Endpoint}}" } ]
@@ -84,7 +70,7 @@ public sealed class MirrorClusterTests(OvsSandbox ovs, ITestOutputHelper output)
 
         foreach (var port in ports)
         {
-            _nodes.Add(new FabricNodeHost(config, port));
+            _nodes.Add(new NodeProcess(config, managementPort: port).Start());
         }
 
         foreach (var node in _nodes)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Fabric.Actors.Tests.Mirrors.Sandbox;
 using Xunit;
@@ -14,7 +13,7 @@ public sealed class MirrorConsoleTests : IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
     private readonly OvsSandbox _ovs;
-    private readonly FabricNodeHost _node;
+    private readonly NodeProcess _node;
     private readonly VmTraffic _vms;
 
     public MirrorConsoleTests(OvsSandbox ovs)
@@ -22,11 +21,11 @@ public sealed class MirrorConsoleTests : IDisposable
         _ovs = ovs;
         _ovs.Reset();
         _vms = new VmTraffic(ovs);
-        _node = new FabricNodeHost($$"""
+        _node = new NodeProcess($$"""
             akka.cluster.roles = [supervisor, site-pve-a]
             fabric.sites = [ { name = pve-a, backend = ovs, ovsdb = "{{ovs.Endpoint}}" } ]
             fabric.mirror-agent.report-interval = 500ms
-            """);
+            """).Start();
     }
 
     private async Task<JsonElement> JsonAsync(params string[] args)
@@ -36,15 +35,8 @@ public sealed class MirrorConsoleTests : IDisposable
         return JsonDocument.Parse(stdout).RootElement.Clone();
     }
 
-    private async Task WaitForAsync(Func<Task<bool>> condition, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(sw.Elapsed < Wait, $"{what}: not within {Wait.TotalSeconds} s\n{_node.Output}");
-            await Task.Delay(100);
-        }
-    }
+    private Task WaitForAsync(Func<Task<bool>> condition, string what) =>
+        global::Fabric.Tests.Wait.UntilAsync(condition, Wait, () => $"{what}\n{_node.Output}");
 
     [Fact]
     public async Task Seed_mirror_from_the_console_survives_a_proxmox_vm_restart()

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Fabric.Actors.Tests.Mirrors.Fakes;
 using Xunit;
@@ -29,7 +28,7 @@ public sealed class SecretRedactionTests : IAsyncLifetime
     private readonly string _dir = Directory.CreateTempSubdirectory("fs-secret-").FullName;
     private FakeRestconfRouter _router = null!;
     private FakeProxmoxApi _proxmox = null!;
-    private FabricNodeHost _node = null!;
+    private NodeProcess _node = null!;
     private string _tokenFile = null!;
 
     public async Task InitializeAsync()
@@ -40,15 +39,15 @@ public sealed class SecretRedactionTests : IAsyncLifetime
         var secret = PrivateFile("csr-password", Password);
         var pveSecret = PrivateFile("pve-token", ProxmoxSecret);
         _tokenFile = PrivateFile("management-token", Token);
-        _node = new FabricNodeHost($$"""
+        _node = new NodeProcess($$"""
             akka.cluster.roles = [supervisor, site-csr, site-pve]
             fabric.management.token-file = "{{_tokenFile}}"
             fabric.sites = [ { name = csr, backend = iosxe, url = "{{_router.Server.Url}}", user = fabric, secret-file = "{{secret}}",
                                fingerprint = "{{_router.Server.Fingerprint}}", audit-interval = 1s }
                              { name = pve, backend = proxmox, url = "{{_proxmox.Server.Url}}", user = "fabric@pve!mirrors", secret-file = "{{pveSecret}}",
-                               fingerprint = "{{_proxmox.Server.Fingerprint}}", audit-interval = 1s, nodes { pve1 = "tcp:127.0.0.1:{{FabricNodeHost.FreePort()}}" } } ]
+                               fingerprint = "{{_proxmox.Server.Fingerprint}}", audit-interval = 1s, nodes { pve1 = "tcp:127.0.0.1:{{NodeProcess.FreePort()}}" } } ]
             fabric.mirror-agent.report-interval = 500ms
-            """);
+            """).Start();
     }
 
     public async Task DisposeAsync()
@@ -83,15 +82,8 @@ public sealed class SecretRedactionTests : IAsyncLifetime
         return stdout + stderr;
     }
 
-    private async Task WaitForAsync(Func<Task<bool>> condition, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(sw.Elapsed < Wait, $"{what}: not within {Wait.TotalSeconds} s\n{_node.Output}");
-            await Task.Delay(100);
-        }
-    }
+    private Task WaitForAsync(Func<Task<bool>> condition, string what) =>
+        global::Fabric.Tests.Wait.UntilAsync(condition, Wait, () => $"{what}\n{_node.Output}");
 
     [Fact]
     public async Task Password_never_appears_in_mirrors_show_sites_list_or_the_node_log()
@@ -173,9 +165,9 @@ public sealed class SecretRedactionTests : IAsyncLifetime
     public async Task A_database_password_refused_by_PostgreSQL_is_not_in_the_error_or_the_log()
     {
         var connection = PrivateFile("postgres", $"Host=127.0.0.1;Port=5432;Database=fph_secret;Username=fph_nobody;Password={PostgresPassword};Timeout=3");
-        using var node = new FabricNodeHost($$"""
+        using var node = new NodeProcess($$"""
             fabric.persistence { provider = postgresql, postgresql.connection-string-file = "{{connection}}", warm-up-timeout = 5s }
-            """);
+            """).Start();
 
         await WaitForAsync(() => Task.FromResult(node.HasExited), "fabric-node to give up on the database");
 

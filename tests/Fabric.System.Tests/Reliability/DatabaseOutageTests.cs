@@ -24,7 +24,7 @@ public sealed partial class DatabaseOutageTests(OvsSandbox ovs, ITestOutputHelpe
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private readonly PrivatePostgres _postgres = new();
-    private readonly List<FabricNodeHost> _nodes = [];
+    private readonly List<NodeProcess> _nodes = [];
     private readonly string _pcapRoot = Path.Combine(Path.GetTempPath(), "fps-pcap-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly global::System.Net.Sockets.UdpClient _udp = new(new IPEndPoint(IPAddress.Loopback, 0));
 
@@ -42,46 +42,32 @@ public sealed partial class DatabaseOutageTests(OvsSandbox ovs, ITestOutputHelpe
         ]
         """;
 
-    private FabricNodeHost StartNode(string tag)
+    private NodeProcess StartNode(string tag)
     {
-        var node = new FabricNodeHost(Config(tag));
+        var node = new NodeProcess(Config(tag)).Start();
         _nodes.Add(node);
         return node;
     }
 
     private string Logs() => string.Join("\n----\n", _nodes.Select(n => n.Output.Length > 8000 ? n.Output[^8000..] : n.Output)) + "\n---- postgres:\n" + _postgres.LogTail();
 
-    private async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(sw.Elapsed < timeout, $"{what}: not within {timeout.TotalSeconds} s\n{Logs()}");
-            await Task.Delay(100);
-        }
-    }
+    private Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what) =>
+        global::Fabric.Tests.Wait.UntilAsync(condition, timeout, () => $"{what}\n{Logs()}");
 
-    private void WaitForOvs(Func<bool> condition, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(sw.Elapsed < Wait, $"{what}: not within {Wait.TotalSeconds} s\n{ovs.Diagnostics()}\n{Logs()}");
-            Thread.Sleep(10);
-        }
-    }
+    private void WaitForOvs(Func<bool> condition, string what) =>
+        global::Fabric.Tests.Wait.Until(condition, Wait, () => $"{what}\n{ovs.Diagnostics()}\n{Logs()}", TimeSpan.FromMilliseconds(10));
 
-    private static async Task<JsonElement?> JsonAsync(FabricNodeHost node, params string[] args)
+    private static async Task<JsonElement?> JsonAsync(NodeProcess node, params string[] args)
     {
         var (code, stdout, _) = await node.FabricAsync([.. args, "--json"]);
         return code == 0 ? JsonDocument.Parse(stdout).RootElement.Clone() : null;
     }
 
-    private static async Task<JsonElement?> JournalAsync(FabricNodeHost node) =>
+    private static async Task<JsonElement?> JournalAsync(NodeProcess node) =>
         await JsonAsync(node, "mirrors", "list") is { } list ? list.GetProperty("journal") : null;
 
     /// <summary>The repairs of the mirror in its history (detected-at, trigger, what was missing), oldest first.</summary>
-    private static async Task<List<(DateTimeOffset At, string Trigger, string Missing)>?> RepairsAsync(FabricNodeHost node) =>
+    private static async Task<List<(DateTimeOffset At, string Trigger, string Missing)>?> RepairsAsync(NodeProcess node) =>
         await JsonAsync(node, "mirrors", "history", Mirror, "--limit", "1000") is { } history
             ? [.. history.GetProperty("entries").EnumerateArray().Where(e => e.GetProperty("kind").GetString() == "repair")
                 .Select(e => e.GetProperty("repair"))
@@ -91,7 +77,7 @@ public sealed partial class DatabaseOutageTests(OvsSandbox ovs, ITestOutputHelpe
     private static double Sample(string metrics, Regex series) =>
         series.Matches(metrics).Sum(m => double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
 
-    private static async Task<string> MetricsAsync(FabricNodeHost node)
+    private static async Task<string> MetricsAsync(NodeProcess node)
     {
         using var http = node.Http();
         return await http.GetStringAsync("metrics");

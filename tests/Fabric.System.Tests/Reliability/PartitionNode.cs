@@ -16,7 +16,7 @@ public sealed class PartitionNode : IDisposable
 {
     private readonly StringBuilder _output = new();
     private readonly string _configFile;
-    private Process? _process;
+    private CapturedProcess? _process;
 
     public PartitionNode(int index, string netns, string address, string configFile, string token)
     {
@@ -63,18 +63,13 @@ public sealed class PartitionNode : IDisposable
     public void Start()
     {
         Append($"---- start {DateTime.UtcNow:O}");
-        _process = FabricNodeLauncher.Start(_configFile, Path.GetDirectoryName(_configFile)!, Append, "ip", "netns", "exec", Netns);
+        _process = FabricNodeLauncher.Start(_configFile, Path.GetDirectoryName(_configFile)!, Append, prefix: ["ip", "netns", "exec", Netns]);
     }
 
     /// <summary>kill -9 by pid and wait for the exit.</summary>
     public void Kill()
     {
-        if (_process is { HasExited: false })
-        {
-            _process.Kill();
-            _process.WaitForExit();
-        }
-
+        _process?.Kill(entireProcessTree: false);
         _process?.Dispose();
         _process = null;
     }

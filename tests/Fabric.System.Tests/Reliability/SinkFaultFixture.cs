@@ -67,7 +67,7 @@ public sealed class SinkFaultFixture : IAsyncLifetime
     private readonly StringBuilder _output = new();
     private bool _mounted;
     private bool _unreachableRoute;
-    private Process? _node;
+    private CapturedProcess? _node;
 
     public SinkFaultFixture()
     {
@@ -267,13 +267,7 @@ public sealed class SinkFaultFixture : IAsyncLifetime
     {
         if (_node is not null)
         {
-            if (!_node.HasExited)
-            {
-                _node.Kill();
-                await _node.WaitForExitAsync();
-            }
-
-            _node.Dispose();
+            _node.Dispose(); // kills it if it still runs, then waits for its last output line
             _node = null;
         }
 
@@ -427,20 +421,9 @@ public sealed class SinkFaultFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>Polls every 100 ms until <paramref name="condition"/> holds.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-            {
-                throw new TimeoutException($"not within {timeout}: {what()}");
-            }
-
-            await Task.Delay(100);
-        }
-    }
+    /// <summary><see cref="Wait.UntilAsync"/> every 100 ms.</summary>
+    public static Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what) =>
+        Wait.UntilAsync(condition, timeout, what, TimeSpan.FromMilliseconds(100));
 
     private void Append(string? line)
     {
@@ -472,73 +455,36 @@ public sealed class SinkFaultCollection : ICollectionFixture<SinkFaultFixture>
 /// <summary>A helper process (python in a namespace) killed by its pid when disposed.</summary>
 public sealed class BackgroundProcess : IDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
+    private readonly CapturedProcess _process;
 
     public BackgroundProcess(string file, IEnumerable<string> arguments, bool stdin = false)
     {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin };
+        var info = new ProcessStartInfo(file) { RedirectStandardInput = stdin };
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
         }
 
-        _process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = CapturedProcess.Start(info);
     }
 
     public bool Exited => _process.HasExited;
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _process.Output;
 
     /// <summary>Closes its standard input and waits for it to exit; returns what it printed.</summary>
     public string Finish()
     {
-        _process.StandardInput.Close();
-        if (!_process.WaitForExit(20_000))
+        _process.Process.StandardInput.Close();
+        if (!_process.WaitForExit(TimeSpan.FromSeconds(20)))
         {
             _process.Kill();
         }
 
-        _process.WaitForExit();
         return Output;
     }
 
-    public void Dispose()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-            _process.WaitForExit(10_000);
-        }
-
-        _process.Dispose();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.Append(line).Append('\n');
-        }
-    }
+    public void Dispose() => _process.Dispose(); // kills it if it still runs, then waits for its last line
 }
 
 /// <summary>The parts of a pipeline's stats document the tests read.</summary>

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using Xunit;
 
 namespace Fabric.System.Tests.Reliability;
@@ -48,40 +47,25 @@ public sealed class SoakTests : IDisposable
 
     private (int Exit, string Output) RunSoak(int minutes, TimeSpan timeout)
     {
-        var start = new ProcessStartInfo("bash")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = TestPaths.RepoRoot,
-        };
+        var start = new ProcessStartInfo("bash") { WorkingDirectory = TestPaths.RepoRoot };
         start.ArgumentList.Add("bench/soak.sh");
         start.ArgumentList.Add(minutes.ToString(CultureInfo.InvariantCulture));
         start.Environment["SOAK_OUT"] = _out;
         start.Environment["FABRIC_NODE_DIR"] = AppContext.BaseDirectory; // the fabric-node built next to this assembly
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start bash");
-        var output = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        using var process = CapturedProcess.Start(start);
         if (!process.WaitForExit(timeout))
         {
             // SIGTERM first: the script's trap removes what it created; only then the whole tree.
             Tool("kill", "-TERM", process.Id.ToString(CultureInfo.InvariantCulture));
             if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
             {
-                process.Kill(entireProcessTree: true);
+                process.Kill();
             }
 
-            throw new TimeoutException($"bench/soak.sh {minutes} did not finish within {timeout}:\n{output}");
+            throw new TimeoutException($"bench/soak.sh {minutes} did not finish within {timeout}:\n{process.Output}");
         }
 
-        process.WaitForExit();
-        lock (output)
-        {
-            return (process.ExitCode, output.ToString());
-        }
+        return (process.ExitCode, process.Output);
     }
 
     private static string Tool(string program, params string[] arguments)

@@ -19,8 +19,8 @@ public sealed class OvsSandbox : IDisposable
     public static readonly string[] ProxmoxTaps = ["tap101i1", "tap101i6", "tap103i1"];
     private readonly HashSet<string> _links = new(StringComparer.Ordinal);
     private readonly string _suffix = Guid.NewGuid().ToString("N")[..6];
-    private Process? _ovsdb;
-    private Process? _vswitchd;
+    private CapturedProcess? _ovsdb;
+    private CapturedProcess? _vswitchd;
     private bool _dummyDatapath;
 
     public OvsSandbox()
@@ -57,7 +57,7 @@ public sealed class OvsSandbox : IDisposable
         OtherVmTap = "fm" + _suffix + "v";
         try
         {
-            Run("ovsdb-tool", "create", DatabasePath, "/usr/share/openvswitch/vswitch.ovsschema");
+            Run("ovsdb-tool", "create", DatabasePath, OvsLauncher.Schema);
             StartOvsdb();
             Vsctl("--no-wait", "init");
             var netdevExisted = LinkExists("ovs-netdev");
@@ -213,80 +213,25 @@ public sealed class OvsSandbox : IDisposable
     /// <summary>Starts ovsdb-server on the existing database and waits until its socket accepts.</summary>
     public void StartOvsdb()
     {
-        _ovsdb = Start("ovsdb-server", DatabasePath, $"--remote=punix:{SocketPath}", $"--pidfile={Path.Combine(Directory, "ovsdb-server.pid")}",
-            $"--unixctl={Path.Combine(Directory, "ovsdb-server.ctl")}", $"--log-file={Path.Combine(Directory, "ovsdb-server.log")}");
-        WaitFor(() => File.Exists(SocketPath) && CanConnect(), TimeSpan.FromSeconds(10), "ovsdb-server socket " + SocketPath);
+        _ovsdb = OvsLauncher.StartOvsdbServer(Directory, DatabasePath, [$"--remote=punix:{SocketPath}"], () => OvsLauncher.AcceptsUnix(SocketPath), "ovsdb-server socket " + SocketPath);
     }
 
-    private void StartVswitchd()
+    private void StartVswitchd() =>
+        _vswitchd = _dummyDatapath ? OvsLauncher.StartVswitchd(Directory, SocketPath, "--enable-dummy") : OvsLauncher.StartVswitchd(Directory, SocketPath);
+
+    /// <summary>kill -9 by pid, then waits for the exit and its last output line.</summary>
+    private static void Kill(ref CapturedProcess? process)
     {
-        string[] args = [$"unix:{SocketPath}", "--disable-system", $"--pidfile={Path.Combine(Directory, "ovs-vswitchd.pid")}",
-            $"--unixctl={Path.Combine(Directory, "ovs-vswitchd.ctl")}", $"--log-file={Path.Combine(Directory, "ovs-vswitchd.log")}", "-vconsole:off"];
-        _vswitchd = Start("ovs-vswitchd", _dummyDatapath ? [.. args, "--enable-dummy"] : args);
-    }
-
-    private Process Start(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        foreach (var name in new[] { "OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR" })
-        {
-            psi.Environment[name] = Directory;
-        }
-
-        var p = Process.Start(psi) ?? throw new InvalidOperationException(file + " did not start");
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
-
-    private static void Kill(ref Process? process)
-    {
-        if (process is { HasExited: false })
-        {
-            process.Kill();
-            process.WaitForExit();
-        }
-
+        process?.Kill(entireProcessTree: false);
         process?.Dispose();
         process = null;
     }
 
-    private bool CanConnect()
-    {
-        try
-        {
-            using var s = new global::System.Net.Sockets.Socket(global::System.Net.Sockets.AddressFamily.Unix, global::System.Net.Sockets.SocketType.Stream, global::System.Net.Sockets.ProtocolType.Unspecified);
-            s.Connect(new global::System.Net.Sockets.UnixDomainSocketEndPoint(SocketPath));
-            return true;
-        }
-        catch (global::System.Net.Sockets.SocketException)
-        {
-            return false;
-        }
-    }
-
     public static bool LinkExists(string name) => global::System.IO.Directory.Exists("/sys/class/net/" + name);
 
-    public static void WaitFor(Func<bool> condition, TimeSpan timeout, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.Elapsed > timeout)
-            {
-                throw new TimeoutException($"{what}: not ready after {timeout.TotalSeconds} s");
-            }
-
-            Thread.Sleep(10);
-        }
-    }
+    /// <summary><see cref="Wait.Until"/> every 10 ms.</summary>
+    public static void WaitFor(Func<bool> condition, TimeSpan timeout, string what) =>
+        Wait.Until(condition, timeout, () => what, TimeSpan.FromMilliseconds(10));
 
     public static string Run(string file, params string[] args)
     {

@@ -2,11 +2,11 @@ namespace Fabric.Tests;
 
 /// <summary>
 /// Where the repository and the shared corpus of real captures are, for every test project
-/// (this file is compiled into each of them by tests/Directory.Build.props). The corpus ships with
+/// (tests/Fabric.TestSupport, referenced by each of them from tests/Directory.Build.props). The corpus ships with
 /// the repository in tests/corpus (INDEX.tsv, the captures and their licences); FABRIC_CORPUS
 /// overrides. Corpus files are read in place, never copied.
 /// </summary>
-internal static class TestPaths
+public static class TestPaths
 {
     private static readonly Lazy<string> s_repoRoot = new(FindRepoRoot);
     private static readonly Lazy<string> s_corpusRoot = new(FindCorpusRoot);

@@ -6,17 +6,19 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 
-namespace Fabric.Node.Tests.Infrastructure;
+namespace Fabric.Tests;
 
 /// <summary>
 /// One real <c>fabric-node</c> process on loopback: its own free ports, a temporary directory
-/// for its config and data. Dispose kills it (by pid) and deletes the directory.
+/// for its config and data, and the <c>fabric</c> console pointed at it. Started by
+/// <see cref="FabricNodeLauncher"/> (its output captured by <see cref="CapturedProcess"/>); can be
+/// stopped and started again on the same directory. Dispose kills it (by pid) and deletes the directory.
 /// </summary>
 public sealed class NodeProcess : IDisposable
 {
     private readonly StringBuilder _output = new();
     private readonly string _extraConfig;
-    private Process? _process;
+    private CapturedProcess? _process;
 
     public NodeProcess(string extraConfig = "", int? managementPort = null, int? remotePort = null, string? directory = null)
     {
@@ -84,32 +86,8 @@ public sealed class NodeProcess : IDisposable
             throw new InvalidOperationException("already running");
         }
 
-        var info = new ProcessStartInfo(Executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Directory,
-        };
-        info.ArgumentList.Add("--config");
-        info.ArgumentList.Add(ConfigFile);
-        foreach (var (name, value) in Environment)
-        {
-            info.Environment[name] = value;
-        }
-
-        foreach (var arg in extraArgs)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
         _process?.Dispose();
-        _process = new Process { StartInfo = info };
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.Start();
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = FabricNodeLauncher.Start(ConfigFile, Directory, Append, extraArgs: extraArgs, environment: Environment);
         return this;
     }
 
@@ -147,8 +125,12 @@ public sealed class NodeProcess : IDisposable
     /// <summary>Sends SIGTERM (what systemd and Kubernetes send).</summary>
     public void Terminate() => Signal(15);
 
-    /// <summary>Sends SIGKILL (kill -9): no goodbye to the cluster.</summary>
-    public void KillHard() => Signal(9);
+    /// <summary>Sends SIGKILL (kill -9): no goodbye to the cluster; returns once it has exited and its last line is read.</summary>
+    public void KillHard()
+    {
+        Signal(9);
+        _process!.WaitForExit(TimeSpan.FromSeconds(30));
+    }
 
     /// <summary>Waits for the process to exit; returns false on timeout.</summary>
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
@@ -158,16 +140,7 @@ public sealed class NodeProcess : IDisposable
             return true;
         }
 
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
+        return await _process.WaitForExitAsync(timeout);
     }
 
     /// <summary>GET <paramref name="path"/> as JSON.</summary>
@@ -177,6 +150,43 @@ public sealed class NodeProcess : IDisposable
         return await http.GetFromJsonAsync<JsonElement>(path);
     }
 
+    /// <summary>GET <paramref name="path"/> as JSON; null when the node does not answer (yet).</summary>
+    public async Task<JsonElement?> TryGetJsonAsync(string path)
+    {
+        try
+        {
+            using var http = Http();
+            var text = await http.GetStringAsync(path);
+            return JsonDocument.Parse(text).RootElement.Clone();
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+        catch (TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Runs <c>fabric --node URL ARGS</c> (the console next to the test assembly) to its exit.</summary>
+    public async Task<(int Code, string Stdout, string Stderr)> FabricAsync(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fabric")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("--node");
+        psi.ArgumentList.Add(BaseUri.ToString());
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
     /// <summary>An HTTP client for this node's management API.</summary>
     public HttpClient Http() => new() { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(5) };
 
@@ -184,31 +194,14 @@ public sealed class NodeProcess : IDisposable
     public async Task WaitUntilAsync(Func<NodeProcess, Task<bool>> condition, TimeSpan timeout, string what)
     {
         ArgumentNullException.ThrowIfNull(condition);
-        var deadline = DateTime.UtcNow + timeout;
-        Exception? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (HasExited)
-            {
-                throw new InvalidOperationException($"fabric-node exited (code {_process?.ExitCode}) while waiting for {what}. Output:\n{Output}");
-            }
-
-            try
-            {
-                if (await condition(this))
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException or InvalidOperationException)
-            {
-                last = e;
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"timed out after {timeout} waiting for {what} on {BaseUri} (last error: {last?.Message}). Output:\n{Tail(Output)}");
+        await Wait.UntilAsync(
+            () => HasExited
+                ? throw new NodeExitedException($"fabric-node exited (code {_process?.ExitCode}) while waiting for {what}. Output:\n{Output}")
+                : condition(this),
+            timeout,
+            () => $"{what} on {BaseUri}. Output:\n{Tail(Output)}",
+            TimeSpan.FromMilliseconds(200),
+            e => e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException or InvalidOperationException and not NodeExitedException);
     }
 
     /// <summary>The number of members with status Up in this node's view.</summary>
@@ -251,13 +244,7 @@ public sealed class NodeProcess : IDisposable
 
     public void Dispose()
     {
-        if (_process is { HasExited: false })
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit(5000);
-        }
-
-        _process?.Dispose();
+        _process?.Dispose(); // kills it if it still runs, then waits for its last output line
         if (OwnsDirectory)
         {
             try
@@ -291,6 +278,9 @@ public sealed class NodeProcess : IDisposable
             _output.AppendLine(line);
         }
     }
+
+    /// <summary>The node died while a wait was on: not a reason to poll on.</summary>
+    private sealed class NodeExitedException(string message) : InvalidOperationException(message);
 
     private static string Tail(string text) => text.Length > 6000 ? text[^6000..] : text;
 

@@ -5,9 +5,9 @@ namespace Fabric.Tests;
 
 /// <summary>
 /// Runs an installed program (tshark, tcpdump, the built `fabric`, ...) to its exit and returns its output;
-/// shared by every test project (compiled in by tests/Directory.Build.props).
+/// shared by every test project (tests/Fabric.TestSupport).
 /// </summary>
-internal static partial class ExternalTool
+public static partial class ExternalTool
 {
     /// <summary>
     /// Packets tcpdump reads from a file: `tcpdump -n -# -r FILE` numbers the first line of each
@@ -53,7 +53,7 @@ internal static partial class ExternalTool
     }
 }
 
-internal sealed record ToolResult(int ExitCode, string Stdout, string Stderr)
+public sealed record ToolResult(int ExitCode, string Stdout, string Stderr)
 {
     public string[] Lines => Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 }
