@@ -40,8 +40,9 @@ if command -v pg_ctlcluster >/dev/null; then
     pg_isready -q -h 127.0.0.1 -p 5432 && break
     sleep 1
   done
-  su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='fabric'\"" | grep -q 1 ||
-    su postgres -c "psql -qc \"CREATE ROLE fabric LOGIN PASSWORD 'fabric' CREATEDB\""
+  # From /: postgres may not enter the directory this runs in (a clone under /root or a temp dir).
+  (cd / && { su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='fabric'\"" | grep -q 1 ||
+    su postgres -c "psql -qc \"CREATE ROLE fabric LOGIN PASSWORD 'fabric' CREATEDB\""; })
 fi
 
 # Local .NET tools: PowerShell (cluster.ps1) and SharpFuzz (fuzzing).
