@@ -13,7 +13,7 @@ namespace Fabric.Actors.Mirrors;
 /// acknowledging each with its sequence number, and saves a snapshot every
 /// <c>snapshot-every</c> events. Akka.Persistence stops a persistent actor whose write or recovery
 /// failed; it tells the supervisor why first, and the supervisor starts a new one after a backoff
-/// (the events not acknowledged stay with the supervisor and are sent again).
+/// (the events not acknowledged stay in the supervisor's <see cref="JournalOutbox"/> and are sent again).
 /// </summary>
 internal sealed class MirrorJournal : ReceivePersistentActor
 {

@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using Fabric.Actors.Persistence;
-using Fabric.Protocols;
 
 namespace Fabric.Actors.Mirrors;
 
@@ -47,10 +46,9 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly MirrorSettings _settings;
     private readonly Func<IUntypedActorContext, string, IActorRef> _agentFor;
-    private readonly string _persistenceId;
 
-    /// <summary>journal-min-backoff, doubled after each failure in a row, at most journal-max-backoff.</summary>
-    private readonly Backoff _journalBackoff;
+    /// <summary>The journal's side: the state (as confirmed, and with the events kept for the journal) and the journal child's life.</summary>
+    private readonly JournalOutbox _outbox;
 
     private readonly Dictionary<string, IActorRef> _agents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MirrorSessionStatus> _live = new(StringComparer.Ordinal);
@@ -59,48 +57,30 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
     /// <summary>What polled backends (aws) last reported holding for each session; not journaled.</summary>
     private readonly Dictionary<string, ImmutableArray<MirrorBackendSession>> _backendSessions = new(StringComparer.Ordinal);
 
-    /// <summary>Events not yet confirmed by the journal, oldest first.</summary>
-    private readonly LinkedList<Pending> _outbox = new();
-
-    /// <summary>Repairs reported before the state was first recovered.</summary>
-    private readonly List<MirrorRepair> _early = [];
-
-    /// <summary>The state as the journal confirmed it (null until first recovered); assignments come from it.</summary>
-    private MirrorSupervisorState? _durable;
-
-    /// <summary><see cref="_durable"/> plus the events of <see cref="_outbox"/>; queries answer from it.</summary>
-    private MirrorSupervisorState? _state;
-
-    private IActorRef? _journal;
-    private bool _journalReady;
+    /// <summary>The sessions of <c>fabric.mirrors</c> are journaled: sites are assigned from then on.</summary>
     private bool _merged;
-    private long _lastAckedSeq = -1;
-    private long _nextToken;
-    private int _restarts;
-    private long _failures;
-    private DateTimeOffset? _unavailableSince = DateTimeOffset.UtcNow;
-    private string? _problem = "reading the journal (starting)";
-    private DateTimeOffset? _lastRecoveredAt;
+
+    /// <summary>Stopping once the journal has taken the kept events (<see cref="TerminationMessage"/>).</summary>
     private bool _stopping;
 
     public MirrorSupervisor(MirrorSettings settings, Func<IUntypedActorContext, string, IActorRef> agentFor, string persistenceId)
     {
         _settings = settings;
         _agentFor = agentFor;
-        _persistenceId = persistenceId;
-        _journalBackoff = new Backoff(settings.JournalMinBackoff, settings.JournalMaxBackoff);
+        _outbox = new JournalOutbox(settings, (tailAfter, start) =>
+            Context.Watch(Context.ActorOf(MirrorJournal.Props(persistenceId, settings, Self, tailAfter), MirrorJournal.Name + "-" + start)));
 
         Receive<JournalRecovered>(HandleRecovered);
         Receive<JournalWritten>(HandleWritten);
         Receive<JournalRejected>(HandleRejected);
-        Receive<JournalFailed>(f => _problem = f.Problem);
+        Receive<JournalFailed>(f => _outbox.Failed(f.Problem));
         Receive<Terminated>(HandleTerminated);
-        Receive<RestartJournal>(_ => StartJournal());
+        Receive<RestartJournal>(_ => _outbox.Start());
 
         Receive<DefineMirrorSession>(HandleDefine);
         Receive<RemoveMirrorSession>(HandleRemove);
         Receive<ListMirrorSessions>(_ => Sender.Tell(Unrecovered() as object
-            ?? new MirrorSessionList([.. _state!.Sessions.Values.OrderBy(s => s.Name, StringComparer.Ordinal).Select(View)], JournalStatus())));
+            ?? new MirrorSessionList([.. State.Sessions.Values.OrderBy(s => s.Name, StringComparer.Ordinal).Select(View)], _outbox.Status)));
         Receive<GetMirrorSession>(m =>
         {
             if (Unrecovered() is { } unavailable)
@@ -109,7 +89,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
                 return;
             }
 
-            Sender.Tell(new MirrorSessionDetail(m.Name, _state!.Sessions.TryGetValue(m.Name, out var s) ? View(s) : null));
+            Sender.Tell(new MirrorSessionDetail(m.Name, State.Sessions.TryGetValue(m.Name, out var s) ? View(s) : null));
         });
         Receive<GetMirrorHistory>(HandleHistory);
         Receive<RepairMirrorSession>(HandleRepair);
@@ -133,6 +113,9 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>The one state of the domain: the journaled state plus the events kept for the journal (only once recovered, see <see cref="Unrecovered"/>).</summary>
+    private MirrorSupervisorState State => _outbox.State!;
+
     /// <summary>Props; <paramref name="agentFor"/> gives the actor that reaches a site's agent (a singleton proxy in a cluster).</summary>
     public static Props Props(MirrorSettings settings, Func<IUntypedActorContext, string, IActorRef> agentFor, string persistenceId = "fabric-mirror-supervisor") =>
         Akka.Actor.Props.Create(() => new MirrorSupervisor(settings, agentFor, persistenceId));
@@ -141,7 +124,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
     {
         MirrorsExtension.Get(Context.System).SupervisorStarted();
         Timers.StartPeriodicTimer("check-sites", CheckSites.Instance, _settings.ReportInterval);
-        StartJournal();
+        _outbox.Start();
         Publish();
         base.PreStart();
     }
@@ -150,136 +133,73 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
     {
         if (_outbox.Count > 0)
         {
-            _log.Warning("Mirror supervisor stopped with {0} event(s) the journal has not taken: {1}", _outbox.Count, string.Join("; ", _outbox.Select(p => p.Event)));
+            _log.Warning("Mirror supervisor stopped with {0} event(s) the journal has not taken: {1}", _outbox.Count, string.Join("; ", _outbox.Entries.Select(p => p.Event)));
         }
 
         MirrorsExtension.Get(Context.System).SupervisorStopped();
         base.PostStop();
     }
 
-    // ---- the journal ----
-
-    private void StartJournal()
-    {
-        _journalReady = false;
-        _journal = Context.ActorOf(MirrorJournal.Props(_persistenceId, _settings, Self, _lastAckedSeq), MirrorJournal.Name + "-" + (++_restarts));
-        Context.Watch(_journal);
-    }
+    // ---- the journal (its states are JournalOutbox's; here what the rest of the world sees of them) ----
 
     private void HandleTerminated(Terminated terminated)
     {
-        if (!terminated.ActorRef.Equals(_journal))
+        if (_outbox.Stopped(terminated.ActorRef) is not { } outage)
         {
             return;
         }
 
-        _journal = null;
-        _journalReady = false;
-        _failures++;
-        _unavailableSince ??= DateTimeOffset.UtcNow;
-        _problem ??= "the journal stopped";
-
         // Commands wait for their own write: refused now (the client may send them again), and taken out of the state.
-        var refused = _outbox.Where(p => p.ReplyTo is not null).ToList();
-        foreach (var p in refused)
+        foreach (var p in outage.Refused)
         {
-            _outbox.Remove(p);
-            p.ReplyTo!.Tell(new MirrorCommandResult(false, false, $"{p.Subject}: not confirmed, the supervisor's journal failed ({_problem}); nothing was changed unless `fabric mirrors show {p.Subject}` says so once the journal is back")
+            p.ReplyTo!.Tell(new MirrorCommandResult(false, false, $"{p.Subject}: not confirmed, the supervisor's journal failed ({_outbox.Problem}); nothing was changed unless `fabric mirrors show {p.Subject}` says so once the journal is back")
             {
                 JournalUnavailable = true,
             });
         }
 
-        foreach (var p in _outbox)
-        {
-            p.Sent = false;
-        }
-
-        if (refused.Count > 0)
-        {
-            Rebuild();
-        }
-
+        ForgetRemoved();
         if (_stopping)
         {
             Context.Stop(Self);
             return;
         }
 
-        var delay = _journalBackoff.Next();
-        _log.Warning("Mirror supervisor: journal unavailable ({0}); {1} event(s) kept in memory; trying again in {2:0.0} s", _problem, _outbox.Count, delay.TotalSeconds);
-        Timers.StartSingleTimer(RestartJournalTimer, RestartJournal.Instance, delay);
+        _log.Warning("Mirror supervisor: journal unavailable ({0}); {1} event(s) kept in memory; trying again in {2:0.0} s", _outbox.Problem, _outbox.Count, outage.RetryIn.TotalSeconds);
+        Timers.StartSingleTimer(RestartJournalTimer, RestartJournal.Instance, outage.RetryIn);
         Publish();
     }
 
     private void HandleRecovered(JournalRecovered recovered)
     {
-        if (!Sender.Equals(_journal))
+        if (_outbox.Recovered(Sender, recovered) is not { } recovery)
         {
             return;
         }
 
-        var first = _durable is null;
-        _durable = MirrorSupervisorState.From(recovered.State, _settings.HistoryPerSession);
-
-        // A write reported as failed may have reached the database: those events are in the tail, not written again.
-        var tail = recovered.Tail.IsDefault ? [] : recovered.Tail;
-        foreach (var (_, e) in tail)
+        ForgetRemoved();
+        if (recovery.First)
         {
-            if (_outbox.First is { } head && Equals(head.Value.Event, e))
-            {
-                _outbox.RemoveFirst();
-            }
-        }
-
-        _lastAckedSeq = recovered.LastSequenceNr;
-        _journalReady = true;
-        _journalBackoff.Reset();
-        var wasDown = _unavailableSince;
-        _unavailableSince = null;
-        _problem = null;
-        _lastRecoveredAt = DateTimeOffset.UtcNow;
-
-        if (first)
-        {
-            foreach (var repair in _early)
-            {
-                if (!_durable.Knows(repair.Id) && !_outbox.Any(p => p.Event is MirrorRepairLogged l && l.Repair.Id == repair.Id))
-                {
-                    _outbox.AddLast(new Pending(++_nextToken, new MirrorRepairLogged(repair), null, repair.Session));
-                }
-            }
-
-            _early.Clear();
-        }
-
-        Rebuild();
-        if (first)
-        {
-            _log.Info("Mirror supervisor: state recovered from the journal at sequence number {0} ({1} session(s))", recovered.LastSequenceNr, _durable.Sessions.Count);
+            _log.Info("Mirror supervisor: state recovered from the journal at sequence number {0} ({1} session(s))", recovered.LastSequenceNr, _outbox.Confirmed!.Sessions.Count);
             MergeConfiguration();
         }
         else
         {
             _log.Info("Mirror supervisor: journal available again after {0:0.0} s (sequence number {1}); writing {2} kept event(s)",
-                (DateTimeOffset.UtcNow - wasDown!.Value).TotalSeconds, recovered.LastSequenceNr, _outbox.Count);
+                recovery.DownFor.TotalSeconds, recovered.LastSequenceNr, _outbox.Count);
         }
 
-        SendPending();
+        _outbox.Flush();
         Publish();
     }
 
     private void HandleWritten(JournalWritten written)
     {
-        if (_outbox.First is not { } node || node.Value.Token != written.Token)
+        if (_outbox.Written(written) is not { } p)
         {
             return; // an answer of a journal that failed since (its events were sent again)
         }
 
-        _outbox.RemoveFirst();
-        var p = node.Value;
-        _lastAckedSeq = written.SequenceNr;
-        _durable!.Apply(p.Event, written.SequenceNr);
         switch (p.Event)
         {
             case MirrorSessionDefined d:
@@ -296,7 +216,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
         }
 
         p.ReplyTo?.Tell(new MirrorCommandResult(true, true, p.Done!));
-        if (!_merged && !_outbox.Any(o => o.Config))
+        if (!_merged && !_outbox.Entries.Any(o => o.Config))
         {
             Merged();
         }
@@ -310,7 +230,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
 
     private void HandleStop()
     {
-        if (_outbox.Count == 0 || !_journalReady)
+        if (_outbox.Count == 0 || !_outbox.Available)
         {
             Context.Stop(Self);
             return;
@@ -323,101 +243,68 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
 
     private void HandleRejected(JournalRejected rejected)
     {
-        if (_outbox.First is not { } node || node.Value.Token != rejected.Token)
+        if (_outbox.Rejected(rejected) is not { } p)
         {
             return;
         }
 
-        _outbox.RemoveFirst();
-        var p = node.Value;
         _log.Error("Mirror supervisor: the journal refused an event; it is kept in memory only and is lost at the next restart: {0} ({1})", p.Event, rejected.Problem);
         p.ReplyTo?.Tell(new MirrorCommandResult(false, false, $"{p.Subject}: the journal refused the change ({rejected.Problem})"));
-        if (p.ReplyTo is not null)
-        {
-            Rebuild();
-        }
-
+        ForgetRemoved();
         Publish();
     }
 
-    /// <summary>Queues an event: applied to the state now, written when the journal takes it.</summary>
-    private void Enqueue(Pending pending)
+    /// <summary>Keeps an event for the journal: applied to the state now, written when the journal takes it.</summary>
+    private void Enqueue(OutboxEntry entry)
     {
-        _outbox.AddLast(pending);
-        _state!.Apply(pending.Event, 0);
-        if (pending.Event is MirrorSessionRemoved r)
+        _outbox.Enqueue(entry);
+        if (entry.Event is MirrorSessionRemoved r)
         {
             _live.Remove(r.Name);
             _backendSessions.Remove(r.Name);
         }
 
-        SendPending();
         Publish();
     }
 
-    private void SendPending()
+    /// <summary>Drops the live statuses of sessions the state no longer has (a refused command taken out of it).</summary>
+    private void ForgetRemoved()
     {
-        if (!_journalReady || _journal is null)
+        if (_outbox.State is not { } state)
         {
             return;
         }
 
-        var batch = _outbox.Where(p => !p.Sent).ToList();
-        if (batch.Count == 0)
-        {
-            return;
-        }
-
-        foreach (var p in batch)
-        {
-            p.Sent = true;
-        }
-
-        _journal.Tell(new JournalWrite([.. batch.Select(p => (p.Token, p.Event))]));
-    }
-
-    /// <summary>The state again: as confirmed by the journal, plus the events still waiting for it.</summary>
-    private void Rebuild()
-    {
-        _state = MirrorSupervisorState.From(_durable!.ToSnapshot(), _settings.HistoryPerSession);
-        foreach (var p in _outbox)
-        {
-            _state.Apply(p.Event, 0);
-        }
-
-        foreach (var name in _live.Keys.Where(n => !_state.Sessions.ContainsKey(n)).ToList())
+        foreach (var name in _live.Keys.Where(n => !state.Sessions.ContainsKey(n)).ToList())
         {
             _live.Remove(name);
         }
     }
 
-    private MirrorJournalStatus JournalStatus() =>
-        new(_journalReady, _durable is not null, _unavailableSince, _problem, _outbox.Count + _early.Count, _failures, _lastRecoveredAt);
+    private void Publish() => PersistenceFailures.Get(Context.System).SetJournal(Name, _outbox.Available, _outbox.Waiting);
 
-    private void Publish() => PersistenceFailures.Get(Context.System).SetJournal(Name, _journalReady, _outbox.Count + _early.Count);
-
-    private MirrorSupervisorUnavailable? Unrecovered() => _state is null
-        ? new MirrorSupervisorUnavailable($"the mirror supervisor has not read its state from the journal yet ({_problem})", JournalStatus())
+    private MirrorSupervisorUnavailable? Unrecovered() => _outbox.State is null
+        ? new MirrorSupervisorUnavailable($"the mirror supervisor has not read its state from the journal yet ({_outbox.Problem})", _outbox.Status)
         : null;
 
     /// <summary>Why a command that changes the desired state cannot be taken now, or null.</summary>
     private MirrorCommandResult? RefuseWhileUnavailable(string subject)
     {
-        if (_state is null)
+        if (_outbox.State is null)
         {
-            return new MirrorCommandResult(false, false, $"{subject}: refused, the mirror supervisor has not read its state from the journal yet ({_problem}); nothing was changed, send it again later") { JournalUnavailable = true };
+            return new MirrorCommandResult(false, false, $"{subject}: refused, the mirror supervisor has not read its state from the journal yet ({_outbox.Problem}); nothing was changed, send it again later") { JournalUnavailable = true };
         }
 
-        return _journalReady
+        return _outbox.Available
             ? null
-            : new MirrorCommandResult(false, false, $"{subject}: refused, the supervisor's journal is unavailable since {_unavailableSince:HH:mm:ss} UTC ({_problem}); nothing was changed, the agents keep the current sessions; send it again when `fabric mirrors list` shows the journal available") { JournalUnavailable = true };
+            : new MirrorCommandResult(false, false, $"{subject}: refused, the supervisor's journal is unavailable since {_outbox.UnavailableSince:HH:mm:ss} UTC ({_outbox.Problem}); nothing was changed, the agents keep the current sessions; send it again when `fabric mirrors list` shows the journal available") { JournalUnavailable = true };
     }
 
     // ---- commands ----
 
     private void MergeConfiguration()
     {
-        var declared = _settings.Mirrors.Where(m => !_state!.Sessions.TryGetValue(m.Name, out var existing) || existing != m).ToList();
+        var declared = _settings.Mirrors.Where(m => !State.Sessions.TryGetValue(m.Name, out var existing) || existing != m).ToList();
         if (declared.Count > 0)
         {
             _log.Info("Mirror supervisor: merging {0} session(s) from fabric.mirrors", declared.Count);
@@ -425,8 +312,8 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
 
         foreach (var spec in declared)
         {
-            var oldSite = _state!.Sessions.GetValueOrDefault(spec.Name)?.Site;
-            Enqueue(new Pending(++_nextToken, new MirrorSessionDefined(spec, "config", DateTimeOffset.UtcNow), null, spec.Name) { OldSite = oldSite, Config = true });
+            var oldSite = State.Sessions.GetValueOrDefault(spec.Name)?.Site;
+            Enqueue(new OutboxEntry(new MirrorSessionDefined(spec, "config", DateTimeOffset.UtcNow), null, spec.Name) { OldSite = oldSite, Config = true });
         }
 
         if (declared.Count == 0)
@@ -443,7 +330,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
             Assign(site.Name);
         }
 
-        _log.Info("Mirror supervisor: {0} session(s) on {1} site(s)", _durable!.Sessions.Count, _settings.Sites.Length);
+        _log.Info("Mirror supervisor: {0} session(s) on {1} site(s)", _outbox.Confirmed!.Sessions.Count, _settings.Sites.Length);
     }
 
     private void HandleDefine(DefineMirrorSession command)
@@ -456,7 +343,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (_state is not null && _state.Sessions.TryGetValue(spec.Name, out var same) && same == spec)
+        if (_outbox.State is not null && State.Sessions.TryGetValue(spec.Name, out var same) && same == spec)
         {
             Sender.Tell(new MirrorCommandResult(true, false, $"mirror {spec.Name} is already defined like this"));
             return;
@@ -468,8 +355,8 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
             return;
         }
 
-        var existing = _state!.Sessions.GetValueOrDefault(spec.Name);
-        Enqueue(new Pending(++_nextToken, new MirrorSessionDefined(spec, "console", DateTimeOffset.UtcNow), Sender, spec.Name)
+        var existing = State.Sessions.GetValueOrDefault(spec.Name);
+        Enqueue(new OutboxEntry(new MirrorSessionDefined(spec, "console", DateTimeOffset.UtcNow), Sender, spec.Name)
         {
             OldSite = existing?.Site,
             Done = existing is null ? $"mirror {spec.Name} defined" : $"mirror {spec.Name} changed",
@@ -478,7 +365,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
 
     private void HandleRemove(RemoveMirrorSession command)
     {
-        if (_state is not null && !_state.Sessions.ContainsKey(command.Name))
+        if (_outbox.State is not null && !State.Sessions.ContainsKey(command.Name))
         {
             Sender.Tell(new MirrorCommandResult(true, false, $"mirror {command.Name} is not defined"));
             return;
@@ -490,8 +377,8 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
             return;
         }
 
-        var existing = _state!.Sessions[command.Name];
-        Enqueue(new Pending(++_nextToken, new MirrorSessionRemoved(command.Name, "console", DateTimeOffset.UtcNow), Sender, command.Name)
+        var existing = State.Sessions[command.Name];
+        Enqueue(new OutboxEntry(new MirrorSessionRemoved(command.Name, "console", DateTimeOffset.UtcNow), Sender, command.Name)
         {
             OldSite = existing.Site,
             Done = $"mirror {command.Name} removed",
@@ -506,8 +393,8 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
             return;
         }
 
-        var known = _state!.Sessions.ContainsKey(request.Name) || _state.History.ContainsKey(request.Name);
-        var entries = _state.History.TryGetValue(request.Name, out var list) ? list.Skip(Math.Max(0, list.Count - Math.Max(1, request.Limit))).ToImmutableArray() : [];
+        var known = State.Sessions.ContainsKey(request.Name) || State.History.ContainsKey(request.Name);
+        var entries = State.History.TryGetValue(request.Name, out var list) ? list.Skip(Math.Max(0, list.Count - Math.Max(1, request.Limit))).ToImmutableArray() : [];
         Sender.Tell(new MirrorHistory(request.Name, known, entries));
     }
 
@@ -519,7 +406,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (!_state!.Sessions.TryGetValue(request.Name, out var spec))
+        if (!State.Sessions.TryGetValue(request.Name, out var spec))
         {
             Sender.Tell(new RepairSessionResult(request.Name, false, null, null));
             return;
@@ -531,7 +418,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
     private void HandleStatus(SessionStatusChanged changed)
     {
         _lastReport[changed.Site] = DateTimeOffset.UtcNow;
-        if (_state is null || !_state.Sessions.TryGetValue(changed.Status.Name, out var spec) || spec.Site != changed.Site)
+        if (_outbox.State is null || !State.Sessions.TryGetValue(changed.Status.Name, out var spec) || spec.Site != changed.Site)
         {
             return;
         }
@@ -539,31 +426,30 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
         _live[changed.Status.Name] = changed.Status;
 
         // The audit trail keeps settled statuses; "repairing" is transient and the repair itself is journaled.
-        var previous = _state.Observed.GetValueOrDefault(changed.Status.Name);
+        var previous = State.Observed.GetValueOrDefault(changed.Status.Name);
         if (changed.Status.Health != MirrorHealth.Repairing
             && (previous is null || previous.Health != changed.Status.Health || previous.Reason != changed.Status.Reason))
         {
-            Enqueue(new Pending(++_nextToken, new MirrorSessionObserved(changed.Site, changed.Status), null, changed.Status.Name));
+            Enqueue(new OutboxEntry(new MirrorSessionObserved(changed.Site, changed.Status), null, changed.Status.Name));
         }
     }
 
     /// <summary>Journals a repair once (by its <see cref="MirrorRepair.Id"/>), whether it came alone or again in an agent's report.</summary>
     private void LogRepair(MirrorRepair repair)
     {
-        if (_state is null)
+        if (_outbox.State is null)
         {
-            if (!_early.Any(r => r.Id == repair.Id))
+            if (_outbox.KeepEarly(repair))
             {
-                _early.Add(repair);
                 Publish();
             }
 
             return;
         }
 
-        if (!_state.Knows(repair.Id))
+        if (!State.Knows(repair.Id))
         {
-            Enqueue(new Pending(++_nextToken, new MirrorRepairLogged(repair), null, repair.Session));
+            Enqueue(new OutboxEntry(new MirrorRepairLogged(repair), null, repair.Session));
         }
     }
 
@@ -578,35 +464,35 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
             }
         }
 
-        if (_state is null)
+        if (_outbox.State is null)
         {
             return;
         }
 
         var held = report.BackendSessions.IsDefault ? [] : report.BackendSessions;
-        foreach (var spec in _state.Sessions.Values.Where(s => s.Site == report.Site))
+        foreach (var spec in State.Sessions.Values.Where(s => s.Site == report.Site))
         {
             _backendSessions[spec.Name] = [.. held.Where(b => b.Rule == spec.Name)];
         }
 
         foreach (var status in report.Statuses)
         {
-            if (_state.Sessions.TryGetValue(status.Name, out var spec) && spec.Site == report.Site)
+            if (State.Sessions.TryGetValue(status.Name, out var spec) && spec.Site == report.Site)
             {
                 _live[status.Name] = status;
             }
         }
 
-        if (_merged && report.Version != _durable!.SiteVersion(report.Site))
+        if (_merged && report.Version != _outbox.Confirmed!.SiteVersion(report.Site))
         {
-            _log.Info("Mirror supervisor: agent of {0} holds version {1}, current {2}; assigning", report.Site, report.Version, _durable.SiteVersion(report.Site));
+            _log.Info("Mirror supervisor: agent of {0} holds version {1}, current {2}; assigning", report.Site, report.Version, _outbox.Confirmed.SiteVersion(report.Site));
             Assign(report.Site);
         }
     }
 
     private void HandleCheckSites()
     {
-        if (_state is null)
+        if (_outbox.State is null)
         {
             return;
         }
@@ -620,7 +506,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
             }
 
             // No agent has reported lately: the site is unreachable (its statuses are not known).
-            foreach (var spec in _state.Sessions.Values.Where(s => s.Site == site.Name))
+            foreach (var spec in State.Sessions.Values.Where(s => s.Site == site.Name))
             {
                 var reason = _lastReport.ContainsKey(site.Name)
                     ? $"site unreachable: no report from the agent of {site.Name} since {last:O}"
@@ -638,13 +524,13 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
     /// <summary>Sends a site's sessions as the journal confirmed them (never before the state was recovered and merged).</summary>
     private void Assign(string site)
     {
-        if (!_merged || _durable is null)
+        if (!_merged || _outbox.Confirmed is not { } confirmed)
         {
             return;
         }
 
-        var sessions = _durable.Sessions.Values.Where(s => s.Site == site).OrderBy(s => s.Name, StringComparer.Ordinal).ToImmutableArray();
-        Agent(site).Tell(new AssignSessions(site, _durable.SiteVersion(site), sessions));
+        var sessions = confirmed.Sessions.Values.Where(s => s.Site == site).OrderBy(s => s.Name, StringComparer.Ordinal).ToImmutableArray();
+        Agent(site).Tell(new AssignSessions(site, confirmed.SiteVersion(site), sessions));
     }
 
     private IActorRef Agent(string site)
@@ -680,37 +566,13 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
     {
         var status = _live.GetValueOrDefault(spec.Name)
             ?? new MirrorSessionStatus(spec.Name, spec.Enabled ? MirrorHealth.Unknown : MirrorHealth.Disabled, spec.Enabled ? "no report from the site's agent yet" : null, DateTimeOffset.UtcNow, 0, null);
-        var last = _state!.History.TryGetValue(spec.Name, out var list) ? list.LastOrDefault(e => e.Repair is not null)?.Repair : null;
-        return new MirrorSessionView(spec, status, _state.RepairCounts.GetValueOrDefault(spec.Name), last, _backendSessions.GetValueOrDefault(spec.Name, []));
+        var last = State.History.TryGetValue(spec.Name, out var list) ? list.LastOrDefault(e => e.Repair is not null)?.Repair : null;
+        return new MirrorSessionView(spec, status, State.RepairCounts.GetValueOrDefault(spec.Name), last, _backendSessions.GetValueOrDefault(spec.Name, []));
     }
 
     internal static string Describe(MirrorSessionSpec s) =>
         $"site={s.Site} backend={s.Backend.ToString().ToLowerInvariant()}{(s.Bridge.Length > 0 ? " bridge=" + s.Bridge : "")} sources=[{string.Join(", ", s.Sources)}] direction={s.Direction.ToString().ToLowerInvariant()} output={s.Output}{(s.SnapLength is { } n ? " snaplen=" + n : "")}{(s.Options is { } o ? " " + o.Describe() : "")}{(s.Enabled ? "" : " disabled")}";
 
-    /// <summary>An event waiting for the journal; <see cref="ReplyTo"/> is set for a console command (answered once written).</summary>
-    private sealed class Pending(long token, object @event, IActorRef? replyTo, string subject)
-    {
-        public long Token { get; } = token;
-
-        public object Event { get; } = @event;
-
-        public IActorRef? ReplyTo { get; } = replyTo;
-
-        /// <summary>The session the event is about.</summary>
-        public string Subject { get; } = subject;
-
-        /// <summary>Definition or removal: the site the session was on before (assigned again once written).</summary>
-        public string? OldSite { get; init; }
-
-        /// <summary>The answer once written.</summary>
-        public string? Done { get; init; }
-
-        /// <summary>A definition merged from <c>fabric.mirrors</c> at start (kept and written again after a journal failure).</summary>
-        public bool Config { get; init; }
-
-        /// <summary>Sent to the current journal actor.</summary>
-        public bool Sent { get; set; }
-    }
 
     private sealed class StopGracefully
     {

@@ -6,8 +6,8 @@ namespace Fabric.Actors.Mirrors;
 /// What the supervisor's journal events add up to: the sessions, each site's assignment version,
 /// repair counts, the recent history per session, the last settled status per session and the
 /// ids of the most recently journaled repairs. Built by <see cref="MirrorJournal"/> from the
-/// journal (snapshot + events) and kept by <see cref="MirrorSupervisor"/> twice: as confirmed by
-/// the journal, and with the events still waiting for it. Not thread-safe; owned by one actor.
+/// journal (snapshot + events) and kept by the supervisor's <see cref="JournalOutbox"/> twice: as
+/// confirmed by the journal, and with the events still waiting for it. Not thread-safe; owned by one actor.
 /// </summary>
 internal sealed class MirrorSupervisorState
 {
