@@ -15,12 +15,23 @@ if [[ $EUID -ne 0 ]]; then
   exit 2
 fi
 
-bash scripts/prereqs.sh || { echo "test.sh: installing prerequisites failed" >&2; exit 1; }
-
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 export FABRIC_TEST_PG="Host=127.0.0.1;Port=5432;Username=fabric;Password=fabric"
 
-echo "== build"
+# Each step's wall time, printed with the summary (what dominates a run).
+timings=()
+step_name="" step_start=$SECONDS
+step() {
+  [[ -n $step_name ]] && timings+=("$step_name $((SECONDS - step_start)) s")
+  step_name=$1 step_start=$SECONDS
+  [[ -n $1 ]] && echo "== $1"
+  return 0
+}
+
+step "prereqs"
+bash scripts/prereqs.sh || { echo "test.sh: installing prerequisites failed" >&2; exit 1; }
+step "build"
+
 dotnet build Fabric.sln -c Release -nologo -v quiet -clp:ErrorsOnly || { echo "test.sh: build failed" >&2; exit 1; }
 
 results=$(mktemp -d)
@@ -29,7 +40,7 @@ failed_projects=()
 # they share 2 cores and must not starve each other.
 projects=${FABRIC_TEST_PROJECTS-Fabric.Protocols.Tests Fabric.Actors.Tests Fabric.Console.Tests Fabric.Node.Tests Fabric.System.Tests}
 for project in $projects; do
-  echo "== $project"
+  step "$project"
   if ! dotnet test "tests/$project" -c Release --no-build -nologo \
         --logger "trx;LogFileName=$project.trx" --results-directory "$results" \
         --logger "console;verbosity=minimal"; then
@@ -42,7 +53,7 @@ done
 # corpus on every capture) and the fuzz seeds (built from the corpus).
 clone_rc=0
 if [[ ${FABRIC_TEST_FRESH_CLONE:-1} != 0 ]]; then
-  echo "== fresh clone (HEAD, into an empty directory)"
+  step "fresh clone (HEAD, into an empty directory)"
   clone_parent=$(mktemp -d /tmp/fabric-clone.XXXXXX)
   clone_dir=$clone_parent/fabric
   if [[ -n "$(git status --porcelain 2>/dev/null)" ]]; then
@@ -66,7 +77,7 @@ fi
 
 fuzz_rc=0
 if [[ -x tests/Fabric.Fuzz/run-fuzz.sh ]]; then
-  echo "== fuzz (brief; docs/fuzzing.md says how to run it for hours)"
+  step "fuzz (brief; docs/fuzzing.md says how to run it for hours)"
   tests/Fabric.Fuzz/run-fuzz.sh all "${FABRIC_FUZZ_SECONDS:-60}" || fuzz_rc=$?
 fi
 
@@ -86,6 +97,9 @@ PY
 )
 rm -rf "$results"
 
+step ""
+printf -v joined '%s; ' "${timings[@]}"
+echo "Steps (wall time): ${joined%; }"
 echo "Tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 if ((${#failed_projects[@]})); then
   echo "test.sh: failing projects: ${failed_projects[*]}" >&2

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Akka.Event;
 using Fabric.Actors.DataPlane;
+using Fabric.Protocols;
 using Fabric.Protocols.Pcap;
 using SharpPcap;
 using SharpPcap.LibPcap;
@@ -82,7 +83,7 @@ internal sealed unsafe class CaptureLoop
     {
         int tid = _settings.Cpu is int cpu ? CpuAffinity.PinCurrentThread(cpu) : Native.Libc.gettid();
         _status.Started(tid);
-        var backoff = TimeSpan.FromMilliseconds(50);
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(50), _settings.MaxBackoff);
         bool reportedMissing = false;
         while (!_stop.IsSet)
         {
@@ -107,8 +108,7 @@ internal sealed unsafe class CaptureLoop
                     reportedMissing = true;
                 }
 
-                _stop.Wait(backoff);
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _settings.MaxBackoff.Ticks));
+                _stop.Wait(backoff.Next());
                 continue;
             }
 
@@ -118,7 +118,7 @@ internal sealed unsafe class CaptureLoop
                 reportedMissing = false;
             }
 
-            backoff = TimeSpan.FromMilliseconds(50);
+            backoff.Reset();
             _received = _dropped = _interfaceDropped = default; // libpcap counts each handle from zero
             _status.Opened();
             string? failure = file is not null ? ReadFile(file) : ReadLive(device!);

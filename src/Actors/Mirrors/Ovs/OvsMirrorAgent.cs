@@ -124,14 +124,6 @@ public sealed class OvsMirrorAgent : MirrorAgent
         }
 
         _replica.Apply(update.Update);
-        foreach (var (name, awaiting) in _awaitingInsert.ToArray())
-        {
-            if (_replica.Table("Mirror").ContainsKey(awaiting.Uuid) || Stopwatch.GetTimestamp() > awaiting.Deadline)
-            {
-                _awaitingInsert.Remove(name);
-            }
-        }
-
         Reconcile("event", update.ReceivedAt, update.Timestamp);
     }
 
@@ -175,9 +167,11 @@ public sealed class OvsMirrorAgent : MirrorAgent
             return;
         }
 
+        // An insert is no longer awaited once its row is in the replica, or past its deadline.
+        var mirrors = _replica.Table("Mirror");
         foreach (var (name, awaiting) in _awaitingInsert.ToArray())
         {
-            if (Stopwatch.GetTimestamp() > awaiting.Deadline)
+            if (mirrors.ContainsKey(awaiting.Uuid) || Stopwatch.GetTimestamp() > awaiting.Deadline)
             {
                 _awaitingInsert.Remove(name);
             }
