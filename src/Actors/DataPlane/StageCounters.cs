@@ -33,16 +33,7 @@ public sealed class StageCounters
     /// <summary>Names of the stage's event counters, in index order.</summary>
     public ImmutableArray<string> Events { get; }
 
-    public int EventIndex(string name)
-    {
-        int index = Events.IndexOf(name);
-        if (index < 0)
-        {
-            throw new ArgumentException($"Stage {Stage} has no event counter '{name}'.", nameof(name));
-        }
-
-        return index;
-    }
+    public int EventIndex(string name) => IndexOf(Events, name, "event counter", nameof(name));
 
     public void AddEvent(int index, long count)
     {
@@ -58,15 +49,12 @@ public sealed class StageCounters
     /// <summary>Drop reasons of this stage, in index order.</summary>
     public ImmutableArray<string> Reasons { get; }
 
-    public int ReasonIndex(string reason)
-    {
-        int index = Reasons.IndexOf(reason);
-        if (index < 0)
-        {
-            throw new ArgumentException($"Stage {Stage} has no drop reason '{reason}'.", nameof(reason));
-        }
+    public int ReasonIndex(string reason) => IndexOf(Reasons, reason, "drop reason", nameof(reason));
 
-        return index;
+    private int IndexOf(ImmutableArray<string> names, string name, string what, string parameter)
+    {
+        int index = names.IndexOf(name);
+        return index >= 0 ? index : throw new ArgumentException($"Stage {Stage} has no {what} '{name}'.", parameter);
     }
 
     public void AddIn(long packets, long bytes)
