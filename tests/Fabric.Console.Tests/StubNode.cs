@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Fabric.Console.Tests;
@@ -30,12 +29,7 @@ internal sealed class StubNode : IDisposable
 
     public List<(string Method, string Path, string? Authorization, string Body)> Requests { get; } = [];
 
-    public static int FreePort()
-    {
-        using var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        return ((IPEndPoint)socket.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Ports.Free();
 
     public void Dispose()
     {

@@ -220,12 +220,7 @@ public sealed class NodeProcess : IDisposable
     }, timeout, "/ready");
 
     /// <summary>A TCP port the OS says is free now.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Ports.Free();
 
     /// <summary>True when nothing listens on 127.0.0.1:<paramref name="port"/>.</summary>
     public static bool IsPortFree(int port)

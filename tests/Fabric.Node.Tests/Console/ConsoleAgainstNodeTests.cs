@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Fabric.Node.Tests.Infrastructure;
 using Xunit;
@@ -45,12 +43,7 @@ public sealed class ConsoleAgainstNodeTests(TokenNodeFixture fixture) : IClassFi
     [Fact]
     public async Task A_node_that_is_not_there_gives_one_line_and_a_non_zero_exit()
     {
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
+        int port = Ports.Free();
 
         var (exit, stdout, stderr) = await ConsoleProcess.RunAsync(null, "cluster", "members", "--node", $"http://127.0.0.1:{port}");
 

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Fabric.Protocols.Ovsdb;
 using Xunit;
 
@@ -30,11 +28,7 @@ public sealed class OvsdbTlsTests : IDisposable
         }
 
         OvsdbServerFixture.Run("ovsdb-tool", $"create {_dir}/conf.db {OvsLauncher.Schema}");
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            _port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
+        _port = Ports.Free();
 
         _server = OvsLauncher.StartOvsdbServer(
             _dir,

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Fabric.System.Tests.Deploy;
 
@@ -45,13 +43,8 @@ public static class Run
     public static Result Process(string program, params string[] arguments) =>
         Process(program, TimeSpan.FromMinutes(2), arguments);
 
-    /// <summary>A TCP port the OS says is free now.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A TCP port that is free now and not given out before (<see cref="Ports.Free"/>).</summary>
+    public static int FreePort() => Ports.Free();
 
     /// <summary>
     /// <see cref="Wait.UntilAsync"/> every 200 ms, polling on through HTTP errors, time-outs and cut connections
