@@ -320,6 +320,18 @@ public sealed class StreamSinkActor : BatchStageActor
 
         private void Lost(string why)
         {
+            // Reset, not a graceful close: the old connection must not go on delivering after the new one started.
+            try
+            {
+                _socket?.LingerState = new LingerOption(true, 0);
+            }
+            catch (SocketException)
+            {
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+
             Close();
             _counters.AddEvent(_disconnects, 1);
             Failing(why);
