@@ -208,7 +208,7 @@ public readonly ref struct StreamFrames
     public int Count { get; }
 
     /// <summary>True when exactly <paramref name="count"/> frames fill <paramref name="raw"/>, each with a captured
-    /// length of at most 262,144 bytes and no more than its original length.</summary>
+    /// length of at most 262,144 bytes and no more than its original length, which is below 2^31.</summary>
     internal static StreamDecodeStatus Check(ReadOnlySpan<byte> raw, int count)
     {
         int at = 0;
@@ -222,7 +222,7 @@ public readonly ref struct StreamFrames
             uint original = BinaryPrimitives.ReadUInt32BigEndian(raw[(at + 8)..]);
             uint captured = BinaryPrimitives.ReadUInt32BigEndian(raw[(at + 12)..]);
             at += StreamRecordHeader.FrameHeaderLength;
-            if (captured > MaxFrameLength || captured > original || captured > (uint)(raw.Length - at))
+            if (captured > MaxFrameLength || captured > original || original > int.MaxValue || captured > (uint)(raw.Length - at))
             {
                 return StreamDecodeStatus.BadFrames;
             }

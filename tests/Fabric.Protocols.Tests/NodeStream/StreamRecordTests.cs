@@ -190,6 +190,17 @@ public sealed class StreamRecordTests
         Assert.Equal(StreamDecodeStatus.BadFrames, decoder.Decode(header, record.AsSpan(StreamRecordHeader.Length), out _));
     }
 
+    /// <summary>Found by the stream fuzz target (tests/Fabric.Fuzz/regressions/stream): an original length of 2^31 or more.</summary>
+    [Fact]
+    public void An_original_length_of_2_31_is_bad_frames()
+    {
+        var record = Encode(StreamCompression.None, [(new byte[100], 100, 1L)]);
+        BinaryPrimitives.WriteUInt32BigEndian(record.AsSpan(StreamRecordHeader.Length + 8), 0x8000_0000u);
+        Assert.Equal(StreamDecodeStatus.Ok, StreamRecordHeader.TryRead(record, out var header));
+        using var decoder = new StreamRecordDecoder(16 << 20);
+        Assert.Equal(StreamDecodeStatus.BadFrames, decoder.Decode(header, record.AsSpan(StreamRecordHeader.Length), out _));
+    }
+
     [Fact]
     public void Incompressible_frames_go_uncompressed()
     {
