@@ -203,7 +203,7 @@ internal sealed class TopModel
     private Table Pipelines()
     {
         var table = new Table().Title("pipelines").Expand()
-            .AddColumns("pipeline", "state", "captured/s", "bits/s", "delivered/s", "drops/s", "not delivered, by reason (total)", "packets/s history", "drops/s history");
+            .AddColumns("pipeline", "state", "captured/s", "bits/s", "delivered/s", "drops/s", "by reason (total)", "packets/s history", "drops/s history");
         if (_sample?.Pipelines is not { } stats)
         {
             table.AddRow(Markup.Escape(_sample?.PipelinesProblem ?? "no pipelines"), "", "", "", "", "", "", "", "");
