@@ -126,11 +126,13 @@ public sealed class StreamFixture : IDisposable
 
     public string Key(string name) => Path.Combine(Directory, name + ".key");
 
-    /// <summary>The sender sends <paramref name="count"/> UDP datagrams through its VXLAN device (sizes 64, 512, 1300).</summary>
-    public void SendInner(int count, int first = 0)
+    /// <summary>The sender sends <paramref name="count"/> UDP datagrams through its VXLAN device (sizes 64, 512, 1300).
+    /// With <paramref name="random"/>, 1,300 random bytes each (incompressible: LZ4 cannot make them small).</summary>
+    public void SendInner(int count, int first = 0, bool random = false)
     {
-        string script = "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);sizes=[64,512,1300];"
-            + $"[s.sendto(bytes([i % 256]) * sizes[i % 3], ('{InnerPeer}', 5000 + i % 1000)) for i in range({first}, {first + count})]";
+        string payload = random ? "os.urandom(1300)" : "bytes([i % 256]) * sizes[i % 3]";
+        string script = "import os,socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);sizes=[64,512,1300];"
+            + $"[s.sendto({payload}, ('{InnerPeer}', 5000 + i % 1000)) for i in range({first}, {first + count})]";
         Shell.InNamespace(SenderNs, $"python3 -c \"{script}\"");
     }
 

@@ -8,6 +8,7 @@ using Fabric.Protocols.Pcap;
 using Fabric.System.Tests.DataPlane;
 using Fabric.System.Tests.Reliability;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Fabric.System.Tests.NodeStream;
 
@@ -17,7 +18,7 @@ namespace Fabric.System.Tests.NodeStream;
 /// accounted on both sides, and hostile peers. Needs root.
 /// </summary>
 [Collection(StreamCollection.Name)]
-public sealed class StreamTests(StreamFixture net)
+public sealed class StreamTests(StreamFixture net, ITestOutputHelper output)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
@@ -80,9 +81,9 @@ public sealed class StreamTests(StreamFixture net)
             int first = 0;
             while (!sending.IsCancellationRequested)
             {
-                net.SendInner(100, first);
-                first += 100;
-                Thread.Sleep(20);
+                // Incompressible, about 4 MB/s: more than A's socket buffers hold over 10 s, so the cut costs frames.
+                net.SendInner(200, first, random: true);
+                first += 200;
             }
         });
         try
@@ -120,10 +121,16 @@ public sealed class StreamTests(StreamFixture net)
                 && a.Out - aBefore.Out == (b.In - bBefore.In) + (b.Events["lost-in-transit"] - bBefore.Events["lost-in-transit"]);
         }, Timeout, () => $"A {a?.Describe()}; B {b?.Describe()}");
 
+        output.WriteLine($"A before: {aBefore.Describe()}");
+        output.WriteLine($"A after:  {a.Describe()}");
+        output.WriteLine($"B before: {bBefore.Describe()}");
+        output.WriteLine($"B after:  {b.Describe()}");
         long dropped = a.Dropped["send-buffer-full"] + a.Dropped["disconnected"] - aBefore.Dropped["send-buffer-full"] - aBefore.Dropped["disconnected"];
         Assert.True(dropped > 0, $"A counted no drops during the cut: {a.Describe()}");
-        Assert.True(a.Events["connects"] > aBefore.Events["connects"], $"A did not reconnect: {a.Describe()}");
-        Assert.True(a.Events["disconnects"] > aBefore.Events["disconnects"], a.Describe());
+        // Resumed by itself: B took 1,000 more frames after the link came back (waited for above). Whether that was on
+        // a new connection (A's write timed out: disconnects, connects, resent) or on the same one (TCP retransmitted
+        // after the link came back) depends on how much A's socket buffer took during the cut; both happen here.
+        Assert.Equal(a.Events["connects"] - aBefore.Events["connects"], a.Events["disconnects"] - aBefore.Events["disconnects"]);
         Assert.True(net.A.Stats("edge").Balanced);
         Assert.True(net.B.Stats("central").Balanced);
     }
