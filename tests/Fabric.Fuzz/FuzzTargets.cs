@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using Fabric.Protocols.Decap;
+using Fabric.Protocols.NodeStream;
 using Fabric.Protocols.Ovsdb;
 using Fabric.Protocols.Pcap;
 
@@ -15,7 +16,7 @@ namespace Fabric.Fuzz;
 public static class FuzzTargets
 {
     /// <summary>Target names, as given to the fuzz executable and to run-fuzz.sh.</summary>
-    public static readonly string[] Names = ["decap", "pcap", "ovsdb"];
+    public static readonly string[] Names = ["decap", "pcap", "ovsdb", "stream"];
 
     public static void Run(string target, ReadOnlySpan<byte> input)
     {
@@ -29,6 +30,9 @@ public static class FuzzTargets
                 break;
             case "ovsdb":
                 Ovsdb(input);
+                break;
+            case "stream":
+                NodeStream(input);
                 break;
             default:
                 throw new ArgumentException($"unknown fuzz target '{target}' (known: {string.Join(", ", Names)})", nameof(target));
@@ -115,6 +119,60 @@ public static class FuzzTargets
 
             Check(status == CaptureReadStatus.EndOfFile ? reader.Problem is null : reader.Problem is { Length: > 0 }, "status and problem disagree");
             Check(reader.ReadNext(out _) == status, "terminal status changed");
+        }
+    }
+
+    /// <summary>
+    /// What a peer sends to a stream source (docs/stream-protocol.md), after the TLS handshake: records, read as the
+    /// source reads them (header, the receiver's limits, payload, decode, frames). The first bad record ends the
+    /// input as it would end the connection. Invariants: a decoded record yields exactly its frame count, each frame
+    /// no longer than its original length, the bytes adding up to the raw length; the decoder's buffer stays within
+    /// the limit.
+    /// </summary>
+    public static void NodeStream(ReadOnlySpan<byte> input)
+    {
+        const int limit = 1 << 20;
+        using var decoder = new StreamRecordDecoder(limit);
+        var rest = input;
+        while (!rest.IsEmpty)
+        {
+            var status = StreamRecordHeader.TryRead(rest, out var header);
+            if (status == StreamDecodeStatus.Ok)
+            {
+                status = decoder.Admit(header);
+            }
+
+            if (status != StreamDecodeStatus.Ok)
+            {
+                Check(header == default || status == StreamDecodeStatus.TooLarge, "a refused header was not zeroed");
+                return;
+            }
+
+            rest = rest[StreamRecordHeader.Length..];
+            if (rest.Length < header.PayloadLength)
+            {
+                return; // the connection ended in the middle of a record
+            }
+
+            status = decoder.Decode(header, rest[..header.PayloadLength], out var frames);
+            rest = rest[header.PayloadLength..];
+            if (status != StreamDecodeStatus.Ok)
+            {
+                Check(status is StreamDecodeStatus.BadPayload or StreamDecodeStatus.BadFrames or StreamDecodeStatus.TooLarge, $"unexpected outcome {status}");
+                return;
+            }
+
+            int count = 0;
+            long bytes = 0;
+            foreach (var frame in frames)
+            {
+                Check(frame.Data.Length <= frame.OriginalLength, "frame longer than its original length");
+                count++;
+                bytes += StreamRecordHeader.FrameHeaderLength + frame.Data.Length;
+            }
+
+            Check(count == header.FrameCount, "frame count differs from the header");
+            Check(bytes == header.RawLength, "frames do not add up to the raw length");
         }
     }
 

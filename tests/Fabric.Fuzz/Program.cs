@@ -76,6 +76,12 @@ internal static class Seeds
         foreach (var file in Directory.EnumerateFiles(corpus, "*.pcap*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileNameWithoutExtension(file);
+            if (target == "stream")
+            {
+                written += StreamSeeds(file, output, name);
+                continue;
+            }
+
             if (target == "pcap")
             {
                 // Whole small files; the first 2 KiB of bigger ones (a torn tail is a case too).
@@ -107,5 +113,47 @@ internal static class Seeds
 
         Console.WriteLine($"{written} {target} seeds in {output}");
         return written > 0 ? 0 : 1;
+    }
+
+    /// <summary>stream: the first 20 frames of a capture as one record per compression (none, lz4, zstd), two records each.</summary>
+    private static int StreamSeeds(string file, string output, string name)
+    {
+        var frames = new List<(byte[] Data, int Original, long Time)>();
+        using (var reader = CaptureFileReader.Open(file))
+        {
+            while (frames.Count < 20 && reader.ReadNext(out var record) == CaptureReadStatus.Packet)
+            {
+                frames.Add((record.Data.ToArray(), Math.Max(record.OriginalLength, record.CapturedLength), record.TimestampNs));
+            }
+        }
+
+        if (frames.Count == 0)
+        {
+            return 0;
+        }
+
+        int written = 0;
+        foreach (var compression in new[] { Fabric.Protocols.NodeStream.StreamCompression.None, Fabric.Protocols.NodeStream.StreamCompression.Lz4, Fabric.Protocols.NodeStream.StreamCompression.Zstd })
+        {
+            using var encoder = new Fabric.Protocols.NodeStream.StreamRecordEncoder(compression, 1);
+            using var seed = new MemoryStream();
+            var buffer = Array.Empty<byte>();
+            for (ulong sequence = 1; sequence <= 2; sequence++)
+            {
+                encoder.Reset();
+                foreach (var (data, original, time) in frames)
+                {
+                    encoder.TryAdd(data, original, time);
+                }
+
+                int length = encoder.Finish(1, sequence, (sequence - 1) * (ulong)frames.Count, ref buffer);
+                seed.Write(buffer, 0, length);
+            }
+
+            File.WriteAllBytes(Path.Combine(output, $"{name}-{compression.ToString().ToLowerInvariant()}"), seed.ToArray());
+            written++;
+        }
+
+        return written;
     }
 }

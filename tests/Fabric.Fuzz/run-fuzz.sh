@@ -2,7 +2,8 @@
 # Fuzzes Fabric's parsers of outside input with SharpFuzz + AFL++: the decapsulator (raw frames), the
 # capture-file reader (whole files), the OVSDB client's receive path (a server's byte stream) and the
 # configuration loader with the pipeline/site/mirror settings readers (HOCON text).
-#   tests/Fabric.Fuzz/run-fuzz.sh TARGET SECONDS     TARGET: decap | pcap | ovsdb | hocon | all (SECONDS split between the four)
+#   tests/Fabric.Fuzz/run-fuzz.sh TARGET SECONDS     TARGET: decap | pcap | ovsdb | hocon | stream | all (SECONDS split between the five)
+# stream: what a peer sends a stream source (records: header, limits, LZ4/zstd payload, frames).
 # Builds, instruments Fabric.Protocols.dll (and for hocon Fabric.Actors.dll), seeds from
 # the real captures in tests/corpus (decap, pcap), hocon/fabric.conf and hocon/examples (hocon),
 # plus tests/Fabric.Fuzz/seeds/TARGET and regressions/TARGET, runs afl-fuzz for SECONDS, prints
@@ -13,13 +14,13 @@
 # docs/fuzzing.md says how to run it for hours.
 set -euo pipefail
 
-usage() { echo "usage: $0 decap|pcap|ovsdb|hocon|all SECONDS" >&2; exit 2; }
+usage() { echo "usage: $0 decap|pcap|ovsdb|hocon|stream|all SECONDS" >&2; exit 2; }
 [[ $# -eq 2 ]] || usage
 target=$1
 seconds=$2
 [[ $seconds =~ ^[0-9]+$ && $seconds -ge 5 ]] || { echo "run-fuzz.sh: SECONDS must be a whole number of at least 5" >&2; exit 2; }
-case $target in decap|pcap|ovsdb|hocon|all) ;; *) usage ;; esac
-all_targets=(decap pcap ovsdb hocon)
+case $target in decap|pcap|ovsdb|hocon|stream|all) ;; *) usage ;; esac
+all_targets=(decap pcap ovsdb hocon stream)
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

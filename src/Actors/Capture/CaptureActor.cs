@@ -11,7 +11,8 @@ namespace Fabric.Actors.Capture;
 public sealed class CaptureActor : UntypedActor
 {
     private readonly CaptureSettings _settings;
-    private readonly CaptureLoop _loop;
+    private readonly CaptureLoop? _loop;
+    private readonly StreamSource? _stream;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private Thread? _thread;
 
@@ -19,7 +20,14 @@ public sealed class CaptureActor : UntypedActor
         CaptureStatus status)
     {
         _settings = settings;
-        _loop = new CaptureLoop(settings, pool, downstream, counters, status, _log);
+        if (settings.Stream is not null)
+        {
+            _stream = new StreamSource(settings, pool, downstream, counters, status, _log);
+        }
+        else
+        {
+            _loop = new CaptureLoop(settings, pool, downstream, counters, status, _log);
+        }
     }
 
     public static Props Props(CaptureSettings settings, PacketBatchPool pool, BatchQueue downstream,
@@ -41,7 +49,7 @@ public sealed class CaptureActor : UntypedActor
             }
         }
 
-        _thread = new Thread(_loop.Run)
+        _thread = new Thread(_stream is not null ? _stream.Run : _loop!.Run)
         {
             IsBackground = true,
             Name = $"capture-{_settings.SourceName}",
@@ -52,7 +60,8 @@ public sealed class CaptureActor : UntypedActor
 
     protected override void PostStop()
     {
-        _loop.Stop();
+        _loop?.Stop();
+        _stream?.Stop();
         _thread?.Join(TimeSpan.FromSeconds(5));
     }
 

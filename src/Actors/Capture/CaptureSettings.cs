@@ -24,6 +24,9 @@ public sealed record CaptureSettings
 
     public FileSpeed Speed { get; init; } = FileSpeed.Topspeed;
 
+    /// <summary>A stream source (frames from other nodes' stream sinks), or null.</summary>
+    public StreamSourceSettings? Stream { get; init; }
+
     /// <summary>CPU the capture thread is pinned to; null: not pinned.</summary>
     public int? Cpu { get; init; }
 
@@ -44,5 +47,5 @@ public sealed record CaptureSettings
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Display name of the source: the interface, or the file name.</summary>
-    public string SourceName => Interface ?? System.IO.Path.GetFileName(File) ?? "?";
+    public string SourceName => Interface ?? System.IO.Path.GetFileName(File) ?? (Stream is { } stream ? $"stream:{stream.Listen}" : "?");
 }

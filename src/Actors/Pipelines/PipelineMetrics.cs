@@ -13,6 +13,7 @@ internal sealed class PipelineMetrics(Func<IReadOnlyList<PublishedPipeline>> pip
         writer.Family("fabric_pipeline_bytes_total", MetricType.Counter, "Bytes into and out of each stage.");
         writer.Family("fabric_pipeline_dropped_packets_total", MetricType.Counter, "Packets a stage dropped, by reason.");
         writer.Family("fabric_pipeline_dropped_bytes_total", MetricType.Counter, "Bytes a stage dropped, by reason.");
+        writer.Family("fabric_pipeline_events_total", MetricType.Counter, "A stage's other counts, by event (a stream source's lost-in-transit, duplicates, reordered, bad-version, ...; a stream sink's records, wire-bytes, reconnects, ...).");
         writer.Family("fabric_capture_kernel_packets_total", MetricType.Counter, "libpcap's counters of the source: received, dropped, if-dropped.");
         writer.Family("fabric_capture_outages_total", MetricType.Counter, "Times the capture interface disappeared or failed.");
         writer.Family("fabric_pipeline_vni_packets_total", MetricType.Counter, "Decapsulated frames per VNI at the decap stage (vni=\"other\": VNIs beyond the pipeline's vni-counters table).");
@@ -37,6 +38,11 @@ internal sealed class PipelineMetrics(Func<IReadOnlyList<PublishedPipeline>> pip
                 {
                     writer.Sample("fabric_pipeline_dropped_packets_total", count.Packets, ("pipeline", name), ("stage", stage.Stage), ("reason", reason));
                     writer.Sample("fabric_pipeline_dropped_bytes_total", count.Bytes, ("pipeline", name), ("stage", stage.Stage), ("reason", reason));
+                }
+
+                foreach (var (eventName, value) in stage.Events.OrderBy(e => e.Key, StringComparer.Ordinal))
+                {
+                    writer.Sample("fabric_pipeline_events_total", value, ("pipeline", name), ("stage", stage.Stage), ("event", eventName));
                 }
             }
 

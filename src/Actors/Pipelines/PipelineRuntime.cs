@@ -16,7 +16,7 @@ public sealed class PipelineRuntime
     {
         Settings = settings;
         Pool = new PacketBatchPool(settings.Batches, settings.BatchPackets, settings.BatchBytes);
-        Capture = new StageCounters("capture", CaptureLoop.DropReasons);
+        Capture = new StageCounters("capture", CaptureLoop.DropReasons, settings.Source.Stream is not null ? StreamSource.EventNames : null);
         CaptureStatus = new CaptureStatus();
         // A file source is replayed without loss: the capture thread waits for a free batch, and queues as
         // deep as the pool can never overflow. A live source's capture thread waits for decap (packets wait in

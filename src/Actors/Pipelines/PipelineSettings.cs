@@ -8,6 +8,7 @@ using Fabric.Actors.DataPlane;
 using Fabric.Actors.Decap;
 using Fabric.Actors.Sinks;
 using Fabric.Protocols.Decap;
+using Fabric.Protocols.NodeStream;
 
 namespace Fabric.Actors.Pipelines;
 
@@ -62,10 +63,12 @@ public static partial class PipelineSettingsReader
     /// <summary>The block every pipeline is read over.</summary>
     public const string PipelineDefaultsPath = "fabric.defaults.pipeline";
 
-    /// <summary>The blocks sinks are read over: <c>fabric.defaults.sink.tap</c>, <c>.pcap</c>, <c>.forward</c>.</summary>
+    /// <summary>The blocks sinks are read over: <c>fabric.defaults.sink.tap</c>, <c>.pcap</c>, <c>.forward</c>, <c>.stream</c>.</summary>
     public const string SinkDefaultsPath = "fabric.defaults.sink";
 
-    private static readonly string[] SourceKeys = ["interface", "file", "speed", "snaplen", "buffer-size", "promiscuous", "filter"];
+    private static readonly string[] SourceKeys = ["interface", "file", "stream", "speed", "snaplen", "buffer-size", "promiscuous", "filter"];
+    private static readonly string[] StreamSourceKeys = ["listen", "max-connections", "max-record-bytes", "handshake-timeout"];
+    private static readonly string[] StreamKeys = ["type", "when-full", "cpu", "destination", "compression", "level", "send-buffer", "connect-timeout", "write-timeout", "max-backoff", "wait-timeout"];
     private static readonly string[] DedupKeys = ["window", "entries"];
     private static readonly string[] TapKeys = ["type", "when-full", "cpu", "device", "mtu", "persistent"];
     private static readonly string[] PcapKeys = ["type", "when-full", "cpu", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval"];
@@ -132,7 +135,7 @@ public static partial class PipelineSettingsReader
             throw p.Problem("name", $"expected lower-case letters, digits and '-' (at most 40), got \"{name}\"");
         }
 
-        var source = ReadSource(p.GetObject("source"), p);
+        var source = ReadSource(config, p.GetObject("source"), p);
         if (p.Has("capture-cpu"))
         {
             source = source with { Cpu = Cpu(p, "capture-cpu") };
@@ -183,7 +186,7 @@ public static partial class PipelineSettingsReader
         for (int s = 0; s < sinks.Count; s++)
         {
             var sink = WithSinkDefaults(config, sinks[s]);
-            sinkSettings.Add(ReadSink(sink, s, name) with
+            sinkSettings.Add(ReadSink(config, sink, s, name) with
             {
                 WhenFull = ReadWhenFull(sink, sinks.Count),
                 Cpu = sink.Has("cpu") ? Cpu(sink, "cpu") : null,
@@ -218,6 +221,12 @@ public static partial class PipelineSettingsReader
             Batches = p.GetInt("batches", 2, 4096),
             QueueDepth = p.GetInt("queue-depth", 1, 4096),
         };
+        if (sinkSettings.Any(sink => sink is StreamSinkSettings)
+            && (long)settings.BatchBytes + ((long)settings.BatchPackets * StreamRecordHeader.FrameHeaderLength) > StreamRecordHeader.MaxRawLength)
+        {
+            throw p.Problem("batch-bytes", $"a stream sink sends one record per batch: batch-bytes + 16 x batch-packets must be at most {StreamRecordHeader.MaxRawLength >> 20} MiB");
+        }
+
         if (settings.BatchBytes < settings.Source.Snaplen)
         {
             throw p.Problem("batch-bytes", $"must hold at least one packet of snaplen {settings.Source.Snaplen} bytes");
@@ -226,7 +235,7 @@ public static partial class PipelineSettingsReader
         return settings;
     }
 
-    private static CaptureSettings ReadSource(ConfigReader source, ConfigReader pipeline)
+    private static CaptureSettings ReadSource(Config config, ConfigReader source, ConfigReader pipeline)
     {
         if (!pipeline.HasOwn("source"))
         {
@@ -234,11 +243,16 @@ public static partial class PipelineSettingsReader
         }
 
         source.RejectUnknownKeys(SourceKeys);
+        if (source.HasOwn("stream"))
+        {
+            return ReadStreamSource(config, source);
+        }
+
         string? name = source.GetOptionalString("interface");
         string? file = source.GetOptionalString("file");
         if ((name is null) == (file is null))
         {
-            throw source.Problem(name is null ? "interface" : "file", "give exactly one of interface or file");
+            throw source.Problem(name is null ? "interface" : "file", "give exactly one of interface, file or stream { listen = ... }");
         }
 
         if (name is not null && (name.Length is 0 or > 15 || name.Contains('/', StringComparison.Ordinal) || name.Any(char.IsWhiteSpace)))
@@ -302,12 +316,12 @@ public static partial class PipelineSettingsReader
     private static ConfigReader WithSinkDefaults(Config config, ConfigReader sink)
     {
         string type = sink.GetString("type", allowEmpty: false);
-        return type is "tap" or "pcap" or "forward"
+        return type is "tap" or "pcap" or "forward" or "stream"
             ? sink.WithDefaults(ConfigReader.At(config, $"{SinkDefaultsPath}.{type}"))
             : sink;
     }
 
-    private static SinkSettings ReadSink(ConfigReader sink, int index, string pipeline)
+    private static SinkSettings ReadSink(Config config, ConfigReader sink, int index, string pipeline)
     {
         string type = sink.GetString("type", allowEmpty: false);
         switch (type)
@@ -388,9 +402,81 @@ public static partial class PipelineSettingsReader
                 };
             }
 
+            case "stream":
+                return ReadStreamSink(config, sink, index);
+
             default:
-                throw sink.Problem("type", $"expected tap, pcap or forward, got \"{type}\"");
+                throw sink.Problem("type", $"expected tap, pcap, forward or stream, got \"{type}\"");
         }
+    }
+
+    // source { stream { listen = ... } }, read over fabric.defaults.pipeline.source.stream.
+    private static CaptureSettings ReadStreamSource(Config config, ConfigReader source)
+    {
+        foreach (var other in new[] { "interface", "file", "speed", "buffer-size", "promiscuous", "filter" })
+        {
+            if (source.HasOwn(other))
+            {
+                throw source.Problem(other, "not with a stream source");
+            }
+        }
+
+        var stream = source.GetObject("stream");
+        stream.RejectUnknownKeys(StreamSourceKeys);
+        string listenText = stream.GetString("listen", allowEmpty: false);
+        if (!IPEndPoint.TryParse(listenText, out var listen) || listen.Port == 0)
+        {
+            throw stream.Problem("listen", $"expected an IP address and port, e.g. \"0.0.0.0:7400\", got \"{listenText}\"");
+        }
+
+        return new CaptureSettings
+        {
+            Stream = new StreamSourceSettings
+            {
+                Listen = listen,
+                MaxConnections = stream.GetInt("max-connections", 1, 1024),
+                MaxRecordBytes = (int)stream.GetByteSize("max-record-bytes", 65536, StreamRecordHeader.MaxRawLength),
+                HandshakeTimeout = stream.GetDuration("handshake-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5)),
+                Tls = StreamTlsReader.Read(config, stream, "listen"),
+            },
+            Snaplen = source.GetInt("snaplen", 64, 262144),
+        };
+    }
+
+    // { type = stream, destination = "HOST:PORT", ... }, read over fabric.defaults.sink.stream.
+    private static StreamSinkSettings ReadStreamSink(Config config, ConfigReader sink, int index)
+    {
+        sink.RejectUnknownKeys(StreamKeys);
+        string destination = sink.GetString("destination", allowEmpty: false);
+        int colon = destination.LastIndexOf(':');
+        string host = colon > 0 ? destination[..colon].Trim('[', ']') : "";
+        if (colon <= 0 || host.Length == 0 || !int.TryParse(destination[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+        {
+            throw sink.Problem("destination", $"expected HOST:PORT, e.g. \"central.example:7400\", got \"{destination}\"");
+        }
+
+        var compression = sink.GetEnum<StreamCompression>("compression");
+        // level = null in the defaults block: the compression's own default (lz4 0, zstd 1).
+        int level = compression switch
+        {
+            StreamCompression.Zstd => sink.Has("level") ? sink.GetInt("level", 1, 19) : 1,
+            StreamCompression.Lz4 => sink.Has("level") ? sink.GetInt("level", 0, 12) : 0,
+            _ => sink.Has("level") ? throw sink.Problem("level", "only with compression = lz4 or zstd") : 0,
+        };
+        return new StreamSinkSettings
+        {
+            Stage = $"stream-{index}",
+            Host = host,
+            Port = port,
+            Compression = compression,
+            Level = level,
+            SendBuffer = sink.GetInt("send-buffer", 1, 1024),
+            ConnectTimeout = sink.GetDuration("connect-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5)),
+            WriteTimeout = sink.GetDuration("write-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5)),
+            MaxBackoff = sink.GetDuration("max-backoff", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
+            WaitTimeout = sink.GetDuration("wait-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
+            Tls = StreamTlsReader.Read(config, sink, "type"),
+        };
     }
 
     /// <summary><c>when-full = wait | drop</c>; default wait for a pipeline's only sink, drop when it has several.</summary>
