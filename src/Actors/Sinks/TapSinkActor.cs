@@ -8,6 +8,8 @@ namespace Fabric.Actors.Sinks;
 /// Writes every frame of each batch to a persistent TAP device. When the device is deleted under it (a write
 /// fails with EBADFD) it re-creates it at once and then, if that fails, once a second; frames that arrive while
 /// there is no device are counted as "device-missing". Each event is logged once, not per retry or per frame.
+/// It also looks at its device every <see cref="WatchInterval"/>, so a TAP deleted while no frame comes is
+/// re-created too; its <see cref="SinkHealth"/> is down while there is no device.
 /// </summary>
 public sealed class TapSinkActor : BatchStageActor, IWithTimers
 {
@@ -16,8 +18,13 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
     /// <summary>Event counters: times the device was re-created after it disappeared.</summary>
     public static readonly IReadOnlyList<string> EventNames = ["recreated"];
 
+    /// <summary>How often an open device is checked (its ifindex in /sys/class/net).</summary>
+    public static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(250);
+
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
     private readonly TapSinkSettings _settings;
+    private readonly SinkHealth _health;
+    private string? _ifIndex;
     private readonly int _writeError;
     private readonly int _deviceMissing;
     private readonly int _recreated;
@@ -26,10 +33,11 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
     private bool _missingReported;
     private bool _wasOpen;
 
-    public TapSinkActor(TapSinkSettings settings, BatchQueue queue, StageCounters counters)
+    public TapSinkActor(TapSinkSettings settings, BatchQueue queue, StageCounters counters, SinkHealth? health = null)
         : base(queue, counters, settings.Cpu)
     {
         _settings = settings;
+        _health = health ?? new SinkHealth();
         _writeError = counters.ReasonIndex("write-error");
         _deviceMissing = counters.ReasonIndex("device-missing");
         _recreated = counters.EventIndex("recreated");
@@ -37,13 +45,14 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(TapSinkSettings settings, BatchQueue queue, StageCounters counters) =>
-        Akka.Actor.Props.Create(() => new TapSinkActor(settings, queue, counters));
+    public static Props Props(TapSinkSettings settings, BatchQueue queue, StageCounters counters, SinkHealth? health = null) =>
+        Akka.Actor.Props.Create(() => new TapSinkActor(settings, queue, counters, health));
 
     protected override void PreStart()
     {
         base.PreStart();
         TryOpen();
+        Timers.StartPeriodicTimer(Watch.Instance, Watch.Instance, WatchInterval);
     }
 
     protected override void PostStop()
@@ -59,6 +68,16 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
             case Reopen:
                 if (_device is null)
                 {
+                    TryOpen();
+                }
+
+                break;
+            case Watch:
+                if (_device is not null && _ifIndex is not null && ReadIfIndex(_settings.Device) != _ifIndex)
+                {
+                    _device.Dispose();
+                    _device = null;
+                    _log.Warning("TAP {0} was deleted; re-creating it", _settings.Device);
                     TryOpen();
                 }
 
@@ -124,6 +143,8 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
         try
         {
             _device = TapDevice.Open(_settings.Device, _settings.Mtu, _settings.Persistent);
+            _ifIndex = ReadIfIndex(_settings.Device);
+            _health.Set(true);
             if (_missingReported || _wasOpen)
             {
                 Counters.AddEvent(_recreated, 1);
@@ -140,6 +161,8 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
         }
         catch (TapDeviceException e)
         {
+            _health.Set(false);
+            _ifIndex = null;
             if (!_missingReported)
             {
                 _log.Error("{0}; retrying every {1}", e.Message, RetryInterval);
@@ -151,9 +174,32 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
         }
     }
 
+    /// <summary>The device's ifindex, or null when there is no such device: a TAP deleted and created again
+    /// under the same name has a new one.</summary>
+    private static string? ReadIfIndex(string device)
+    {
+        try
+        {
+            return File.ReadAllText($"/sys/class/net/{device}/ifindex").Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     private sealed class Reopen
     {
         public static readonly Reopen Instance = new();
+    }
+
+    private sealed class Watch
+    {
+        public static readonly Watch Instance = new();
     }
 }
 
@@ -165,6 +211,8 @@ public sealed record TapSinkSettings : SinkSettings
     public override IReadOnlyList<string> EventNames => TapSinkActor.EventNames;
 
     public override Props CreateProps(BatchQueue queue, StageCounters counters) => TapSinkActor.Props(this, queue, counters);
+
+    public override Props CreateProps(BatchQueue queue, StageCounters counters, SinkHealth health) => TapSinkActor.Props(this, queue, counters, health);
 
     public required string Device { get; init; }
 
