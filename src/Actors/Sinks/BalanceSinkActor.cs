@@ -15,13 +15,17 @@ namespace Fabric.Actors.Sinks;
 /// run as child actors, each behind its own bounded queue as deep as this sink's; a member whose queue is full
 /// counts the frames as its own <c>queue-full</c>.
 /// </summary>
-public sealed class BalanceSinkActor : BatchStageActor
+public sealed class BalanceSinkActor : BatchStageActor, IWithTimers
 {
     /// <summary><c>queue-full</c> (this sink's own queue, counted by decap), <c>no-member-up</c>.</summary>
     public static readonly IReadOnlyList<string> DropReasons = ["queue-full", "no-member-up"];
 
     /// <summary>Events before the per-member ones.</summary>
     public static readonly IReadOnlyList<string> FixedEventNames = ["moved", "member-down", "member-up"];
+
+    /// <summary>How often the members' health is looked at between batches (so a member going down or up is
+    /// counted, and logged, when it happens, not with the next frame).</summary>
+    public static readonly TimeSpan HealthInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly BalanceSinkSettings _settings;
     private readonly int _queueCapacity;
@@ -67,6 +71,8 @@ public sealed class BalanceSinkActor : BatchStageActor
         _lastUp = AllUp(members);
     }
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
     public static Props Props(BalanceSinkSettings settings, BatchQueue queue, StageCounters counters) =>
         Akka.Actor.Props.Create(() => new BalanceSinkActor(settings, queue, counters));
 
@@ -97,10 +103,18 @@ public sealed class BalanceSinkActor : BatchStageActor
             var props = _settings.Members[i].CreateProps(_queues[i], _memberCounters[i], _health[i]);
             _queues[i].Target = Context.Watch(Context.ActorOf(props, $"member-{i}"));
         }
+
+        Timers.StartPeriodicTimer(CheckHealth.Instance, CheckHealth.Instance, HealthInterval);
     }
 
     protected override void OnControl(object message)
     {
+        if (message is CheckHealth)
+        {
+            _ = MembersUp();
+            return;
+        }
+
         if (message is Terminated terminated)
         {
             throw new InvalidOperationException($"balance sink {_settings.Stage}: member {terminated.ActorRef.Path.Name} stopped");
@@ -111,21 +125,7 @@ public sealed class BalanceSinkActor : BatchStageActor
 
     protected override void Process(PacketBatch batch, int count, long bytes)
     {
-        ulong up = 0;
-        for (int m = 0; m < _health.Length; m++)
-        {
-            if (_health[m].Up)
-            {
-                up |= 1UL << m;
-            }
-        }
-
-        if (up != _lastUp)
-        {
-            Changed(_lastUp, up);
-            _lastUp = up;
-        }
-
+        ulong up = MembersUp();
         if (up == 0)
         {
             Counters.AddDropped(_noMemberUp, count, bytes);
@@ -193,6 +193,27 @@ public sealed class BalanceSinkActor : BatchStageActor
         Counters.AddEvent(_moved, moved);
     }
 
+    /// <summary>The health mask (bit m: member m is up); a change is counted and logged.</summary>
+    private ulong MembersUp()
+    {
+        ulong up = 0;
+        for (int m = 0; m < _health.Length; m++)
+        {
+            if (_health[m].Up)
+            {
+                up |= 1UL << m;
+            }
+        }
+
+        if (up != _lastUp)
+        {
+            Changed(_lastUp, up);
+            _lastUp = up;
+        }
+
+        return up;
+    }
+
     private PacketBatch RentView(PacketBatch source)
     {
         // Each member holds at most its queue's capacity of views, plus the one being filled: the pool never runs
@@ -219,6 +240,11 @@ public sealed class BalanceSinkActor : BatchStageActor
                 _log.Info("Balance sink {0}: member {1} is up; its flows come back", _settings.Stage, _settings.Members[m].Stage);
             }
         }
+    }
+
+    private sealed class CheckHealth
+    {
+        public static readonly CheckHealth Instance = new();
     }
 
     private static ulong AllUp(int members) => members == 64 ? ulong.MaxValue : (1UL << members) - 1;

@@ -17,7 +17,8 @@ namespace Fabric.Actors.Sinks;
 /// every connected client. Each batch is written once into a pooled chunk of pcap records that all clients share
 /// (reference-counted); each client has its own sender task and queue of chunks. A client whose queue passes
 /// <see cref="PcapOverIpSinkSettings.ClientBufferBytes"/> (it stopped reading, or reads slower than capture) is
-/// disconnected and counted as <c>slow-client</c>; the actor never waits for a client. Frames that reach no client
+/// disconnected and counted as <c>slow-client</c> (so one client holds at most that plus one batch); the actor never
+/// waits for a client. Frames that reach no client
 /// (none connected) are dropped as <c>no-client</c>. Its <see cref="SinkHealth"/> is up while a client is connected.
 /// </summary>
 public sealed class PcapOverIpSinkActor : BatchStageActor
@@ -156,7 +157,7 @@ public sealed class PcapOverIpSinkActor : BatchStageActor
         for (int c = _clients.Count - 1; c >= 0; c--)
         {
             var client = _clients[c];
-            if (client.Queued + chunk.Length > _settings.ClientBufferBytes)
+            if (client.Queued > _settings.ClientBufferBytes)
             {
                 _clients.RemoveAt(c);
                 client.Close();
@@ -327,6 +328,7 @@ public sealed class PcapOverIpSinkActor : BatchStageActor
     /// <summary>One connected client: its socket, its queue of chunks and the task that sends them.</summary>
     private sealed class Client
     {
+        private const int KernelSendBuffer = 256 << 10;
         private readonly Socket _socket;
         private readonly IActorRef _sink;
         private readonly ConcurrentQueue<Chunk> _queue = new();
@@ -339,6 +341,8 @@ public sealed class PcapOverIpSinkActor : BatchStageActor
         {
             _socket = socket;
             _socket.NoDelay = true;
+            // A small kernel buffer: how far behind a client is is then mostly its queue here, which is bounded.
+            _socket.SendBufferSize = KernelSendBuffer;
             Remote = remote;
             _sink = sink;
             _ = Task.Run(SendLoop);
