@@ -29,7 +29,8 @@ public sealed class BalanceSinkActor : BatchStageActor, IWithTimers
 
     private readonly BalanceSinkSettings _settings;
     private readonly int _queueCapacity;
-    private readonly ulong[] _seeds;
+    private readonly BalanceSplitter _splitter;
+    private readonly Func<PacketBatch, PacketBatch> _rentView;
     private readonly SinkHealth[] _health;
     private readonly BatchQueue[] _queues;
     private readonly StageCounters[] _memberCounters;
@@ -56,7 +57,8 @@ public sealed class BalanceSinkActor : BatchStageActor, IWithTimers
             throw new ArgumentException($"balance sink {settings.Stage}: 1-{BalanceSinkSettings.MaxMembers} members, each with its counters", nameof(settings));
         }
 
-        _seeds = [.. settings.Members.Select(m => Seed(m.Stage))];
+        _splitter = new BalanceSplitter([.. settings.Members.Select(m => Seed(m.Stage))]);
+        _rentView = RentView;
         _health = [.. settings.Members.Select(_ => new SinkHealth())];
         _queues = [.. settings.Members.Select(_ => new BatchQueue(_queueCapacity))];
         _memberCounters = [.. counters.Members];
@@ -132,41 +134,8 @@ public sealed class BalanceSinkActor : BatchStageActor, IWithTimers
             return;
         }
 
-        var seeds = _seeds;
         var views = _views;
-        var lengths = batch.CapturedLengths;
-        long moved = 0;
-        for (int p = 0; p < count; p++)
-        {
-            ulong hash = FlowHasher.Hash(batch.Packet(p));
-            int own = 0, chosen = -1;
-            ulong ownWeight = 0, chosenWeight = 0;
-            for (int m = 0; m < seeds.Length; m++)
-            {
-                ulong weight = FlowHasher.Weight(hash, seeds[m]);
-                if (weight > ownWeight || m == 0)
-                {
-                    own = m;
-                    ownWeight = weight;
-                }
-
-                if ((up & (1UL << m)) != 0 && (chosen < 0 || weight > chosenWeight))
-                {
-                    chosen = m;
-                    chosenWeight = weight;
-                }
-            }
-
-            if (chosen != own)
-            {
-                moved++;
-            }
-
-            var view = views[chosen] ??= RentView(batch);
-            view.AppendEntry(batch, p);
-            _memberBytes[chosen] += lengths[p];
-        }
-
+        long moved = _splitter.Split(batch, count, up, views, _memberBytes, _rentView);
         for (int m = 0; m < views.Length; m++)
         {
             var view = views[m];

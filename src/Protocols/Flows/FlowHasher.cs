@@ -97,7 +97,7 @@ public static class FlowHasher
             (source, destination) = (destination, source);
         }
 
-        return Finish(Mix(((ulong)source << 32) | destination, ((ulong)protocol << 32) | ports));
+        return Mix(((ulong)source << 32) | destination, ((ulong)protocol << 32) | ports);
     }
 
     private static ulong HashIpv6(ReadOnlySpan<byte> ip, ref FlowKeyKind kind)
@@ -158,7 +158,7 @@ public static class FlowHasher
 
         ulong h = Mix(sourceHigh, sourceLow);
         h = Mix(h ^ destinationHigh, destinationLow);
-        return Finish(Mix(h, ((ulong)next << 32) | ports));
+        return Mix(h, ((ulong)next << 32) | ports);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
