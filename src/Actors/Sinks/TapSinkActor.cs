@@ -216,7 +216,7 @@ public sealed record TapSinkSettings : SinkSettings
 
     public required string Device { get; init; }
 
-    public int Mtu { get; init; } = 9000;
+    public required int Mtu { get; init; }
 
-    public bool Persistent { get; init; } = true;
+    public required bool Persistent { get; init; }
 }
