@@ -8,8 +8,9 @@ namespace Fabric.Actors.Sinks;
 /// Writes every frame of each batch to a persistent TAP device. When the device is deleted under it (a write
 /// fails with EBADFD) it re-creates it at once and then, if that fails, once a second; frames that arrive while
 /// there is no device are counted as "device-missing". Each event is logged once, not per retry or per frame.
-/// It also looks at its device every <see cref="WatchInterval"/>, so a TAP deleted while no frame comes is
-/// re-created too; its <see cref="SinkHealth"/> is down while there is no device.
+/// It also asks its descriptor every <see cref="WatchInterval"/> whether the device is still there (TUNGETIFF), so a
+/// TAP deleted while no frame comes is re-created too (one moved to another namespace is still there); its
+/// <see cref="SinkHealth"/> is down while there is no device.
 /// </summary>
 public sealed class TapSinkActor : BatchStageActor, IWithTimers
 {
@@ -18,13 +19,12 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
     /// <summary>Event counters: times the device was re-created after it disappeared.</summary>
     public static readonly IReadOnlyList<string> EventNames = ["recreated"];
 
-    /// <summary>How often an open device is checked (its ifindex in /sys/class/net).</summary>
+    /// <summary>How often an open device is checked (TUNGETIFF on its descriptor).</summary>
     public static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(250);
 
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
     private readonly TapSinkSettings _settings;
     private readonly SinkHealth _health;
-    private string? _ifIndex;
     private readonly int _writeError;
     private readonly int _deviceMissing;
     private readonly int _recreated;
@@ -73,7 +73,7 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
 
                 break;
             case Watch:
-                if (_device is not null && _ifIndex is not null && ReadIfIndex(_settings.Device) != _ifIndex)
+                if (_device is not null && !_device.IsAttached())
                 {
                     _device.Dispose();
                     _device = null;
@@ -143,7 +143,6 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
         try
         {
             _device = TapDevice.Open(_settings.Device, _settings.Mtu, _settings.Persistent);
-            _ifIndex = ReadIfIndex(_settings.Device);
             _health.Set(true);
             if (_missingReported || _wasOpen)
             {
@@ -162,7 +161,6 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
         catch (TapDeviceException e)
         {
             _health.Set(false);
-            _ifIndex = null;
             if (!_missingReported)
             {
                 _log.Error("{0}; retrying every {1}", e.Message, RetryInterval);
@@ -171,24 +169,6 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
 
             Timers.StartSingleTimer(Reopen.Instance, Reopen.Instance, RetryInterval);
             return false;
-        }
-    }
-
-    /// <summary>The device's ifindex, or null when there is no such device: a TAP deleted and created again
-    /// under the same name has a new one.</summary>
-    private static string? ReadIfIndex(string device)
-    {
-        try
-        {
-            return File.ReadAllText($"/sys/class/net/{device}/ifindex").Trim();
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
         }
     }
 

@@ -67,7 +67,9 @@ public sealed class BalanceAndPcapOverIpTests(DataPlaneFixture net)
             // 2. The middle TAP is deleted and its name taken by a bridge device: the sink cannot re-create it, the
             // member is down. Its flows move (each to one other TAP); the others' stay where they were.
             TakeAway(taps[1]);
-            Shell.WaitUntil(() => Balance(manager).Events["member-down"] == 1, Timeout, () => Describe(DataPlaneFixture.Stats(manager)));
+            Shell.WaitUntil(() => Balance(manager).Events["member-down"] == 1, Timeout,
+                () => $"{taps[1]} is {(Directory.Exists($"/sys/class/net/{taps[1]}/tun_flags") ? "a TAP" : Directory.Exists($"/sys/class/net/{taps[1]}") ? "another device" : "gone")}; "
+                    + Describe(DataPlaneFixture.Stats(manager)));
             string[] left = [taps[0], taps[2]];
             var second = Replay(manager, left, expected.Count, outer * 2, 2);
             AssertExactlyOnce(expected, second.Values.SelectMany(f => f));
