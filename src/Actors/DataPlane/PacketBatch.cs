@@ -12,14 +12,21 @@ namespace Fabric.Actors.DataPlane;
 public sealed class PacketBatch
 {
     private readonly PacketBatchPool? _pool;
+    private readonly byte[] _ownBuffer;
+    private byte[] _buffer;
+    private PacketBatch? _lender;
     private int _references;
 
+    /// <param name="capacity">Packets.</param>
+    /// <param name="bufferBytes">Bytes of its own buffer; 0 for a view (<see cref="Borrow"/>), which has none.</param>
+    /// <param name="pool">The pool it returns to; null for a stand-alone batch.</param>
     internal PacketBatch(int capacity, int bufferBytes, PacketBatchPool? pool)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(bufferBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(bufferBytes);
         _pool = pool;
-        Buffer = GC.AllocateUninitializedArray<byte>(bufferBytes, pinned: true);
+        _ownBuffer = bufferBytes == 0 ? [] : GC.AllocateUninitializedArray<byte>(bufferBytes, pinned: true);
+        _buffer = _ownBuffer;
         Offsets = new int[capacity];
         CapturedLengths = new int[capacity];
         OriginalLengths = new int[capacity];
@@ -27,10 +34,21 @@ public sealed class PacketBatch
     }
 
     /// <summary>A stand-alone batch that belongs to no pool (tools and tests).</summary>
-    public static PacketBatch CreateUnpooled(int capacity, int bufferBytes) => new(capacity, bufferBytes, null);
+    public static PacketBatch CreateUnpooled(int capacity, int bufferBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(bufferBytes, 1);
+        return new(capacity, bufferBytes, null);
+    }
 
-    /// <summary>The packet bytes; packet i is <c>Buffer[Offsets[i] .. Offsets[i] + CapturedLengths[i]]</c>.</summary>
-    public byte[] Buffer { get; }
+    /// <summary>A stand-alone view (see <see cref="Borrow"/>) that belongs to no pool (tools and tests).</summary>
+    public static PacketBatch CreateUnpooledView(int capacity) => new(capacity, 0, null);
+
+    /// <summary>The packet bytes; packet i is <c>Buffer[Offsets[i] .. Offsets[i] + CapturedLengths[i]]</c>. A view's
+    /// buffer is the one of the batch it borrows from.</summary>
+    public byte[] Buffer => _buffer;
+
+    /// <summary>True while this batch is a view of another one's buffer (<see cref="Borrow"/>).</summary>
+    public bool IsView => _lender is not null;
 
     public int[] Offsets { get; }
 
@@ -138,6 +156,38 @@ public sealed class PacketBatch
         Timestamps[to] = Timestamps[from];
     }
 
+    /// <summary>
+    /// Makes this empty batch a view of <paramref name="source"/>'s buffer, to carry a subset of its packets
+    /// (<see cref="AppendEntry"/>) without copying bytes: a stage that splits one batch into several (the balance
+    /// sink) hands views on. The view holds one reference to <paramref name="source"/> (taken here) until its own
+    /// last <see cref="Release"/>; nothing can be appended to it by copying.
+    /// </summary>
+    public void Borrow(PacketBatch source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (Count != 0 || _lender is not null || _ownBuffer.Length != 0)
+        {
+            throw new InvalidOperationException("Only an empty view batch can borrow another batch's buffer.");
+        }
+
+        source.Retain();
+        _lender = source;
+        _buffer = source._buffer;
+        BufferUsed = _buffer.Length;
+    }
+
+    /// <summary>Appends packet <paramref name="index"/> of the batch this view borrows from (offsets and lengths only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AppendEntry(PacketBatch source, int index)
+    {
+        int count = Count;
+        Offsets[count] = source.Offsets[index];
+        CapturedLengths[count] = source.CapturedLengths[index];
+        OriginalLengths[count] = source.OriginalLengths[index];
+        Timestamps[count] = source.Timestamps[index];
+        Count = count + 1;
+    }
+
     /// <summary>Total captured bytes of the packets in the batch.</summary>
     public long TotalBytes()
     {
@@ -154,6 +204,8 @@ public sealed class PacketBatch
     /// <summary>Empties the batch for reuse.</summary>
     public void Reset()
     {
+        _buffer = _ownBuffer;
+        _lender = null;
         Count = 0;
         BufferUsed = 0;
         Sequence = 0;
@@ -170,13 +222,33 @@ public sealed class PacketBatch
         Volatile.Write(ref _references, owners);
     }
 
-    /// <summary>One owner is done. The last one returns the batch to its pool.</summary>
+    /// <summary>One more owner of a batch that already has one (a view taken of it, <see cref="Borrow"/>).</summary>
+    public void Retain()
+    {
+        if (Interlocked.Increment(ref _references) <= 1)
+        {
+            throw new InvalidOperationException("PacketBatch retained while it had no owner.");
+        }
+    }
+
+    /// <summary>One owner is done. The last one returns the batch to its pool (a view also releases the batch it
+    /// borrowed from).</summary>
     public void Release()
     {
         int left = Interlocked.Decrement(ref _references);
         if (left == 0)
         {
-            _pool?.Return(this);
+            var lender = _lender;
+            if (_pool is not null)
+            {
+                _pool.Return(this);
+            }
+            else if (lender is not null)
+            {
+                Reset();
+            }
+
+            lender?.Release();
         }
         else if (left < 0)
         {

@@ -12,9 +12,14 @@ public sealed class PacketBatchPool
     private readonly Lock _gate = new();
     private int _freeCount;
 
+    /// <param name="batches">Batches the pool owns.</param>
+    /// <param name="packetsPerBatch">Packets per batch.</param>
+    /// <param name="bytesPerBatch">Buffer bytes per batch; 0: a pool of views, which borrow the buffers of other
+    /// batches (<see cref="PacketBatch.Borrow"/>).</param>
     public PacketBatchPool(int batches, int packetsPerBatch, int bytesPerBatch)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(bytesPerBatch);
         Size = batches;
         _free = new PacketBatch[batches];
         for (int i = 0; i < batches; i++)

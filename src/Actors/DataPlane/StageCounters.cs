@@ -30,6 +30,10 @@ public sealed class StageCounters
         _events = new long[Events.Length];
     }
 
+    /// <summary>Stages inside this one, each with its own counters (a balance sink's members); in stats under
+    /// this stage's <see cref="StageSnapshot.Members"/>, not beside it, since each sees only a share.</summary>
+    public IReadOnlyList<StageCounters> Members { get; init; } = [];
+
     /// <summary>Names of the stage's event counters, in index order.</summary>
     public ImmutableArray<string> Events { get; }
 
@@ -99,16 +103,18 @@ public sealed class StageCounters
             new Count(Interlocked.Read(ref _packetsIn), Interlocked.Read(ref _bytesIn)),
             new Count(Interlocked.Read(ref _packetsOut), Interlocked.Read(ref _bytesOut)),
             dropped.ToImmutable(),
-            events.ToImmutable());
+            events.ToImmutable(),
+            Members.Count == 0 ? null : [.. Members.Select(m => m.Snapshot())]);
     }
 }
 
 /// <summary>A number of packets and their bytes.</summary>
 public readonly record struct Count(long Packets, long Bytes);
 
-/// <summary>The counters of one stage at one moment.</summary>
+/// <summary>The counters of one stage at one moment; <paramref name="Members"/>: the stages inside it (a balance
+/// sink's member sinks), null when it has none.</summary>
 public sealed record StageSnapshot(string Stage, Count In, Count Out, ImmutableDictionary<string, Count> Dropped,
-    ImmutableDictionary<string, long> Events)
+    ImmutableDictionary<string, long> Events, IReadOnlyList<StageSnapshot>? Members = null)
 {
     public long DroppedPackets => Dropped.Values.Sum(c => c.Packets);
 

@@ -1,3 +1,4 @@
+using Fabric.Actors.DataPlane;
 using Fabric.Actors.Metrics;
 
 namespace Fabric.Actors.Pipelines;
@@ -28,7 +29,7 @@ internal sealed class PipelineMetrics(Func<IReadOnlyList<PublishedPipeline>> pip
                 continue;
             }
 
-            foreach (var stage in runtime.Snapshot())
+            foreach (var stage in runtime.Snapshot().SelectMany(s => (IEnumerable<StageSnapshot>)[s, .. s.Members ?? []]))
             {
                 writer.Sample("fabric_pipeline_packets_total", stage.In.Packets, ("pipeline", name), ("stage", stage.Stage), ("direction", "in"));
                 writer.Sample("fabric_pipeline_packets_total", stage.Out.Packets, ("pipeline", name), ("stage", stage.Stage), ("direction", "out"));

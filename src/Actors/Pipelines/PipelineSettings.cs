@@ -73,6 +73,8 @@ public static partial class PipelineSettingsReader
     private static readonly string[] TapKeys = ["type", "when-full", "cpu", "device", "mtu", "persistent"];
     private static readonly string[] PcapKeys = ["type", "when-full", "cpu", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval"];
     private static readonly string[] ForwardKeys = ["type", "when-full", "cpu", "encapsulation", "destination", "vni", "session-id", "mtu", "oversize"];
+    private static readonly string[] BalanceKeys = ["type", "when-full", "cpu", "hash", "members"];
+    private static readonly string[] PcapOverIpKeys = ["type", "when-full", "cpu", "listen", "max-clients", "client-buffer"];
 
     /// <summary>Every pipeline of <paramref name="config"/>; an empty list when there are none.</summary>
     public static IReadOnlyList<PipelineSettings> Read(Config config)
@@ -186,14 +188,15 @@ public static partial class PipelineSettingsReader
         for (int s = 0; s < sinks.Count; s++)
         {
             var sink = WithSinkDefaults(config, sinks[s]);
-            sinkSettings.Add(ReadSink(config, sink, s, name) with
+            sinkSettings.Add(ReadSink(config, sink, s.ToString(System.Globalization.CultureInfo.InvariantCulture), name) with
             {
                 WhenFull = ReadWhenFull(sink, sinks.Count),
                 Cpu = sink.Has("cpu") ? Cpu(sink, "cpu") : null,
             });
         }
 
-        var taps = sinkSettings.OfType<TapSinkSettings>().GroupBy(t => t.Device).FirstOrDefault(g => g.Count() > 1);
+        var taps = sinkSettings.SelectMany(s => s is BalanceSinkSettings b ? b.Members : [s]).OfType<TapSinkSettings>()
+            .GroupBy(t => t.Device).FirstOrDefault(g => g.Count() > 1);
         if (taps is not null)
         {
             throw p.Problem("sinks", $"TAP device {taps.Key} is used by two sinks");
@@ -316,16 +319,22 @@ public static partial class PipelineSettingsReader
     private static ConfigReader WithSinkDefaults(Config config, ConfigReader sink)
     {
         string type = sink.GetString("type", allowEmpty: false);
-        return type is "tap" or "pcap" or "forward" or "stream"
+        return type is "tap" or "pcap" or "forward" or "stream" or "balance" or "pcap-over-ip"
             ? sink.WithDefaults(ConfigReader.At(config, $"{SinkDefaultsPath}.{type}"))
             : sink;
     }
 
-    private static SinkSettings ReadSink(Config config, ConfigReader sink, int index, string pipeline)
+    private static SinkSettings ReadSink(Config config, ConfigReader sink, string index, string pipeline)
     {
         string type = sink.GetString("type", allowEmpty: false);
         switch (type)
         {
+            case "balance":
+                return ReadBalance(config, sink, index, pipeline);
+
+            case "pcap-over-ip":
+                return ReadPcapOverIp(config, sink, index);
+
             case "tap":
             {
                 sink.RejectUnknownKeys(TapKeys);
@@ -406,7 +415,7 @@ public static partial class PipelineSettingsReader
                 return ReadStreamSink(config, sink, index);
 
             default:
-                throw sink.Problem("type", $"expected tap, pcap, forward or stream, got \"{type}\"");
+                throw sink.Problem("type", $"expected tap, pcap, forward, stream, balance or pcap-over-ip, got \"{type}\"");
         }
     }
 
@@ -444,7 +453,7 @@ public static partial class PipelineSettingsReader
     }
 
     // { type = stream, destination = "HOST:PORT", ... }, read over fabric.defaults.sink.stream.
-    private static StreamSinkSettings ReadStreamSink(Config config, ConfigReader sink, int index)
+    private static StreamSinkSettings ReadStreamSink(Config config, ConfigReader sink, string index)
     {
         sink.RejectUnknownKeys(StreamKeys);
         string destination = sink.GetString("destination", allowEmpty: false);
@@ -477,6 +486,109 @@ public static partial class PipelineSettingsReader
             WaitTimeout = sink.GetDuration("wait-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
             Tls = StreamTlsReader.Read(config, sink, "type"),
         };
+    }
+
+
+    /// <summary><c>{ type = balance, hash = symmetric-5tuple, members = [ {sink}, {sink} ] }</c>; a member is any
+    /// other kind of sink, without <c>when-full</c> or <c>cpu</c> of its own (the balance sink's apply).</summary>
+    private static BalanceSinkSettings ReadBalance(Config config, ConfigReader sink, string index, string pipeline)
+    {
+        sink.RejectUnknownKeys(BalanceKeys);
+        string hash = sink.GetString("hash");
+        if (hash != "symmetric-5tuple")
+        {
+            throw sink.Problem("hash", $"expected symmetric-5tuple, got \"{hash}\"");
+        }
+
+        var members = sink.GetObjectList("members");
+        if (members.Count is < 2 or > BalanceSinkSettings.MaxMembers)
+        {
+            throw sink.Problem("members", $"a balance sink needs 2 to {BalanceSinkSettings.MaxMembers} member sinks, got {members.Count}");
+        }
+
+        var settings = new List<SinkSettings>(members.Count);
+        for (int m = 0; m < members.Count; m++)
+        {
+            var member = WithSinkDefaults(config, members[m]);
+            string memberType = member.GetString("type", allowEmpty: false);
+            if (memberType == "balance")
+            {
+                throw member.Problem("type", "a balance sink's member cannot be a balance sink");
+            }
+
+            foreach (var key in new[] { "when-full", "cpu" })
+            {
+                if (member.HasOwn(key))
+                {
+                    throw member.Problem(key, "set it on the balance sink, not on a member");
+                }
+            }
+
+            settings.Add(ReadSink(config, member, $"{index}.{m}", pipeline));
+        }
+
+        var duplicate = settings.GroupBy(s => s.Stage).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw sink.Problem("members", $"two members are the same stage {duplicate.Key}");
+        }
+
+        return new BalanceSinkSettings { Stage = $"balance-{index}", Hash = BalanceHash.Symmetric5Tuple, Members = settings };
+    }
+
+    /// <summary><c>{ type = pcap-over-ip, listen = "127.0.0.1:57012" }</c>; a listen address other than loopback
+    /// needs the node's management token (<c>fabric.management.token</c> or <c>token-file</c>), which each client
+    /// then sends as its first line.</summary>
+    private static PcapOverIpSinkSettings ReadPcapOverIp(Config config, ConfigReader sink, string index)
+    {
+        sink.RejectUnknownKeys(PcapOverIpKeys);
+        string text = sink.GetString("listen", allowEmpty: false);
+        if (!IPEndPoint.TryParse(text, out var listen) || listen is null || listen.Port == 0)
+        {
+            throw sink.Problem("listen", $"expected an IP address and port, e.g. \"127.0.0.1:57012\", got \"{text}\"");
+        }
+
+        string? token = null;
+        if (!IPAddress.IsLoopback(listen.Address))
+        {
+            token = NodeToken(config) ?? throw sink.Problem("listen",
+                $"{listen} is not a loopback address: clients must then send the node's token, and this node has none (set fabric.management.token or token-file, or listen on 127.0.0.1)");
+        }
+
+        return new PcapOverIpSinkSettings
+        {
+            Stage = $"pcap-over-ip-{index}",
+            Listen = listen,
+            Token = token,
+            MaxClients = sink.GetInt("max-clients", 1, 1024),
+            ClientBufferBytes = (int)sink.GetByteSize("client-buffer", 65536, 1L << 30),
+        };
+    }
+
+    /// <summary>The node's management token (<c>fabric.management.token-file</c> wins over <c>token</c>), or null.</summary>
+    private static string? NodeToken(Config config)
+    {
+        var management = ConfigReader.At(config, "fabric.management");
+        string file = management.Has("token-file") ? management.GetString("token-file") : "";
+        if (file.Length > 0)
+        {
+            try
+            {
+                string fromFile = File.ReadAllText(file).Trim();
+                return fromFile.Length > 0 ? fromFile : null;
+            }
+            catch (IOException e)
+            {
+                throw management.Problem("token-file", $"{file}: {e.Message}");
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                throw management.Problem("token-file", $"{file}: {e.Message}");
+            }
+        }
+
+        string token = management.Has("token") ? management.GetString("token") : "";
+        return token.Length > 0 ? token : null;
     }
 
     /// <summary><c>when-full = wait | drop</c>; default wait for a pipeline's only sink, drop when it has several.</summary>

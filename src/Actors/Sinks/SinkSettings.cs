@@ -41,9 +41,13 @@ public abstract record SinkSettings
     public int? Cpu { get; init; }
 
     /// <summary>Fresh counters for this sink: its stage name, drop reasons and event names.</summary>
-    public StageCounters NewCounters() => new(Stage, DropReasons, EventNames);
+    public virtual StageCounters NewCounters() => new(Stage, DropReasons, EventNames);
 
     /// <summary>The actor that runs this sink, fed through <paramref name="queue"/> and counting into
     /// <paramref name="counters"/> (made by <see cref="NewCounters"/>).</summary>
     public abstract Props CreateProps(BatchQueue queue, StageCounters counters);
+
+    /// <summary>The actor that runs this sink and reports whether it can deliver into <paramref name="health"/>
+    /// (a member of a balance sink). A kind that gives no signal ignores it: it is always up.</summary>
+    public virtual Props CreateProps(BatchQueue queue, StageCounters counters, SinkHealth health) => CreateProps(queue, counters);
 }

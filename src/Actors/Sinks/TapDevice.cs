@@ -13,6 +13,7 @@ public sealed unsafe class TapDevice : IDisposable
 {
     private const nuint TUNSETIFF = 0x400454ca;
     private const nuint TUNSETPERSIST = 0x400454cb;
+    private const nuint TUNGETIFF = 0x800454d2;
     private const nuint SIOCGIFFLAGS = 0x8913;
     private const nuint SIOCSIFFLAGS = 0x8914;
     private const nuint SIOCSIFMTU = 0x8922;
@@ -88,6 +89,19 @@ public sealed unsafe class TapDevice : IDisposable
             nint written = Libc.write(_fd, p, frame.Length);
             return written < 0 ? Marshal.GetLastPInvokeError() : 0;
         }
+    }
+
+    /// <summary>False once the device behind this descriptor was deleted (TUNGETIFF fails with EBADFD: the queue
+    /// is detached). A device moved to another network namespace is still attached.</summary>
+    public bool IsAttached()
+    {
+        if (_fd < 0)
+        {
+            return false;
+        }
+
+        IfReq request = default;
+        return Libc.ioctl(_fd, TUNGETIFF, &request) >= 0 || !IsDeviceGone(Marshal.GetLastPInvokeError());
     }
 
     /// <summary>True when a write error means the device is gone and must be re-created.</summary>

@@ -8,6 +8,9 @@ namespace Fabric.Actors.Sinks;
 /// Writes every frame of each batch to a persistent TAP device. When the device is deleted under it (a write
 /// fails with EBADFD) it re-creates it at once and then, if that fails, once a second; frames that arrive while
 /// there is no device are counted as "device-missing". Each event is logged once, not per retry or per frame.
+/// It also asks its descriptor every <see cref="WatchInterval"/> whether the device is still there (TUNGETIFF), so a
+/// TAP deleted while no frame comes is re-created too (one moved to another namespace is still there); its
+/// <see cref="SinkHealth"/> is down while there is no device.
 /// </summary>
 public sealed class TapSinkActor : BatchStageActor, IWithTimers
 {
@@ -16,8 +19,12 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
     /// <summary>Event counters: times the device was re-created after it disappeared.</summary>
     public static readonly IReadOnlyList<string> EventNames = ["recreated"];
 
+    /// <summary>How often an open device is checked (TUNGETIFF on its descriptor).</summary>
+    public static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(250);
+
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
     private readonly TapSinkSettings _settings;
+    private readonly SinkHealth _health;
     private readonly int _writeError;
     private readonly int _deviceMissing;
     private readonly int _recreated;
@@ -26,10 +33,11 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
     private bool _missingReported;
     private bool _wasOpen;
 
-    public TapSinkActor(TapSinkSettings settings, BatchQueue queue, StageCounters counters)
+    public TapSinkActor(TapSinkSettings settings, BatchQueue queue, StageCounters counters, SinkHealth? health = null)
         : base(queue, counters, settings.Cpu)
     {
         _settings = settings;
+        _health = health ?? new SinkHealth();
         _writeError = counters.ReasonIndex("write-error");
         _deviceMissing = counters.ReasonIndex("device-missing");
         _recreated = counters.EventIndex("recreated");
@@ -37,13 +45,14 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(TapSinkSettings settings, BatchQueue queue, StageCounters counters) =>
-        Akka.Actor.Props.Create(() => new TapSinkActor(settings, queue, counters));
+    public static Props Props(TapSinkSettings settings, BatchQueue queue, StageCounters counters, SinkHealth? health = null) =>
+        Akka.Actor.Props.Create(() => new TapSinkActor(settings, queue, counters, health));
 
     protected override void PreStart()
     {
         base.PreStart();
         TryOpen();
+        Timers.StartPeriodicTimer(Watch.Instance, Watch.Instance, WatchInterval);
     }
 
     protected override void PostStop()
@@ -59,6 +68,16 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
             case Reopen:
                 if (_device is null)
                 {
+                    TryOpen();
+                }
+
+                break;
+            case Watch:
+                if (_device is not null && !_device.IsAttached())
+                {
+                    _device.Dispose();
+                    _device = null;
+                    _log.Warning("TAP {0} was deleted; re-creating it", _settings.Device);
                     TryOpen();
                 }
 
@@ -124,6 +143,7 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
         try
         {
             _device = TapDevice.Open(_settings.Device, _settings.Mtu, _settings.Persistent);
+            _health.Set(true);
             if (_missingReported || _wasOpen)
             {
                 Counters.AddEvent(_recreated, 1);
@@ -140,6 +160,7 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
         }
         catch (TapDeviceException e)
         {
+            _health.Set(false);
             if (!_missingReported)
             {
                 _log.Error("{0}; retrying every {1}", e.Message, RetryInterval);
@@ -155,6 +176,11 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
     {
         public static readonly Reopen Instance = new();
     }
+
+    private sealed class Watch
+    {
+        public static readonly Watch Instance = new();
+    }
 }
 
 /// <summary>A TAP sink: <c>{ type = tap, device = mon0, mtu = 9000, persistent = on }</c>.</summary>
@@ -165,6 +191,8 @@ public sealed record TapSinkSettings : SinkSettings
     public override IReadOnlyList<string> EventNames => TapSinkActor.EventNames;
 
     public override Props CreateProps(BatchQueue queue, StageCounters counters) => TapSinkActor.Props(this, queue, counters);
+
+    public override Props CreateProps(BatchQueue queue, StageCounters counters, SinkHealth health) => TapSinkActor.Props(this, queue, counters, health);
 
     public required string Device { get; init; }
 
