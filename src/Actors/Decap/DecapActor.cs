@@ -61,6 +61,7 @@ public sealed class DecapActor : BatchStageActor
     private readonly int _sliced;
     private readonly int _passedThrough;
     private readonly int _reassembled;
+    private readonly int _unknownCriticalForwarded;
     private readonly int[] _sinkQueueFull;
     private readonly VniCounters? _vnis;
 
@@ -85,6 +86,7 @@ public sealed class DecapActor : BatchStageActor
         _sliced = counters.EventIndex("sliced");
         _passedThrough = counters.EventIndex("passed-through");
         _reassembled = counters.EventIndex("reassembled");
+        _unknownCriticalForwarded = counters.EventIndex("geneve-unknown-critical-forwarded");
         _droppedPackets = new long[counters.Reasons.Length];
         _droppedBytes = new long[counters.Reasons.Length];
         _sinkQueueFull = [.. sinks.Select(s => s.Counters.ReasonIndex("queue-full"))];
@@ -96,8 +98,9 @@ public sealed class DecapActor : BatchStageActor
          "filtered", "deduplicated", "no-room", "vni-not-allowed"];
 
     /// <summary>Event counters of the decap stage (not drops): frames cut to the snap length, passed through
-    /// unchanged (not a tunnel, policy pass), reassembled from outer fragments.</summary>
-    public static IReadOnlyList<string> EventNames { get; } = ["sliced", "passed-through", "reassembled"];
+    /// unchanged (not a tunnel, policy pass), reassembled from outer fragments, Geneve frames with an unknown
+    /// critical option emitted under <c>geneve.unknown-critical-options = forward</c>.</summary>
+    public static IReadOnlyList<string> EventNames { get; } = ["sliced", "passed-through", "reassembled", "geneve-unknown-critical-forwarded"];
 
     public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null) =>
         Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks, vnis));
@@ -124,7 +127,7 @@ public sealed class DecapActor : BatchStageActor
         var times = batch.Timestamps;
         int kept = 0;
         long outBytes = 0;
-        long sliced = 0, passed = 0, reassembled = 0;
+        long sliced = 0, passed = 0, reassembled = 0, unknownCritical = 0;
         for (int i = 0; i < count; i++)
         {
             int length = lengths[i];
@@ -139,6 +142,11 @@ public sealed class DecapActor : BatchStageActor
             {
                 Drop(_vniNotAllowed, length);
                 continue;
+            }
+
+            if (metadata.GeneveUnknownCritical)
+            {
+                unknownCritical++;
             }
 
             int offset = result.Offset;
@@ -194,6 +202,7 @@ public sealed class DecapActor : BatchStageActor
         Counters.AddEvent(_sliced, sliced);
         Counters.AddEvent(_passedThrough, passed);
         Counters.AddEvent(_reassembled, reassembled);
+        Counters.AddEvent(_unknownCriticalForwarded, unknownCritical);
         for (int r = 0; r < _droppedPackets.Length; r++)
         {
             Counters.AddDropped(r, _droppedPackets[r], _droppedBytes[r]);

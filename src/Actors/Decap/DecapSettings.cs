@@ -20,8 +20,10 @@ public static class DecapSettings
     [
         "vxlan-ports", "vxlan-gpe-ports", "geneve-ports", "gre-in-udp-ports", "erspan-types",
         "max-depth", "erspan-vlan", "vxlan-reserved-bits", "non-encapsulated", "ip-in-ip",
-        "synthesized-source-mac", "synthesized-destination-mac", "reassembly",
+        "synthesized-source-mac", "synthesized-destination-mac", "reassembly", "geneve",
     ];
+
+    private static readonly string[] KnownGeneveKeys = ["unknown-critical-options"];
 
     private static readonly string[] KnownReassemblyKeys = ["max-bytes", "max-datagram-bytes", "max-datagrams", "timeout"];
 
@@ -61,6 +63,11 @@ public static class DecapSettings
 
         options.SynthesizedSourceMac = Mac(section, "synthesized-source-mac", options.SynthesizedSourceMac);
         options.SynthesizedDestinationMac = Mac(section, "synthesized-destination-mac", options.SynthesizedDestinationMac);
+
+        var geneve = section.GetObject("geneve");
+        geneve.RejectUnknownKeys(KnownGeneveKeys);
+        options.GeneveUnknownCriticalOptions = Choice(geneve, "unknown-critical-options", options.GeneveUnknownCriticalOptions,
+            ("forward", GeneveCriticalPolicy.Forward), ("drop", GeneveCriticalPolicy.Drop));
 
         var reassembly = section.GetObject("reassembly");
         reassembly.RejectUnknownKeys(KnownReassemblyKeys);

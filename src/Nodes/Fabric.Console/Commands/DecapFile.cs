@@ -17,6 +17,10 @@ internal static class DecapFile
     /// <summary>Name of the outcome for records of a pcapng interface whose link type is neither Ethernet nor raw IP.</summary>
     public const string UnsupportedLinkTypeOutcome = "unsupported-link-type";
 
+    /// <summary>Name of the outcome for Geneve frames with an unknown critical option that were written
+    /// (<c>geneve.unknown-critical-options = forward</c>); they are also counted under <c>ok</c>.</summary>
+    public const string GeneveUnknownCriticalForwardedOutcome = "geneve-unknown-critical-forwarded";
+
     /// <summary>
     /// Runs the job. Throws <see cref="ConsoleException"/> (exit 2) for bad input or an unwritable
     /// output; <see cref="OperationCanceledException"/> when <paramref name="cancellation"/> fires
@@ -73,6 +77,7 @@ internal static class DecapFile
         {
             var counts = new long[DecapStatusInfo.Count];
             long unsupportedLinkType = 0;
+            long unknownCriticalForwarded = 0;
             CaptureReadStatus status;
             using (writer)
             {
@@ -96,11 +101,16 @@ internal static class DecapFile
                     var frameBytes = record.WritableData;
                     var decap = decapsulator.Decapsulate(
                         frameBytes, 0, frameBytes.Length, Math.Max(record.OriginalLength, frameBytes.Length), record.TimestampNs,
-                        linkLayer.Value, out var result, out _);
+                        linkLayer.Value, out var result, out var metadata);
                     counts[(int)decap]++;
                     if (!DecapStatusInfo.Emits(decap))
                     {
                         continue;
+                    }
+
+                    if (metadata.GeneveUnknownCritical)
+                    {
+                        unknownCriticalForwarded++;
                     }
 
                     var frame = DecapStatusInfo.InReassemblyBuffer(decap)
@@ -132,6 +142,11 @@ internal static class DecapFile
             if (unsupportedLinkType != 0)
             {
                 outcomes.Add(new(UnsupportedLinkTypeOutcome, unsupportedLinkType));
+            }
+
+            if (unknownCriticalForwarded != 0)
+            {
+                outcomes.Add(new(GeneveUnknownCriticalForwardedOutcome, unknownCriticalForwarded));
             }
 
             return new DecapFileReport(
