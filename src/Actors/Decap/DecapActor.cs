@@ -28,6 +28,9 @@ public sealed record DecapStageSettings
 
     /// <summary>When not empty, frames whose VNI is not in it are dropped as "vni-not-allowed" (frames without a VNI are not affected).</summary>
     public IReadOnlyList<int> AllowedVnis { get; init; } = [];
+
+    /// <summary>Mirror sessions with a source id of their own (<c>max-sources</c>); later ones are "other".</summary>
+    public int MaxSources { get; init; } = 256;
 }
 
 /// <summary>A sink as the decap stage sees it: its bounded hand-off and its counters.</summary>
@@ -64,11 +67,17 @@ public sealed class DecapActor : BatchStageActor
     private readonly int _unknownCriticalForwarded;
     private readonly int[] _sinkQueueFull;
     private readonly VniCounters? _vnis;
+    private readonly SourceTable _sources;
+    private readonly int _sourcesOverflowed;
+    private long _overflowedSeen;
 
-    public DecapActor(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null)
+    public DecapActor(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null,
+        SourceTable? sources = null)
         : base(queue, counters, settings.Cpu, handsOn: true)
     {
         _vnis = vnis;
+        _sources = sources ?? new SourceTable(settings.MaxSources);
+        _sourcesOverflowed = counters.EventIndex("sources-overflowed");
         _settings = settings;
         _sinks = sinks;
         _decapsulator = new Decapsulator(settings.Options);
@@ -99,11 +108,14 @@ public sealed class DecapActor : BatchStageActor
 
     /// <summary>Event counters of the decap stage (not drops): frames cut to the snap length, passed through
     /// unchanged (not a tunnel, policy pass), reassembled from outer fragments, Geneve frames with an unknown
-    /// critical option emitted under <c>geneve.unknown-critical-options = forward</c>.</summary>
-    public static IReadOnlyList<string> EventNames { get; } = ["sliced", "passed-through", "reassembled", "geneve-unknown-critical-forwarded"];
+    /// critical option emitted under <c>geneve.unknown-critical-options = forward</c>, frames of a mirror session
+    /// that found the source table full (<c>max-sources</c>; they are source "other").</summary>
+    public static IReadOnlyList<string> EventNames { get; } =
+        ["sliced", "passed-through", "reassembled", "geneve-unknown-critical-forwarded", "sources-overflowed"];
 
-    public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null) =>
-        Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks, vnis));
+    public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null,
+        SourceTable? sources = null) =>
+        Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks, vnis, sources));
 
     protected override void PostStop() => _filter?.Dispose();
 
@@ -125,6 +137,9 @@ public sealed class DecapActor : BatchStageActor
         var lengths = batch.CapturedLengths;
         var originals = batch.OriginalLengths;
         var times = batch.Timestamps;
+        var sourceIds = batch.SourceIds;
+        var directions = batch.Directions;
+        var switchTimes = batch.SwitchTimestamps;
         int kept = 0;
         long outBytes = 0;
         long sliced = 0, passed = 0, reassembled = 0, unknownCritical = 0;
@@ -193,11 +208,18 @@ public sealed class DecapActor : BatchStageActor
             lengths[kept] = innerLength;
             originals[kept] = result.OriginalLength;
             times[kept] = times[i];
+            sourceIds[kept] = _sources.Resolve(metadata, innerLength, times[i]);
+            directions[kept] = ErspanTime.Direction(metadata);
+            switchTimes[kept] = ErspanTime.SwitchNanoseconds(metadata);
             outBytes += innerLength;
             kept++;
         }
 
         batch.Truncate(kept);
+        batch.Sources = _sources;
+        long overflowed = _sources.Overflowed;
+        Counters.AddEvent(_sourcesOverflowed, overflowed - _overflowedSeen);
+        _overflowedSeen = overflowed;
         Counters.AddOut(kept, outBytes);
         Counters.AddEvent(_sliced, sliced);
         Counters.AddEvent(_passedThrough, passed);

@@ -53,7 +53,7 @@ public static partial class PipelineSettingsReader
     private static readonly string[] PipelineKeys =
     [
         "name", "source", "capture-cpu", "decap-cpu", "decap", "filter", "dedup", "snap-length", "sinks", "autostart",
-        "vni-counters", "allowed-vnis",
+        "vni-counters", "allowed-vnis", "max-sources",
         "batch-packets", "batch-bytes", "batches", "queue-depth",
     ];
 
@@ -211,6 +211,7 @@ public static partial class PipelineSettingsReader
                 Cpu = decapCpu,
                 VniCounters = vniCounters,
                 AllowedVnis = allowedVnis,
+                MaxSources = p.Has("max-sources") ? p.GetInt("max-sources", 0, Fabric.Protocols.Decap.SourceTable.Limit) : 256,
             },
             Sinks = sinkSettings,
             Autostart = !p.Has("autostart") || p.GetBool("autostart"),
