@@ -66,7 +66,7 @@ public static partial class PipelineSettingsReader
     private static readonly string[] SourceKeys = ["interface", "file", "speed", "snaplen", "buffer-size", "promiscuous", "filter"];
     private static readonly string[] DedupKeys = ["window", "entries"];
     private static readonly string[] TapKeys = ["type", "when-full", "cpu", "device", "mtu", "persistent"];
-    private static readonly string[] PcapKeys = ["type", "when-full", "cpu", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval"];
+    private static readonly string[] PcapKeys = ["type", "when-full", "cpu", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval", "format", "timestamps"];
     private static readonly string[] ForwardKeys = ["type", "when-full", "cpu", "encapsulation", "destination", "vni", "session-id", "mtu", "oversize"];
 
     /// <summary>Every pipeline of <paramref name="config"/>; an empty list when there are none.</summary>
@@ -358,9 +358,28 @@ public static partial class PipelineSettingsReader
                     throw sink.Problem("precision", $"expected us or ns, got \"{precision}\"");
                 }
 
+                string format = sink.Has("format") ? sink.GetString("format") : "pcap";
+                if (format is not ("pcap" or "pcapng"))
+                {
+                    throw sink.Problem("format", $"expected pcap or pcapng, got \"{format}\"");
+                }
+
+                string timestamps = sink.Has("timestamps") ? sink.GetString("timestamps") : "capture";
+                if (timestamps is not ("capture" or "switch"))
+                {
+                    throw sink.Problem("timestamps", $"expected capture or switch, got \"{timestamps}\"");
+                }
+
+                if (timestamps == "switch" && format != "pcapng")
+                {
+                    throw sink.Problem("timestamps", "switch needs format = pcapng");
+                }
+
                 return new PcapSinkSettings
                 {
                     Stage = $"pcap-{index}",
+                    Format = format == "pcapng" ? PcapFormat.PcapNg : PcapFormat.Pcap,
+                    SwitchTimestamps = timestamps == "switch",
                     Directory = directory,
                     Prefix = pipeline,
                     RotateSize = sink.Has("rotate-size") ? sink.GetByteSize("rotate-size", 0, long.MaxValue) : 1L << 30,

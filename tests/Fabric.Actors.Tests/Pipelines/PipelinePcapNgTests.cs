@@ -1,0 +1,294 @@
+using System.Globalization;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.TestKit.Xunit2;
+using Fabric.Actors.Configuration;
+using Fabric.Actors.Pipelines;
+using Fabric.Protocols.Decap;
+using Fabric.Protocols.Encap;
+using Fabric.Protocols.Pcap;
+using Xunit;
+
+namespace Fabric.Actors.Tests.Pipelines;
+
+/// <summary>
+/// Issue 15: the pcapng format of the PCAP sink through whole in-process pipelines (file source -> decap ->
+/// sink), every output read by tshark: one interface per mirror session with every frame on the right one
+/// (Must show 1, here from generated captures rather than kernel VXLAN devices), direction and switch time
+/// from ERSPAN III checked against tshark's erspan fields on the input (Must show 2), a torn last block
+/// trimmed when the sink starts again (Must show 6, the crash simulated by appending part of a block).
+/// </summary>
+public sealed class PipelinePcapNgTests : TestKit, IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("fd-pcapng-").FullName;
+
+    public new void Dispose()
+    {
+        Directory.Delete(_directory, recursive: true);
+        base.Dispose();
+    }
+
+    private static byte[] Inner(int n)
+    {
+        var ip = new byte[28];
+        HeaderWriter.WriteIpv4(ip, [10, 0, 0, 1], [10, 0, 0, 2], Ipv4Header.ProtocolUdp, 8, identification: (ushort)n);
+        var frame = new byte[EthernetHeader.MinLength + ip.Length];
+        HeaderWriter.WriteEthernet(frame, MacAddress.Parse("0a:00:00:00:00:01"), MacAddress.Parse("0a:00:00:00:00:02"), EthernetHeader.TypeIPv4);
+        ip.CopyTo(frame, EthernetHeader.MinLength);
+        return frame;
+    }
+
+    private static byte[] Outer(byte[] source, byte protocol, params byte[][] parts)
+    {
+        int payload = parts.Sum(p => p.Length);
+        var frame = new byte[EthernetHeader.MinLength + Ipv4Header.MinLength + payload];
+        HeaderWriter.WriteEthernet(frame, MacAddress.Parse("00:11:22:33:44:55"), MacAddress.Parse("00:66:77:88:99:aa"), EthernetHeader.TypeIPv4);
+        HeaderWriter.WriteIpv4(frame.AsSpan(EthernetHeader.MinLength), source, [198, 18, 0, 1], protocol, payload);
+        int offset = EthernetHeader.MinLength + Ipv4Header.MinLength;
+        foreach (var part in parts)
+        {
+            part.CopyTo(frame, offset);
+            offset += part.Length;
+        }
+
+        return frame;
+    }
+
+    private static byte[] Vxlan(byte[] source, uint vni, byte[] inner)
+    {
+        var udp = new byte[UdpHeader.HeaderLength];
+        HeaderWriter.WriteUdp(udp, 50000, 4789, VxlanHeader.HeaderLength + inner.Length);
+        var vxlan = new byte[VxlanHeader.HeaderLength];
+        HeaderWriter.WriteVxlan(vxlan, vni);
+        return Outer(source, Ipv4Header.ProtocolUdp, udp, vxlan, inner);
+    }
+
+    private static byte[] ErspanII(byte[] source, ushort session, byte[] inner)
+    {
+        var gre = new byte[8];
+        HeaderWriter.WriteGre(gre, GreHeader.ProtocolErspanI_II, sequence: 1);
+        var erspan = new byte[ErspanIIHeader.HeaderLength];
+        HeaderWriter.WriteErspanII(erspan, new ErspanIIFields(session, 0, 0, 0, false, 1));
+        return Outer(source, Ipv4Header.ProtocolGre, gre, erspan, inner);
+    }
+
+    private static byte[] ErspanIII(byte[] source, ErspanIIIFields fields, byte[] inner)
+    {
+        var gre = new byte[8];
+        HeaderWriter.WriteGre(gre, GreHeader.ProtocolErspanIII, sequence: 1);
+        var erspan = new byte[ErspanIIIHeader.BaseLength + ErspanIIIHeader.PlatformSubheaderLength];
+        int n = HeaderWriter.WriteErspanIII(erspan, fields);
+        return Outer(source, Ipv4Header.ProtocolGre, gre, erspan[..n], inner);
+    }
+
+    private string WriteCapture(string name, IReadOnlyList<byte[]> frames)
+    {
+        string path = Path.Combine(_directory, name);
+        using var writer = PcapWriter.Create(path, LinkTypes.Ethernet, nanoseconds: true);
+        for (int i = 0; i < frames.Count; i++)
+        {
+            writer.Write(frames[i], 1_700_000_000_000_000_000L + i * 1_000_000L, frames[i].Length);
+        }
+
+        return path;
+    }
+
+    private static string[] Tshark(string path, params string[] fields)
+    {
+        var arguments = new List<string> { "-r", path, "-T", "fields", "-E", "separator=|" };
+        foreach (var field in fields)
+        {
+            arguments.Add("-e");
+            arguments.Add(field);
+        }
+
+        var result = ExternalTool.Run("tshark", [.. arguments]);
+        Assert.True(result.ExitCode == 0, $"tshark -r {path}: {result.Stderr}");
+        return result.Lines;
+    }
+
+    [Fact]
+    public void Pcapng_has_one_interface_per_session_and_every_frame_on_its_own()
+    {
+        byte[] a = [198, 18, 1, 10], b = [198, 18, 1, 11], c = [10, 0, 0, 5], d = [10, 0, 0, 6];
+        var sent = new Dictionary<string, int>
+        {
+            ["erspan 198.18.1.10 session 7"] = 0,
+            ["erspan 198.18.1.11 session 8"] = 0,
+            ["vxlan 10.0.0.5 vni 42"] = 0,
+            ["vxlan 10.0.0.6 vni 43"] = 0,
+        };
+        var frames = new List<byte[]>();
+        var order = new List<string>();
+        for (int i = 0; i < 60; i++)
+        {
+            // An uneven mix so that a frame on the wrong interface changes the counts.
+            var (frame, name) = (i % 7) switch
+            {
+                0 or 1 => (ErspanII(a, 7, Inner(i)), "erspan 198.18.1.10 session 7"),
+                2 => (ErspanII(b, 8, Inner(i)), "erspan 198.18.1.11 session 8"),
+                3 or 4 or 5 => (Vxlan(c, 42, Inner(i)), "vxlan 10.0.0.5 vni 42"),
+                _ => (Vxlan(d, 43, Inner(i)), "vxlan 10.0.0.6 vni 43"),
+            };
+            frames.Add(frame);
+            order.Add(name);
+            sent[name]++;
+        }
+
+        string source = WriteCapture("sessions.pcap", frames);
+        string output = Path.Combine(_directory, "out");
+        var manager = Start($$"""
+            name = sessions
+            source { file = "{{source}}" }
+            sinks = [ { type = pcap, format = pcapng, precision = ns, directory = "{{output}}", flush-interval = 50ms } ]
+            """);
+
+        WaitFinished(manager, "sessions", output, frames.Count);
+
+        var file = Directory.GetFiles(output).Single();
+        Assert.EndsWith(".pcapng", file, StringComparison.Ordinal);
+        var lines = Tshark(file, "frame.interface_name", "frame.interface_description", "ip.id");
+        Assert.Equal(frames.Count, lines.Length);
+        var seen = lines.Select(l => l.Split('|')).ToList();
+        for (int i = 0; i < seen.Count; i++)
+        {
+            Assert.Equal(order[i], seen[i][0]);
+            Assert.Equal(i.ToString("x4", CultureInfo.InvariantCulture), seen[i][2][2..]);
+        }
+
+        Assert.Equal(sent, seen.GroupBy(l => l[0]).ToDictionary(g => g.Key, g => g.Count()));
+        Assert.Equal("198.18.1.10 -> 198.18.0.1, erspan-ii", seen[order.IndexOf("erspan 198.18.1.10 session 7")][1]);
+        Assert.Equal("10.0.0.6 -> 198.18.0.1, vxlan", seen[order.IndexOf("vxlan 10.0.0.6 vni 43")][1]);
+        var sources = Sources(manager, "sessions");
+        Assert.Null(sources.Error);
+        Assert.Equal(["other", .. sent.Keys], sources.Sources.Select(s => s.Name));
+        Assert.All(sources.Sources.Skip(1), s => Assert.Equal(sent[s.Name], s.Frames));
+        Assert.Equal(0, sources.Sources[0].Frames);
+    }
+
+    [Fact]
+    public void Direction_and_switch_time_come_from_erspan_iii_as_tshark_reads_them_on_the_input()
+    {
+        // zeek/erspanIII.pcap (2 frames, Gra 0 = 100 us) and generated frames with Gra 1 (100 ns) and
+        // Gra 3 (platform-defined: the capture time is kept).
+        var fields = new ErspanIIIFields(SessionId: 9, Vlan: 0, Cos: 0, Bso: 0, Truncated: false, Timestamp: 0, Sgt: 0, P: false,
+            FrameType: 0, HardwareId: 1, Direction: 0, Granularity: 1, PlatformSubheader: null);
+        var generated = WriteCapture("gra.pcap", [
+            ErspanIII([198, 18, 2, 1], fields with { Timestamp = 123_456_789, Direction = 1 }, Inner(1)),
+            ErspanIII([198, 18, 2, 1], fields with { Timestamp = 4_000_000_000, Direction = 0 }, Inner(2)),
+            ErspanIII([198, 18, 2, 1], fields with { Timestamp = 77, Granularity = 3 }, Inner(3)),
+        ]);
+        foreach (var (source, expectCapture) in new[] { (TestPaths.Corpus("zeek/erspanIII.pcap"), new[] { false, false }), (generated, new[] { false, false, true }) })
+        {
+            string output = Path.Combine(_directory, "switch-" + Path.GetFileNameWithoutExtension(source));
+            string name = "sw" + Path.GetFileNameWithoutExtension(source).Replace("erspanIII", "zeek", StringComparison.Ordinal);
+            var manager = Start($$"""
+                name = {{name}}
+                source { file = "{{source}}" }
+                sinks = [ { type = pcap, format = pcapng, precision = ns, timestamps = switch, directory = "{{output}}", flush-interval = 50ms } ]
+                """, name);
+            WaitFinished(manager, name, output, expectCapture.Length);
+
+            var input = Tshark(source, "erspan.direction", "erspan.timestamp", "erspan.gra", "frame.time_epoch").Select(l => l.Split('|')).ToArray();
+            var written = Tshark(Directory.GetFiles(output).Single(), "frame.packet_flags_direction", "frame.time_epoch").Select(l => l.Split('|')).ToArray();
+            Assert.Equal(input.Length, written.Length);
+            for (int i = 0; i < input.Length; i++)
+            {
+                // tshark: erspan.direction 0 ingress / 1 egress; epb_flags 0x00000001 inbound / 0x00000002 outbound.
+                Assert.Equal(input[i][0] == "0" ? "0x00000001" : "0x00000002", written[i][0]);
+                long ticks = long.Parse(input[i][1], CultureInfo.InvariantCulture);
+                string expected = expectCapture[i]
+                    ? input[i][3]
+                    : Epoch(input[i][2] == "0" ? ticks * 100_000 : ticks * 100);
+                Assert.Equal(expected, written[i][1]);
+            }
+        }
+    }
+
+    private static string Epoch(long ns) => string.Create(CultureInfo.InvariantCulture, $"{ns / 1_000_000_000}.{ns % 1_000_000_000:D9}");
+
+    [Fact]
+    public void A_torn_last_block_is_trimmed_when_the_sink_starts_again_and_every_file_stays_readable()
+    {
+        string source = TestPaths.Corpus("zeek/tunnels_vxlan.pcap");
+        string output = Path.Combine(_directory, "torn");
+        string pipeline = $$"""
+            name = torn
+            source { file = "{{source}}" }
+            sinks = [ { type = pcap, format = pcapng, directory = "{{output}}", flush-interval = 50ms } ]
+            """;
+        var first = Start(pipeline, "first");
+        WaitFinished(first, "torn", output, 10);
+        Sys.Stop(first);
+
+        // What a kill -9 in the middle of a write leaves: an EPB header and part of its data.
+        string file = Directory.GetFiles(output).Single();
+        long whole = new FileInfo(file).Length;
+        using (var stream = new FileStream(file, FileMode.Append))
+        {
+            stream.Write([6, 0, 0, 0, 0x60, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3]);
+        }
+
+        Assert.NotEqual(0, ExternalTool.Run("tshark", "-r", file).ExitCode);
+
+        var second = Start(pipeline, "second");
+        WaitFinished(second, "torn", output, 20);
+
+        Assert.Equal(whole, new FileInfo(file).Length);
+        Assert.Equal(2, Directory.GetFiles(output, "torn-*.pcapng").Length);
+        Assert.All(Directory.GetFiles(output), f => Assert.Equal(10, Tshark(f, "frame.number").Length));
+    }
+
+    [Theory]
+    [InlineData("format = pcapng2", "fabric.pipelines[0].sinks[0].format:")]
+    [InlineData("timestamps = hardware", "fabric.pipelines[0].sinks[0].timestamps:")]
+    [InlineData("format = pcap, timestamps = switch", "fabric.pipelines[0].sinks[0].timestamps:")]
+    public void Bad_format_keys_name_their_path(string keys, string expectedStart)
+    {
+        var config = ConfigurationFactory.ParseString($$"""
+            fabric.pipelines = [ {
+              name = bad
+              source { interface = lo }
+              sinks = [ { type = pcap, directory = "/tmp/x", {{keys}} } ]
+            } ]
+            """).WithFallback(FabricConfig.Reference);
+
+        var e = Assert.Throws<FabricConfigException>(() => PipelineSettingsReader.Read(config));
+
+        Assert.StartsWith(expectedStart, e.Message, StringComparison.Ordinal);
+    }
+
+    private IActorRef Start(string pipeline, string name = "pipelines")
+    {
+        var config = ConfigurationFactory.ParseString("fabric.pipelines = [ {\n" + pipeline + "\n} ]").WithFallback(FabricConfig.Reference);
+        var settings = PipelineSettingsReader.Read(config);
+        return Sys.ActorOf(PipelineManager.Props(settings), name);
+    }
+
+    private static PipelineStats Stats(IActorRef manager, string name) =>
+        manager.Ask<PipelineStatsReply>(new GetPipelineStats(name), TimeSpan.FromSeconds(5)).Result.Pipelines.Single();
+
+    private static PipelineSourcesReply Sources(IActorRef manager, string name) =>
+        manager.Ask<PipelineSourcesReply>(new GetPipelineSources(name), TimeSpan.FromSeconds(5)).Result;
+
+    /// <summary>Waits until the pipeline finished and its files hold <paramref name="records"/> packets.</summary>
+    private void WaitFinished(IActorRef manager, string name, string output, int records)
+    {
+        AwaitCondition(() => Stats(manager, name).State == "finished", TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(50));
+        AwaitCondition(() => Directory.Exists(output) && Directory.GetFiles(output).Sum(CountRecords) >= records,
+            TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
+        PipelineFileTests.AssertConserved(Stats(manager, name));
+    }
+
+    private static int CountRecords(string path)
+    {
+        using var reader = CaptureFileReader.Open(path);
+        int n = 0;
+        while (reader.ReadNext(out _) == CaptureReadStatus.Packet)
+        {
+            n++;
+        }
+
+        return n;
+    }
+}
