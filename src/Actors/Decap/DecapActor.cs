@@ -29,6 +29,12 @@ public sealed record DecapStageSettings
     /// <summary>When not empty, frames whose VNI is not in it are dropped as "vni-not-allowed" (frames without a VNI are not affected).</summary>
     public IReadOnlyList<int> AllowedVnis { get; init; } = [];
 
+    /// <summary>Header-relative slicing (<c>slice.after</c>); null: only <see cref="SnapLength"/>.</summary>
+    public SliceAfter? SliceAfter { get; init; }
+
+    /// <summary>Bytes kept after the <see cref="SliceAfter"/> header (<c>slice.keep</c>).</summary>
+    public int SliceKeep { get; init; } = 64;
+
     /// <summary>Mirror sessions with a source id of their own (<c>max-sources</c>); later ones are "other".</summary>
     public int MaxSources { get; init; } = 256;
 }
@@ -69,6 +75,7 @@ public sealed class DecapActor : BatchStageActor
     private readonly VniCounters? _vnis;
     private readonly SourceTable _sources;
     private readonly int _sourcesOverflowed;
+    private readonly int _sliceFallback;
     private long _overflowedSeen;
 
     public DecapActor(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null,
@@ -78,6 +85,7 @@ public sealed class DecapActor : BatchStageActor
         _vnis = vnis;
         _sources = sources ?? new SourceTable(settings.MaxSources);
         _sourcesOverflowed = counters.EventIndex("sources-overflowed");
+        _sliceFallback = counters.EventIndex("slice-fallback");
         _settings = settings;
         _sinks = sinks;
         _decapsulator = new Decapsulator(settings.Options);
@@ -109,9 +117,10 @@ public sealed class DecapActor : BatchStageActor
     /// <summary>Event counters of the decap stage (not drops): frames cut to the snap length, passed through
     /// unchanged (not a tunnel, policy pass), reassembled from outer fragments, Geneve frames with an unknown
     /// critical option emitted under <c>geneve.unknown-critical-options = forward</c>, frames of a mirror session
-    /// that found the source table full (<c>max-sources</c>; they are source "other").</summary>
+    /// that found the source table full (<c>max-sources</c>; they are source "other"), frames whose header named by
+    /// <c>slice.after</c> could not be parsed (cut to <c>snap-length</c> instead, if set).</summary>
     public static IReadOnlyList<string> EventNames { get; } =
-        ["sliced", "passed-through", "reassembled", "geneve-unknown-critical-forwarded", "sources-overflowed"];
+        ["sliced", "passed-through", "reassembled", "geneve-unknown-critical-forwarded", "sources-overflowed", "slice-fallback"];
 
     public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null,
         SourceTable? sources = null) =>
@@ -142,7 +151,7 @@ public sealed class DecapActor : BatchStageActor
         var switchTimes = batch.SwitchTimestamps;
         int kept = 0;
         long outBytes = 0;
-        long sliced = 0, passed = 0, reassembled = 0, unknownCritical = 0;
+        long sliced = 0, passed = 0, reassembled = 0, unknownCritical = 0, sliceFallback = 0;
         for (int i = 0; i < count; i++)
         {
             int length = lengths[i];
@@ -198,9 +207,24 @@ public sealed class DecapActor : BatchStageActor
             }
 
             int innerLength = result.Length;
-            if (_settings.SnapLength > 0 && innerLength > _settings.SnapLength)
+            int cut = -1;
+            if (_settings.SliceAfter is { } after)
             {
-                innerLength = _settings.SnapLength;
+                cut = HeaderSlice.CutLength(inner, after, _settings.SliceKeep);
+                if (cut < 0)
+                {
+                    sliceFallback++;
+                }
+            }
+
+            if (cut < 0 && _settings.SnapLength > 0)
+            {
+                cut = _settings.SnapLength;
+            }
+
+            if (cut >= 0 && innerLength > cut)
+            {
+                innerLength = cut;
                 sliced++;
             }
 
@@ -224,6 +248,7 @@ public sealed class DecapActor : BatchStageActor
         Counters.AddEvent(_sliced, sliced);
         Counters.AddEvent(_passedThrough, passed);
         Counters.AddEvent(_reassembled, reassembled);
+        Counters.AddEvent(_sliceFallback, sliceFallback);
         Counters.AddEvent(_unknownCriticalForwarded, unknownCritical);
         for (int r = 0; r < _droppedPackets.Length; r++)
         {

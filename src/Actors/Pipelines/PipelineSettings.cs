@@ -53,7 +53,7 @@ public static partial class PipelineSettingsReader
     private static readonly string[] PipelineKeys =
     [
         "name", "source", "capture-cpu", "decap-cpu", "decap", "filter", "dedup", "snap-length", "sinks", "autostart",
-        "vni-counters", "allowed-vnis", "max-sources",
+        "vni-counters", "allowed-vnis", "max-sources", "slice",
         "batch-packets", "batch-bytes", "batches", "queue-depth",
     ];
 
@@ -66,6 +66,8 @@ public static partial class PipelineSettingsReader
     private static readonly string[] SourceKeys = ["interface", "file", "speed", "snaplen", "buffer-size", "promiscuous", "filter"];
     private static readonly string[] DedupKeys = ["window", "entries"];
     private static readonly string[] TapKeys = ["type", "when-full", "cpu", "device", "mtu", "persistent"];
+    private static readonly string[] SliceKeys = ["after", "keep"];
+
     private static readonly string[] PcapKeys = ["type", "when-full", "cpu", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval", "format", "timestamps"];
     private static readonly string[] ForwardKeys = ["type", "when-full", "cpu", "encapsulation", "destination", "vni", "session-id", "mtu", "oversize"];
 
@@ -153,6 +155,23 @@ public static partial class PipelineSettingsReader
         }
 
         int snapLength = p.Has("snap-length") ? p.GetInt("snap-length", 0, 262144) : 0;
+        Fabric.Protocols.Decap.SliceAfter? sliceAfter = null;
+        int sliceKeep = 64;
+        if (p.Has("slice"))
+        {
+            var slice = p.GetObject("slice");
+            slice.RejectUnknownKeys(SliceKeys);
+            string after = slice.GetString("after", allowEmpty: false);
+            sliceAfter = after switch
+            {
+                "l2-header" => Fabric.Protocols.Decap.SliceAfter.L2Header,
+                "l3-header" => Fabric.Protocols.Decap.SliceAfter.L3Header,
+                "l4-header" => Fabric.Protocols.Decap.SliceAfter.L4Header,
+                _ => throw slice.Problem("after", $"expected l2-header, l3-header or l4-header, got \"{after}\""),
+            };
+            sliceKeep = slice.Has("keep") ? slice.GetInt("keep", 0, 65535) : 64;
+        }
+
         int vniCounters = p.Has("vni-counters") ? p.GetInt("vni-counters", 0, VniCounters.MaxTracked) : 64;
         var allowedVnis = new List<int>();
         if (p.Has("allowed-vnis"))
@@ -211,6 +230,8 @@ public static partial class PipelineSettingsReader
                 Cpu = decapCpu,
                 VniCounters = vniCounters,
                 AllowedVnis = allowedVnis,
+                SliceAfter = sliceAfter,
+                SliceKeep = sliceKeep,
                 MaxSources = p.Has("max-sources") ? p.GetInt("max-sources", 0, Fabric.Protocols.Decap.SourceTable.Limit) : 256,
             },
             Sinks = sinkSettings,

@@ -239,6 +239,68 @@ public sealed class PipelinePcapNgTests : TestKit, IDisposable
         Assert.All(Directory.GetFiles(output), f => Assert.Equal(10, Tshark(f, "frame.number").Length));
     }
 
+    /// <summary>Issue 15 Must show 4: every frame of a corpus mix (AWS VXLAN TCP/UDP, ERSPAN II STP/LLC/ARP, VXLAN
+    /// ICMP/ARP, ERSPAN II in VXLAN-GPE TCP) cut exactly <c>keep</c> bytes after the named header, as tshark
+    /// (an independent decoder) measures the headers on the output; original lengths intact; frames without
+    /// that header cut to snap-length instead and counted as slice-fallback.</summary>
+    [Theory]
+    [InlineData("l2-header")]
+    [InlineData("l3-header")]
+    [InlineData("l4-header")]
+    public void Header_relative_slicing_keeps_exactly_keep_bytes_after_the_header(string after)
+    {
+        const int keep = 16, snap = 100;
+        var frames = new List<byte[]>();
+        foreach (var file in new[] { "suricata-verify/vxlan-decoder-03_vxlan.pcap", "tcpdump/erspan-type-ii-3.pcap", "zeek/tunnels_vxlan.pcap", "arkime/gre-erspan-vxlan.pcap" })
+        {
+            frames.AddRange(PipelineFileTests.ReadFrames(TestPaths.Corpus(file)));
+        }
+
+        string source = WriteCapture("mix-" + after + ".pcap", frames);
+        var whole = PipelineFileTests.DecapsulateFile(source, new DecapOptions());
+        string output = Path.Combine(_directory, "slice-" + after);
+        string name = "slice" + after[1];
+        var manager = Start($$"""
+            name = {{name}}
+            source { file = "{{source}}" }
+            snap-length = {{snap}}
+            slice { after = {{after}}, keep = {{keep}} }
+            sinks = [ { type = pcap, directory = "{{output}}", flush-interval = 50ms } ]
+            """, name);
+        WaitFinished(manager, name, output, whole.Count);
+
+        var file0 = Directory.GetFiles(output).Single();
+        var rows = Tshark(file0, "frame.len", "frame.cap_len", "vlan.id", "ip.hdr_len", "tcp.hdr_len", "udp.srcport", "icmp.type")
+            .Select(l => l.Split('|')).ToArray();
+        Assert.Equal(whole.Count, rows.Length);
+        var written = PipelineFileTests.ReadFrames(file0);
+        int fallback = 0;
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var r = rows[i];
+            int length = int.Parse(r[0], CultureInfo.InvariantCulture);
+            Assert.Equal(whole[i].Length, length);
+            int l2 = 14 + (r[2].Length == 0 ? 0 : 4 * r[2].Split(',').Length);
+            int? headerEnd = after switch
+            {
+                "l2-header" => l2,
+                "l3-header" => r[3].Length > 0 ? l2 + int.Parse(r[3], CultureInfo.InvariantCulture) : null,
+                _ => r[3].Length == 0 ? null
+                    : r[4].Length > 0 ? l2 + int.Parse(r[3], CultureInfo.InvariantCulture) + int.Parse(r[4], CultureInfo.InvariantCulture)
+                    : r[5].Length > 0 || r[6].Length > 0 ? l2 + int.Parse(r[3], CultureInfo.InvariantCulture) + 8
+                    : null,
+            };
+            fallback += headerEnd is null ? 1 : 0;
+            int expected = Math.Min(length, headerEnd is { } end ? end + keep : snap);
+            Assert.True(expected == int.Parse(r[1], CultureInfo.InvariantCulture), $"frame {i + 1}: {string.Join('|', r)}; expected {expected} bytes");
+            Assert.Equal(whole[i].AsSpan(0, expected).ToArray(), written[i]);
+        }
+
+        var events = Stats(manager, name).Stages[1].Events;
+        Assert.Equal(fallback, events["slice-fallback"]);
+        Assert.True(after == "l2-header" ? fallback == 0 : fallback > 0, $"{fallback} fallbacks");
+    }
+
     [Theory]
     [InlineData("format = pcapng2", "fabric.pipelines[0].sinks[0].format:")]
     [InlineData("timestamps = hardware", "fabric.pipelines[0].sinks[0].timestamps:")]
