@@ -65,7 +65,7 @@ public static partial class PipelineSettingsReader
 
     private static readonly string[] SourceKeys = ["interface", "file", "speed", "snaplen", "buffer-size", "promiscuous", "filter"];
     private static readonly string[] DedupKeys = ["window", "entries"];
-    private static readonly string[] TapKeys = ["type", "when-full", "cpu", "device", "mtu", "persistent"];
+    private static readonly string[] TapKeys = ["type", "when-full", "cpu", "device", "mtu", "persistent", "mark-source", "vlan-base", "vlans"];
     private static readonly string[] SliceKeys = ["after", "keep"];
 
     private static readonly string[] PcapKeys = ["type", "when-full", "cpu", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval", "format", "timestamps"];
@@ -355,10 +355,29 @@ public static partial class PipelineSettingsReader
                     throw sink.Problem("device", $"not a device name (at most 15 characters): \"{device}\"");
                 }
 
+                string mark = sink.Has("mark-source") ? sink.GetString("mark-source") : "none";
+                if (mark is not ("none" or "vlan"))
+                {
+                    throw sink.Problem("mark-source", $"expected none or vlan, got \"{mark}\"");
+                }
+
+                var vlans = new Dictionary<string, int>(StringComparer.Ordinal);
+                if (sink.Has("vlans"))
+                {
+                    foreach (var entry in sink.GetObjectList("vlans"))
+                    {
+                        entry.RejectUnknownKeys("source", "vlan");
+                        vlans[entry.GetString("source", allowEmpty: false)] = entry.GetInt("vlan", 1, 4094);
+                    }
+                }
+
                 return new TapSinkSettings
                 {
                     Stage = $"tap-{device}",
                     Device = device,
+                    MarkSource = mark == "vlan",
+                    VlanBase = sink.Has("vlan-base") ? sink.GetInt("vlan-base", 1, 4094) : 1000,
+                    Vlans = vlans,
                     Mtu = sink.Has("mtu") ? sink.GetInt("mtu", 68, 65535) : 9000,
                     Persistent = !sink.Has("persistent") || sink.GetBool("persistent"),
                 };

@@ -18,7 +18,7 @@ namespace Fabric.Actors.Tests.Pipelines;
 /// from ERSPAN III checked against tshark's erspan fields on the input (Must show 2), a torn last block
 /// trimmed when the sink starts again (Must show 6, the crash simulated by appending part of a block).
 /// </summary>
-public sealed class PipelinePcapNgTests : TestKit, IDisposable
+public sealed partial class PipelinePcapNgTests : TestKit, IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("fd-pcapng-").FullName;
 
@@ -107,8 +107,80 @@ public sealed class PipelinePcapNgTests : TestKit, IDisposable
         return result.Lines;
     }
 
+    /// <summary>Issue 15 Must show 3: <c>mark-source = vlan</c> on a real TAP. tcpdump -e on the device shows each
+    /// session on its own VLAN (allocated vlan-base + id, or from the vlans table), and every frame without that
+    /// tag is byte-identical to the same pipeline's unmarked pcap output.</summary>
     [Fact]
-    public void Pcapng_has_one_interface_per_session_and_every_frame_on_its_own()
+    public void Mark_source_vlan_puts_each_session_on_its_own_vlan_on_the_tap_and_nothing_else_changes()
+    {
+        var (frames, order, _) = Sessions();
+        string source = WriteCapture("sessions-tap.pcap", frames);
+        string device = "fq15" + Random.Shared.Next(0x100000, 0xFFFFFF).ToString("x", CultureInfo.InvariantCulture);
+        string tapCapture = Path.Combine(_directory, "tap.pcap");
+        string output = Path.Combine(_directory, "unmarked");
+        CapturedProcess? tcpdump = null;
+        try
+        {
+            Fabric.Actors.Sinks.TapDevice.Open(device, 9000).Dispose();
+            tcpdump = CapturedProcess.Start("tcpdump", ["-i", device, "-n", "-U", "-s", "0", "-w", tapCapture]);
+            Wait.Until(() => tcpdump.Stderr.Contains("listening on", StringComparison.Ordinal), TimeSpan.FromSeconds(20), () => "tcpdump listening: " + tcpdump.Stderr);
+            var manager = Start($$"""
+                name = marked
+                source { file = "{{source}}" }
+                sinks = [
+                  { type = tap, device = {{device}}, mark-source = vlan, vlan-base = 1000, vlans = [ { source = "vxlan 10.0.0.6 vni 43", vlan = 143 } ] }
+                  { type = pcap, directory = "{{output}}", flush-interval = 50ms }
+                ]
+                """, "marked");
+            WaitFinished(manager, "marked", output, frames.Count);
+            Wait.Until(() => File.Exists(tapCapture) && SafeCount(tapCapture) >= frames.Count, TimeSpan.FromSeconds(20), () => $"tcpdump wrote {SafeCount(tapCapture)} frames");
+            tcpdump.Kill();
+            tcpdump.WaitForExit(TimeSpan.FromSeconds(10));
+
+            var vlanOf = new Dictionary<string, int>
+            {
+                ["erspan 198.18.1.10 session 7"] = 1001, // source ids in order of first appearance
+                ["erspan 198.18.1.11 session 8"] = 1002,
+                ["vxlan 10.0.0.5 vni 42"] = 1003,
+                ["vxlan 10.0.0.6 vni 43"] = 143,         // from the table
+            };
+            var read = ExternalTool.Run("tcpdump", "-e", "-n", "-r", tapCapture);
+            Assert.True(read.ExitCode == 0, read.Stderr);
+            var vlans = read.Lines.Select(l => VlanRegex().Match(l)).Select(m => m.Success ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : -1).ToList();
+            Assert.Equal(order.Select(n => vlanOf[n]), vlans);
+            var marked = PipelineFileTests.ReadFrames(tapCapture);
+            var unmarked = Directory.GetFiles(output).SelectMany(PipelineFileTests.ReadFrames).ToList();
+            Assert.Equal(unmarked.Count, marked.Count);
+            for (int i = 0; i < marked.Count; i++)
+            {
+                Assert.Equal(unmarked[i], (byte[])[.. marked[i][..12], .. marked[i][16..]]);
+                Assert.Equal(new byte[] { 0x81, 0x00 }, marked[i][12..14]);
+            }
+        }
+        finally
+        {
+            tcpdump?.Kill();
+            tcpdump?.Dispose();
+            Ip.Run($"link del {device}");
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"ethertype 802\.1Q \(0x8100\), length \d+: vlan (\d+),")]
+    private static partial System.Text.RegularExpressions.Regex VlanRegex();
+
+    private static int SafeCount(string path)
+    {
+        try
+        {
+            return CountRecords(path);
+        }
+        catch (CaptureFileException)
+        {
+            return 0; // tcpdump has not written the file header yet
+        }
+    }
+
+    private static (List<byte[]> Frames, List<string> Order, Dictionary<string, int> Sent) Sessions()
     {
         byte[] a = [198, 18, 1, 10], b = [198, 18, 1, 11], c = [10, 0, 0, 5], d = [10, 0, 0, 6];
         var sent = new Dictionary<string, int>
@@ -135,6 +207,13 @@ public sealed class PipelinePcapNgTests : TestKit, IDisposable
             sent[name]++;
         }
 
+        return (frames, order, sent);
+    }
+
+    [Fact]
+    public void Pcapng_has_one_interface_per_session_and_every_frame_on_its_own()
+    {
+        var (frames, order, sent) = Sessions();
         string source = WriteCapture("sessions.pcap", frames);
         string output = Path.Combine(_directory, "out");
         var manager = Start($$"""
