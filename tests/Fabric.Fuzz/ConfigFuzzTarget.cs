@@ -4,6 +4,7 @@ using Fabric.Actors.Configuration;
 using Fabric.Actors.Hosting;
 using Fabric.Actors.Mirrors;
 using Fabric.Actors.Pipelines;
+using Fabric.Actors.Mirrors.Registry;
 
 namespace Fabric.Fuzz;
 
@@ -35,7 +36,7 @@ public static class ConfigFuzzTarget
             var config = FabricConfig.LoadFromText([("fuzz.conf", text)], Reference.Value);
             _ = PipelineSettingsReader.Read(config);
             _ = FabricNodeSettings.SiteNames(config);
-            _ = MirrorSettings.Read(config);
+            _ = MirrorBackends.ReadSettings(config);
         }
         catch (FabricConfigException e)
         {

@@ -20,11 +20,16 @@ public sealed class ConfigReader
     private readonly Config _config;
     private readonly string _prefix;
 
-    private ConfigReader(Config config, string prefix, string path)
+    // The element's own keys when this reader reads over a defaults block (WithDefaults): Keys,
+    // RejectUnknownKeys and HasOwn look only here; every getter looks in _config, own keys first.
+    private readonly Config? _own;
+
+    private ConfigReader(Config config, string prefix, string path, Config? own = null)
     {
         _config = config;
         _prefix = prefix;
         Path = path;
+        _own = own;
     }
 
     /// <summary>The HOCON path of this object, e.g. <c>fabric.management</c> or <c>fabric.pipelines[0]</c>.</summary>
@@ -45,6 +50,30 @@ public sealed class ConfigReader
         }
 
         return new ConfigReader(config, path, path);
+    }
+
+    /// <summary>
+    /// This object read over <paramref name="defaults"/>: a key this object lacks takes the value of the
+    /// defaults block (a documented block of hocon/fabric.conf such as <c>fabric.defaults.pipeline</c>), so
+    /// the reader never writes a default itself. Errors still name this object's path
+    /// (<c>fabric.pipelines[0].sinks[1].rotate-size</c>), also for a bad value that came from the block.
+    /// <see cref="Keys"/>, <see cref="RejectUnknownKeys"/> and <see cref="HasOwn"/> see only this object's
+    /// own keys.
+    /// </summary>
+    public ConfigReader WithDefaults(ConfigReader defaults)
+    {
+        ArgumentNullException.ThrowIfNull(defaults);
+        var own = Section();
+        return new ConfigReader(own.WithFallback(defaults.Section()), string.Empty, Path, own);
+    }
+
+    /// <summary>True when this object itself sets <paramref name="key"/> (not null), whatever its defaults
+    /// block says: for keys whose presence means something (<c>dedup { }</c> turns dedup on).</summary>
+    public bool HasOwn(string key)
+    {
+        var own = _own ?? _config;
+        var full = Full(key);
+        return own.HasPath(full) && !IsNull(own.GetValue(full));
     }
 
     /// <summary>The full path of <paramref name="key"/> under this object, for error messages.</summary>
@@ -214,7 +243,7 @@ public sealed class ConfigReader
             throw Problem(key, "expected an object { ... }");
         }
 
-        return new ConfigReader(_config, Full(key), PathOf(key));
+        return new ConfigReader(_config, Full(key), PathOf(key), _own);
     }
 
     /// <summary>The keys present in this object.</summary>
@@ -222,7 +251,8 @@ public sealed class ConfigReader
     {
         get
         {
-            var self = _prefix.Length == 0 ? _config.Root : (_config.HasPath(_prefix) ? _config.GetValue(_prefix) : null);
+            var config = _own ?? _config;
+            var self = _prefix.Length == 0 ? config.Root : (config.HasPath(_prefix) ? config.GetValue(_prefix) : null);
             return self is not null && self.IsObject() ? self.GetObject().Items.Keys.ToList() : [];
         }
     }
@@ -334,6 +364,10 @@ public sealed class ConfigReader
         unit = trimmed[end..].Trim();
         return double.TryParse(trimmed.AsSpan(0, end), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out number);
     }
+
+    // This object alone, as a Config rooted at it.
+    private Config Section() =>
+        _prefix.Length == 0 ? _config : _config.HasPath(_prefix) ? _config.GetConfig(_prefix) : Config.Empty;
 
     private string Full(string key) => _prefix.Length == 0 ? key : _prefix + "." + key;
 

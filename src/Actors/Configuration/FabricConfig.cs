@@ -17,12 +17,26 @@ public static class FabricConfig
 
     private static readonly Lazy<string> ReferenceText = new(ReadReferenceText);
 
+    // Parsed once for WithReference; never handed out (callers get a fallback chain over it, not it).
+    private static readonly Lazy<Config> ParsedReference = new(() => ConfigurationFactory.ParseString(ReferenceText.Value));
+
     /// <summary>
     /// The embedded reference configuration alone. Besides <c>fabric</c> it sets a node's Akka
     /// settings (cluster provider, remoting on 127.0.0.1:4053, SBR): tests that start their own
     /// ActorSystem should take only the sections they need (e.g. <c>GetConfig("fabric")</c>).
     /// </summary>
     public static Config Reference => ConfigurationFactory.ParseString(ReferenceText.Value);
+
+    /// <summary>
+    /// <paramref name="config"/> over the reference: every key fabric.conf documents has a value, so a
+    /// settings reader reads each key as required and writes no default of its own. A config that already
+    /// holds the reference (<see cref="Load"/>) reads the same through it.
+    /// </summary>
+    public static Config WithReference(Config config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config.WithFallback(ParsedReference.Value);
+    }
 
     /// <summary>
     /// Reads <paramref name="files"/> in order (later files win) over the reference and validates

@@ -6,10 +6,10 @@ using Fabric.Protocols.Decap;
 namespace Fabric.Actors.Decap;
 
 /// <summary>
-/// Reads a <c>fabric.decap</c>-shaped section (hocon/fabric.conf documents every key) into
-/// <see cref="DecapOptions"/>. Missing keys keep the defaults of <see cref="DecapOptions"/>,
-/// which are those of fabric.conf. Unknown keys and bad values throw
-/// <see cref="FabricConfigException"/> whose message starts with the key's full HOCON path.
+/// Reads a <c>fabric.decap</c>-shaped section (hocon/fabric.conf documents every key, with its default) into
+/// <see cref="DecapOptions"/>. The section is read over the reference, so every key has a value: a missing
+/// key takes fabric.conf's. Unknown keys and bad values throw <see cref="FabricConfigException"/> whose
+/// message starts with the key's full HOCON path.
 /// </summary>
 public static class DecapSettings
 {
@@ -27,69 +27,47 @@ public static class DecapSettings
 
     private static readonly string[] KnownReassemblyKeys = ["max-bytes", "max-datagram-bytes", "max-datagrams", "timeout"];
 
-    /// <summary>Reads <paramref name="path"/> (default <c>fabric.decap</c>) from <paramref name="config"/>.</summary>
+    /// <summary>Reads <paramref name="path"/> (default <c>fabric.decap</c>) from <paramref name="config"/> over the reference.</summary>
     public static DecapOptions FromConfig(Config config, string path = DefaultPath)
-        => FromReader(ConfigReader.At(config, path));
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config = FabricConfig.WithReference(config);
+        return FromReader(ConfigReader.At(config, path).WithDefaults(ConfigReader.At(config, DefaultPath)));
+    }
 
     /// <summary>
-    /// Reads the object <paramref name="section"/> points at, e.g. a pipeline's own <c>decap</c>
-    /// block (<c>fabric.pipelines[0].decap</c>) after merging it over <c>fabric.decap</c>.
+    /// Reads the object <paramref name="section"/> points at, which must hold every key (a section read over
+    /// its defaults, e.g. a pipeline's own <c>decap</c> block over <c>fabric.decap</c>:
+    /// <see cref="ConfigReader.WithDefaults"/>).
     /// </summary>
     public static DecapOptions FromReader(ConfigReader section)
     {
         ArgumentNullException.ThrowIfNull(section);
         section.RejectUnknownKeys(KnownKeys);
-        var options = new DecapOptions();
-        options.VxlanPorts = Ports(section, "vxlan-ports", options.VxlanPorts);
-        options.VxlanGpePorts = Ports(section, "vxlan-gpe-ports", options.VxlanGpePorts);
-        options.GenevePorts = Ports(section, "geneve-ports", options.GenevePorts);
-        options.GreInUdpPorts = Ports(section, "gre-in-udp-ports", options.GreInUdpPorts);
-        options.AcceptedErspanTypes = ErspanTypesValue(section, options.AcceptedErspanTypes);
-        if (section.Has("max-depth"))
-        {
-            options.MaxDepth = section.GetInt("max-depth", 1, PacketMetadata.MaxChain);
-        }
-
-        options.ErspanVlan = Choice(section, "erspan-vlan", options.ErspanVlan,
-            ("metadata", ErspanVlanPolicy.Metadata), ("retag", ErspanVlanPolicy.Retag));
-        options.VxlanReservedBits = Choice(section, "vxlan-reserved-bits", options.VxlanReservedBits,
-            ("permissive", ReservedBitsPolicy.Permissive), ("strict", ReservedBitsPolicy.Strict));
-        options.NonEncapsulated = Choice(section, "non-encapsulated", options.NonEncapsulated,
-            ("drop", NonEncapsulatedPolicy.Drop), ("pass", NonEncapsulatedPolicy.Pass));
-        if (section.Has("ip-in-ip"))
-        {
-            options.IpInIp = section.GetBool("ip-in-ip");
-        }
-
-        options.SynthesizedSourceMac = Mac(section, "synthesized-source-mac", options.SynthesizedSourceMac);
-        options.SynthesizedDestinationMac = Mac(section, "synthesized-destination-mac", options.SynthesizedDestinationMac);
-
-        var geneve = section.GetObject("geneve");
-        geneve.RejectUnknownKeys(KnownGeneveKeys);
-        options.GeneveUnknownCriticalOptions = Choice(geneve, "unknown-critical-options", options.GeneveUnknownCriticalOptions,
-            ("forward", GeneveCriticalPolicy.Forward), ("drop", GeneveCriticalPolicy.Drop));
-
         var reassembly = section.GetObject("reassembly");
         reassembly.RejectUnknownKeys(KnownReassemblyKeys);
-        if (reassembly.Has("max-bytes"))
+        var geneve = section.GetObject("geneve");
+        geneve.RejectUnknownKeys(KnownGeneveKeys);
+        var options = new DecapOptions
         {
-            options.ReassemblyMaxBytes = (int)reassembly.GetByteSize("max-bytes", 576, 1 << 30);
-        }
-
-        if (reassembly.Has("max-datagram-bytes"))
-        {
-            options.ReassemblyMaxDatagramBytes = (int)reassembly.GetByteSize("max-datagram-bytes", 576, 65535);
-        }
-
-        if (reassembly.Has("max-datagrams"))
-        {
-            options.ReassemblyMaxDatagrams = reassembly.GetInt("max-datagrams", 1, 65536);
-        }
-
-        if (reassembly.Has("timeout"))
-        {
-            options.ReassemblyTimeout = reassembly.GetDuration("timeout", TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10));
-        }
+            VxlanPorts = Ports(section, "vxlan-ports"),
+            VxlanGpePorts = Ports(section, "vxlan-gpe-ports"),
+            GenevePorts = Ports(section, "geneve-ports"),
+            GreInUdpPorts = Ports(section, "gre-in-udp-ports"),
+            AcceptedErspanTypes = ErspanTypesValue(section),
+            MaxDepth = section.GetInt("max-depth", 1, PacketMetadata.MaxChain),
+            ErspanVlan = section.GetEnum<ErspanVlanPolicy>("erspan-vlan"),
+            VxlanReservedBits = section.GetEnum<ReservedBitsPolicy>("vxlan-reserved-bits"),
+            NonEncapsulated = section.GetEnum<NonEncapsulatedPolicy>("non-encapsulated"),
+            IpInIp = section.GetBool("ip-in-ip"),
+            SynthesizedSourceMac = Mac(section, "synthesized-source-mac"),
+            SynthesizedDestinationMac = Mac(section, "synthesized-destination-mac"),
+            ReassemblyMaxBytes = (int)reassembly.GetByteSize("max-bytes", 576, 1 << 30),
+            ReassemblyMaxDatagramBytes = (int)reassembly.GetByteSize("max-datagram-bytes", 576, 65535),
+            ReassemblyMaxDatagrams = reassembly.GetInt("max-datagrams", 1, 65536),
+            ReassemblyTimeout = reassembly.GetDuration("timeout", TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10)),
+            GeneveUnknownCriticalOptions = geneve.GetEnum<GeneveCriticalPolicy>("unknown-critical-options"),
+        };
 
         var problem = options.Validate();
         if (problem is not null)
@@ -102,13 +80,8 @@ public static class DecapSettings
         return options;
     }
 
-    private static ushort[] Ports(ConfigReader section, string key, ushort[] fallback)
+    private static ushort[] Ports(ConfigReader section, string key)
     {
-        if (!section.Has(key))
-        {
-            return fallback;
-        }
-
         var items = section.GetStringList(key);
         var ports = new ushort[items.Count];
         for (var i = 0; i < items.Count; i++)
@@ -124,14 +97,9 @@ public static class DecapSettings
         return ports;
     }
 
-    private static ErspanTypes ErspanTypesValue(ConfigReader section, ErspanTypes fallback)
+    private static ErspanTypes ErspanTypesValue(ConfigReader section)
     {
         const string key = "erspan-types";
-        if (!section.Has(key))
-        {
-            return fallback;
-        }
-
         var items = section.GetStringList(key);
         var types = ErspanTypes.None;
         for (var i = 0; i < items.Count; i++)
@@ -148,32 +116,8 @@ public static class DecapSettings
         return types;
     }
 
-    private static T Choice<T>(ConfigReader section, string key, T fallback, params (string Name, T Value)[] choices)
+    private static MacAddress Mac(ConfigReader section, string key)
     {
-        if (!section.Has(key))
-        {
-            return fallback;
-        }
-
-        var text = section.GetString(key);
-        foreach (var (name, value) in choices)
-        {
-            if (string.Equals(name, text, StringComparison.Ordinal))
-            {
-                return value;
-            }
-        }
-
-        throw section.Problem(key, $"expected {string.Join(" or ", choices.Select(c => c.Name))}, got \"{text}\"");
-    }
-
-    private static MacAddress Mac(ConfigReader section, string key, MacAddress fallback)
-    {
-        if (!section.Has(key))
-        {
-            return fallback;
-        }
-
         var text = section.GetString(key);
         return MacAddress.TryParse(text, out var mac)
             ? mac

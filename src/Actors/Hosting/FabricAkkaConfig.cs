@@ -2,7 +2,6 @@ using System.Globalization;
 using Akka.Configuration;
 using Akka.Management.Cluster.Bootstrap;
 using Akka.Persistence.Sql;
-using Fabric.Actors.Persistence;
 using Fabric.Actors.Serialization;
 
 namespace Fabric.Actors.Hosting;

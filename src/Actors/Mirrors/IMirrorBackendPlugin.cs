@@ -8,7 +8,8 @@ namespace Fabric.Actors.Mirrors;
 /// Everything about one backend kind, owned by its folder (<c>Mirrors/Ovs</c>, <c>Mirrors/Tc</c>, …)
 /// and registered once in <see cref="MirrorBackends"/>: its name, the keys it adds to a
 /// <c>fabric.sites[]</c> entry and how they are read, the checks of its sessions' fields, and the
-/// Props of its site agent. The root (settings, supervisor, feature) only looks backends up here.
+/// Props of its site agent, how its site is described. The root (settings, supervisor, routes) only
+/// looks backends up through a <see cref="MirrorBackendSet"/>.
 /// </summary>
 public interface IMirrorBackendPlugin
 {
@@ -21,6 +22,19 @@ public interface IMirrorBackendPlugin
     /// <summary>The keys of a <c>fabric.sites[]</c> entry this backend reads, besides name, backend and audit-interval.</summary>
     ImmutableArray<string> SiteKeys { get; }
 
+    /// <summary>
+    /// The option keys of a <c>fabric.mirrors[]</c> entry (and fields of a defined session) this
+    /// backend reads, besides the common ones (<see cref="MirrorBackendSet.CommonSessionKeys"/>);
+    /// each is a field of the journaled <see cref="MirrorBackendOptions"/>.
+    /// </summary>
+    ImmutableArray<string> SessionKeys => [];
+
+    /// <summary>
+    /// Whether this backend's sessions deliver to a Fabric pipeline, named in their options, and the
+    /// agent reports the sessions the backend holds for each (<c>GET /mirror-paths</c>).
+    /// </summary>
+    bool HasPaths => false;
+
     /// <summary>Whether a session of this backend must name its <c>bridge</c>.</summary>
     bool NeedsBridge => false;
 
@@ -29,10 +43,14 @@ public interface IMirrorBackendPlugin
 
     /// <summary>
     /// Reads and checks this backend's <see cref="SiteKeys"/> of <paramref name="site"/> (keys of
-    /// other backends are already refused) into <paramref name="common"/>; a problem is a
+    /// other backends are already refused) into its own record, kept opaque by the root in
+    /// <see cref="MirrorSiteSettings.BackendSettings"/> (null: the backend has none); a problem is a
     /// <see cref="FabricConfigException"/> naming the key.
     /// </summary>
-    MirrorSiteSettings ReadSite(ConfigReader site, MirrorSiteSettings common);
+    MirrorBackendSiteSettings? ReadSite(ConfigReader site);
+
+    /// <summary>What the agent of <paramref name="site"/> talks to (<c>GET /sites</c>), secrets redacted: name → value.</summary>
+    ImmutableSortedDictionary<string, string> Describe(MirrorSiteSettings site);
 
     /// <summary>
     /// The checks of a session's sources, output, snaplen and options, after the common ones (name,

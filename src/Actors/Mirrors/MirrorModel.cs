@@ -24,7 +24,17 @@ public enum MirrorBackendKind
 }
 
 /// <summary>
-/// What only some backends need (null fields are unset). iosxe: <see cref="SessionNumber"/>
+/// The session options, as journaled and sent between nodes: one flat record whose fields each
+/// backend reads (<see cref="IMirrorBackendPlugin.SessionKeys"/> names its fields, its
+/// <see cref="IMirrorBackendPlugin.Check"/> refuses the others). Null fields are unset.
+/// This shape is kept on purpose rather than split into a record per backend: every
+/// <see cref="MirrorSessionSpec"/> in an existing journal (MirrorJournal events and snapshots,
+/// through Hyperion, which binds by type and field name) holds this type with these fields, and
+/// supervisors of two versions exchange it during a rolling upgrade. A per-backend record would
+/// need an event adapter for every old event and a wire version; mapping at the edge costs one
+/// record. A new backend adds its nullable fields here (additive: Hyperion reads old events
+/// without them) and names them in its SessionKeys.
+/// Fields by backend: iosxe: <see cref="SessionNumber"/>
 /// (<c>monitor session N</c>), <see cref="ErspanId"/>, <see cref="OriginIp"/>, <see cref="Mtu"/>;
 /// aws: <see cref="FilterId"/> (tmf-…), <see cref="Vni"/> (null: AWS picks a unique VNI per
 /// session), <see cref="PacketLength"/>, <see cref="SessionNumber"/> (the AWS session number,
@@ -207,11 +217,13 @@ public sealed record MirrorSessionSpec(
     public MirrorEndpoint ParsedOutput() => MirrorEndpoint.Parse(Output);
 
     /// <summary>
-    /// Checks the spec on its own (not against sites). Returns null when valid, otherwise
-    /// (<c>key</c>, problem) naming the offending field as in HOCON (<c>sources[1]</c>).
+    /// Checks the spec on its own (not against sites) with the backends of <paramref name="backends"/>.
+    /// Returns null when valid, otherwise (<c>key</c>, problem) naming the offending field as in
+    /// HOCON (<c>sources[1]</c>).
     /// </summary>
-    public (string Key, string Problem)? Check()
+    public (string Key, string Problem)? Check(MirrorBackendSet backends)
     {
+        ArgumentNullException.ThrowIfNull(backends);
         if (!NameSyntax.IsMatch(Name ?? ""))
         {
             return ("name", $"expected 1-64 characters [A-Za-z0-9_.-] starting with a letter or digit, got \"{Name}\"");
@@ -222,7 +234,7 @@ public sealed record MirrorSessionSpec(
             return ("site", "missing (required)");
         }
 
-        if (MirrorBackends.Find(Backend) is not { } backend)
+        if (backends.Find(Backend) is not { } backend)
         {
             return ("backend", $"no mirror backend \"{Backend}\"");
         }

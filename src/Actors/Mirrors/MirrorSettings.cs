@@ -2,40 +2,32 @@ using System.Collections.Immutable;
 using System.Text.RegularExpressions;
 using Akka.Configuration;
 using Fabric.Actors.Configuration;
-using Fabric.Protocols.Ovsdb;
 
 namespace Fabric.Actors.Mirrors;
 
 /// <summary>One <c>fabric.sites[]</c> entry: a place whose mirrors one agent applies.</summary>
 /// <param name="Name">Site name; nodes with role <c>site-&lt;name&gt;</c> may act for it.</param>
-/// <param name="Backend">Its backend (<see cref="MirrorBackends"/>), which reads the rest of the entry.</param>
-/// <param name="Ovsdb">OVSDB endpoint (ovs only).</param>
+/// <param name="Backend">Its backend (<see cref="IMirrorBackendPlugin"/>), which reads the rest of the entry.</param>
+/// <param name="BackendSettings">What only its backend reads (its own record, in its folder: the OVSDB
+/// endpoint, the API, the region…), opaque here; null when the backend has no keys of its own.</param>
 /// <param name="AuditInterval">Full reconciliation interval besides events.</param>
-public sealed record MirrorSiteSettings(string Name, MirrorBackendKind Backend, OvsdbEndpoint? Ovsdb, TimeSpan AuditInterval)
+/// <remarks>Read from configuration on every node; neither journaled nor sent between nodes.</remarks>
+public sealed record MirrorSiteSettings(string Name, MirrorBackendKind Backend, MirrorBackendSiteSettings? BackendSettings, TimeSpan AuditInterval)
 {
     /// <summary>The cluster role of the nodes that may act for this site.</summary>
     public string Role => "site-" + Name;
 
-    /// <summary>The HTTPS API of an iosxe (RESTCONF) or proxmox (PVE API) site.</summary>
-    public MirrorApiSettings? Api { get; init; }
-
-    /// <summary>proxmox: each PVE node's OVSDB endpoint (<c>nodes { pve1 = "tcp:10.0.0.1:6640" }</c>).</summary>
-    public ImmutableDictionary<string, OvsdbEndpoint> ProxmoxNodes { get; init; } = ImmutableDictionary<string, OvsdbEndpoint>.Empty;
-
-    /// <summary>aws: the region (e.g. eu-west-1).</summary>
-    public string? AwsRegion { get; init; }
-
-    /// <summary>aws: an EC2 endpoint other than the region's (VPC endpoint, or a test double).</summary>
-    public Uri? AwsServiceUrl { get; init; }
+    /// <summary>The backend's own record, as its plug-in read it.</summary>
+    public T Own<T>()
+        where T : MirrorBackendSiteSettings =>
+        BackendSettings as T ?? throw new InvalidOperationException($"site {Name} ({Backend.ToString().ToLowerInvariant()}): no {typeof(T).Name}");
 }
 
 /// <summary>
-/// An HTTPS management API: its base URL, the user (IOS-XE user name, or the Proxmox token id
-/// <c>USER@REALM!TOKENID</c>), the file holding the secret (password or token secret; refused when
-/// readable by others), and how the server's certificate is verified: a CA file (PEM) or a pinned
-/// SHA-256 fingerprint of the certificate. Holds no secret itself.
+/// The base of a backend's own part of a site (<c>OvsdbSiteSettings</c>, <c>ProxmoxSiteSettings</c>,
+/// <c>AwsSiteSettings</c>…), defined in the backend's folder and read by its plug-in.
 /// </summary>
-public sealed record MirrorApiSettings(Uri Url, string User, string SecretFile, string? CaFile, string? Fingerprint);
+public abstract record MirrorBackendSiteSettings;
 
 /// <summary>
 /// <c>fabric.sites</c>, <c>fabric.mirrors</c>, <c>fabric.mirror-agent</c> and
@@ -44,8 +36,12 @@ public sealed record MirrorApiSettings(Uri Url, string User, string SecretFile, 
 /// </summary>
 public sealed partial class MirrorSettings
 {
-    /// <summary>Default OVSDB endpoint of a Debian/Proxmox Open vSwitch.</summary>
-    public const string DefaultOvsdb = "unix:/var/run/openvswitch/db.sock";
+    /// <summary>The reference configuration's <c>fabric.mirror-agent</c> and <c>fabric.mirror-supervisor</c>: the one place of their defaults.</summary>
+    private static readonly Lazy<(ConfigReader Agent, ConfigReader Supervisor)> Reference = new(() =>
+    {
+        var fabric = ConfigReader.At(FabricConfig.Reference, "fabric");
+        return (fabric.GetObject("mirror-agent"), fabric.GetObject("mirror-supervisor"));
+    });
 
     [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,39}$", RegexOptions.CultureInvariant)]
     private static partial Regex SiteNameSyntax();
@@ -54,36 +50,43 @@ public sealed partial class MirrorSettings
 
     public required ImmutableArray<MirrorSessionSpec> Mirrors { get; init; }
 
-    /// <summary>First delay before reconnecting to a backend; doubles up to <see cref="ReconnectMaxBackoff"/>.</summary>
-    public TimeSpan ReconnectMinBackoff { get; init; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>The backends these settings were read with (the registry's, handed down by the feature).</summary>
+    public required MirrorBackendSet Backends { get; init; }
 
-    public TimeSpan ReconnectMaxBackoff { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>First delay before reconnecting to a backend; doubles up to <see cref="ReconnectMaxBackoff"/>.</summary>
+    public TimeSpan ReconnectMinBackoff { get; init; } = Reference.Value.Agent.GetDuration("reconnect-min-backoff");
+
+    public TimeSpan ReconnectMaxBackoff { get; init; } = Reference.Value.Agent.GetDuration("reconnect-max-backoff");
 
     /// <summary>How often an agent reports its sessions' status to the supervisor.</summary>
-    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan ReportInterval { get; init; } = Reference.Value.Agent.GetDuration("report-interval");
 
     /// <summary>Repairs kept per session in the supervisor's state.</summary>
-    public int HistoryPerSession { get; init; } = 200;
+    public int HistoryPerSession { get; init; } = Reference.Value.Supervisor.GetInt("history-per-session");
 
     /// <summary>The supervisor saves a snapshot after this many events.</summary>
-    public int SnapshotEvery { get; init; } = 500;
+    public int SnapshotEvery { get; init; } = Reference.Value.Supervisor.GetInt("snapshot-every");
 
     /// <summary>First delay before the supervisor reads its journal again after a failure; doubles up to <see cref="JournalMaxBackoff"/>.</summary>
-    public TimeSpan JournalMinBackoff { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan JournalMinBackoff { get; init; } = Reference.Value.Supervisor.GetDuration("journal-min-backoff");
 
-    public TimeSpan JournalMaxBackoff { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan JournalMaxBackoff { get; init; } = Reference.Value.Supervisor.GetDuration("journal-max-backoff");
 
     /// <summary>The site named <paramref name="name"/>, or null.</summary>
     public MirrorSiteSettings? Site(string name) => Sites.FirstOrDefault(s => s.Name == name);
 
-    /// <summary>Reads and validates the mirror sections of <paramref name="config"/>.</summary>
-    public static MirrorSettings Read(Config config)
+    /// <summary>
+    /// Reads and validates the mirror sections of <paramref name="config"/> (layered over the
+    /// reference configuration, which supplies every default) with <paramref name="backends"/>.
+    /// </summary>
+    public static MirrorSettings Read(Config config, MirrorBackendSet backends)
     {
+        ArgumentNullException.ThrowIfNull(backends);
         var fabric = ConfigReader.At(config, "fabric");
         var sites = new List<MirrorSiteSettings>();
         foreach (var site in fabric.GetObjectList("sites"))
         {
-            site.RejectUnknownKeys([.. MirrorBackends.SiteKeys]);
+            site.RejectUnknownKeys([.. backends.SiteKeys]);
             var name = site.GetString("name", allowEmpty: false);
             if (!SiteNameSyntax().IsMatch(name))
             {
@@ -95,8 +98,8 @@ public sealed partial class MirrorSettings
                 throw site.Problem("name", $"site \"{name}\" is declared twice");
             }
 
-            var backend = MirrorBackends.Of(site.GetEnum<MirrorBackendKind>("backend"));
-            foreach (var other in MirrorBackends.All)
+            var backend = backends.Find(site.GetEnum<MirrorBackendKind>("backend")) ?? throw site.Problem("backend", $"no mirror backend registered (registered: {backends.Names})");
+            foreach (var other in backends.All)
             {
                 foreach (var key in other.SiteKeys)
                 {
@@ -108,13 +111,13 @@ public sealed partial class MirrorSettings
             }
 
             var audit = site.Has("audit-interval") ? site.GetDuration("audit-interval", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)) : TimeSpan.FromSeconds(30);
-            sites.Add(backend.ReadSite(site, new MirrorSiteSettings(name, backend.Kind, null, audit)));
+            sites.Add(new MirrorSiteSettings(name, backend.Kind, backend.ReadSite(site), audit));
         }
 
         var mirrors = new List<MirrorSessionSpec>();
         foreach (var mirror in fabric.GetObjectList("mirrors"))
         {
-            var spec = ReadMirror(mirror, sites);
+            var spec = ReadMirror(mirror, sites, backends);
             if (mirrors.Any(m => m.Name == spec.Name))
             {
                 throw mirror.Problem("name", $"mirror \"{spec.Name}\" is declared twice");
@@ -123,17 +126,18 @@ public sealed partial class MirrorSettings
             mirrors.Add(spec);
         }
 
+        // Every key below is in the reference configuration (hocon/fabric.conf): its default lives there only.
         var agent = fabric.GetObject("mirror-agent");
         var supervisor = fabric.GetObject("mirror-supervisor");
-        var min = agent.Has("reconnect-min-backoff") ? agent.GetDuration("reconnect-min-backoff", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)) : TimeSpan.FromMilliseconds(100);
-        var max = agent.Has("reconnect-max-backoff") ? agent.GetDuration("reconnect-max-backoff", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)) : TimeSpan.FromSeconds(5);
+        var min = agent.GetDuration("reconnect-min-backoff", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1));
+        var max = agent.GetDuration("reconnect-max-backoff", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10));
         if (max < min)
         {
             throw agent.Problem("reconnect-max-backoff", "must not be shorter than reconnect-min-backoff");
         }
 
-        var journalMin = supervisor.Has("journal-min-backoff") ? supervisor.GetDuration("journal-min-backoff", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)) : TimeSpan.FromMilliseconds(500);
-        var journalMax = supervisor.Has("journal-max-backoff") ? supervisor.GetDuration("journal-max-backoff", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)) : TimeSpan.FromSeconds(5);
+        var journalMin = supervisor.GetDuration("journal-min-backoff", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1));
+        var journalMax = supervisor.GetDuration("journal-max-backoff", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10));
         if (journalMax < journalMin)
         {
             throw supervisor.Problem("journal-max-backoff", "must not be shorter than journal-min-backoff");
@@ -143,19 +147,20 @@ public sealed partial class MirrorSettings
         {
             Sites = [.. sites],
             Mirrors = [.. mirrors],
+            Backends = backends,
             ReconnectMinBackoff = min,
             ReconnectMaxBackoff = max,
-            ReportInterval = agent.Has("report-interval") ? agent.GetDuration("report-interval", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5)) : TimeSpan.FromSeconds(2),
-            HistoryPerSession = supervisor.Has("history-per-session") ? supervisor.GetInt("history-per-session", 1, 100_000) : 200,
-            SnapshotEvery = supervisor.Has("snapshot-every") ? supervisor.GetInt("snapshot-every", 10, 1_000_000) : 500,
+            ReportInterval = agent.GetDuration("report-interval", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5)),
+            HistoryPerSession = supervisor.GetInt("history-per-session", 1, 100_000),
+            SnapshotEvery = supervisor.GetInt("snapshot-every", 10, 1_000_000),
             JournalMinBackoff = journalMin,
             JournalMaxBackoff = journalMax,
         };
     }
 
-    private static MirrorSessionSpec ReadMirror(ConfigReader mirror, IReadOnlyList<MirrorSiteSettings> sites)
+    private static MirrorSessionSpec ReadMirror(ConfigReader mirror, IReadOnlyList<MirrorSiteSettings> sites, MirrorBackendSet backends)
     {
-        mirror.RejectUnknownKeys("name", "site", "backend", "bridge", "sources", "direction", "output", "snaplen", "enabled", "session-number", "erspan-id", "origin-ip", "mtu", "filter-id", "vni", "packet-length", "pipeline");
+        mirror.RejectUnknownKeys([.. backends.SessionKeys]);
         var name = mirror.GetString("name", allowEmpty: false);
         var siteName = mirror.GetString("site", allowEmpty: false);
         var site = sites.FirstOrDefault(s => s.Name == siteName)
@@ -181,7 +186,7 @@ public sealed partial class MirrorSettings
             mirror.Has("snaplen") ? mirror.GetInt("snaplen", 14, 65535) : null,
             !mirror.Has("enabled") || mirror.GetBool("enabled"),
             ReadOptions(mirror));
-        if (spec.Check() is { } problem)
+        if (spec.Check(backends) is { } problem)
         {
             throw mirror.Problem(problem.Key, problem.Problem);
         }

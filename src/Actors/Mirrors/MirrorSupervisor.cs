@@ -546,7 +546,7 @@ public sealed class MirrorSupervisor : ReceiveActor, IWithTimers
 
     private string? Validate(MirrorSessionSpec spec)
     {
-        if (spec.Check() is { } problem)
+        if (spec.Check(_settings.Backends) is { } problem)
         {
             return $"{problem.Key}: {problem.Problem}";
         }

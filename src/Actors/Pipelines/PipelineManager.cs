@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Fabric.Actors.DataPlane;
 using Fabric.Actors.Metrics;
+using Fabric.Protocols.Decap;
 
 namespace Fabric.Actors.Pipelines;
 
@@ -200,7 +201,10 @@ public sealed class PipelineManager : UntypedActor
     {
         var stats = Stats(entry);
         long delivered = stats.Stages.Length > 2 ? stats.Stages.Skip(2).Min(s => s.Out.Packets) : 0;
-        long dropped = stats.Stages.Sum(s => s.DroppedPackets);
+        // Frames without a tunnel header are passed over, not lost: `stats` shows them apart, and so
+        // does the list's DROPPED column.
+        var passedOver = DecapStatusInfo.Name(DecapStatus.NotEncapsulated);
+        long dropped = stats.Stages.Sum(s => s.DroppedPackets - s.Dropped.GetValueOrDefault(passedOver).Packets);
         return new PipelineSummary(entry.Settings.Name, stats.State, entry.Settings.Source.SourceName,
             [.. entry.Settings.Sinks.Select(s => s.Stage)], stats.Captured, delivered, dropped, entry.Error,
             [.. entry.Settings.Sinks.Select(s => s.WhenFull.ToString().ToLowerInvariant())]);

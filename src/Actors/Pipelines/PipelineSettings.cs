@@ -23,28 +23,30 @@ public sealed record PipelineSettings
     public required IReadOnlyList<SinkSettings> Sinks { get; init; }
 
     /// <summary>Start with the node (otherwise only from the console).</summary>
-    public bool Autostart { get; init; } = true;
+    public required bool Autostart { get; init; }
 
     /// <summary>Packets per batch.</summary>
-    public int BatchPackets { get; init; } = 1024;
+    public required int BatchPackets { get; init; }
 
     /// <summary>Buffer bytes per batch.</summary>
-    public int BatchBytes { get; init; } = 1 << 20;
+    public required int BatchBytes { get; init; }
 
     /// <summary>Batches in the pipeline's pool (its whole packet memory is batches x batch-bytes).</summary>
-    public int Batches { get; init; } = 48;
+    public required int Batches { get; init; }
 
     /// <summary>Batches that may wait in front of the decap stage of a live source (when it is full, capture waits
     /// and the packets stay in the kernel ring) and in front of a sink with <c>when-full = drop</c> (when it is
     /// full, that sink drops as <c>queue-full</c>). A file source's stages, and a sink with <c>when-full = wait</c>,
     /// get queues as deep as the pool (<see cref="Batches"/>) instead.</summary>
-    public int QueueDepth { get; init; } = 16;
+    public required int QueueDepth { get; init; }
 }
 
 /// <summary>
-/// Reads and validates <c>fabric.pipelines</c> (hocon/fabric.conf documents every key). Unknown keys and bad
-/// values throw <see cref="FabricConfigException"/> with the full path, e.g.
-/// <c>fabric.pipelines[0].sinks[1].rotate-size</c>.
+/// Reads and validates <c>fabric.pipelines</c> (hocon/fabric.conf documents every key). Each pipeline is read
+/// over <c>fabric.defaults.pipeline</c>, each sink over <c>fabric.defaults.sink.&lt;type&gt;</c> and a
+/// pipeline's own <c>decap { }</c> over <c>fabric.decap</c> (<see cref="ConfigReader.WithDefaults"/>): the
+/// defaults are those blocks, none is written here. Unknown keys and bad values throw
+/// <see cref="FabricConfigException"/> with the full path, e.g. <c>fabric.pipelines[0].sinks[1].rotate-size</c>.
 /// </summary>
 public static partial class PipelineSettingsReader
 {
@@ -57,11 +59,11 @@ public static partial class PipelineSettingsReader
         "batch-packets", "batch-bytes", "batches", "queue-depth",
     ];
 
-    /// <summary>The kernel ring of a live source unless <c>source.buffer-size</c> says otherwise: 16 MiB, not
-    /// libpcap's 2 MiB, which a burst of 1,500-byte frames at line rate fills in a few milliseconds while the
-    /// capture thread is descheduled. The ring is mapped into the node, so it is part of its RSS: 32 MiB put a
-    /// node over 200 MB (docs/bench-dataplane.md).</summary>
-    public const int DefaultKernelBufferBytes = 16 << 20;
+    /// <summary>The block every pipeline is read over.</summary>
+    public const string PipelineDefaultsPath = "fabric.defaults.pipeline";
+
+    /// <summary>The blocks sinks are read over: <c>fabric.defaults.sink.tap</c>, <c>.pcap</c>, <c>.forward</c>.</summary>
+    public const string SinkDefaultsPath = "fabric.defaults.sink";
 
     private static readonly string[] SourceKeys = ["interface", "file", "speed", "snaplen", "buffer-size", "promiscuous", "filter"];
     private static readonly string[] DedupKeys = ["window", "entries"];
@@ -96,13 +98,15 @@ public static partial class PipelineSettingsReader
             return [];
         }
 
+        config = FabricConfig.WithReference(config);
         var fabric = ConfigReader.At(config, "fabric");
         var pipelines = fabric.GetObjectList("pipelines");
+        var defaults = ConfigReader.At(config, PipelineDefaultsPath);
         var names = new HashSet<string>(StringComparer.Ordinal);
         var result = new List<PipelineSettings>(pipelines.Count);
         for (int i = 0; i < pipelines.Count; i++)
         {
-            var pipeline = ReadPipeline(config, pipelines[i], rawItems[i]);
+            var pipeline = ReadPipeline(config, pipelines[i].WithDefaults(defaults));
             if (!names.Add(pipeline.Name))
             {
                 throw pipelines[i].Problem("name", $"duplicate pipeline name \"{pipeline.Name}\"");
@@ -121,7 +125,7 @@ public static partial class PipelineSettingsReader
         return result;
     }
 
-    private static PipelineSettings ReadPipeline(Config config, ConfigReader p, HoconValue raw)
+    private static PipelineSettings ReadPipeline(Config config, ConfigReader p)
     {
         p.RejectUnknownKeys(PipelineKeys);
         string name = p.GetString("name", allowEmpty: false);
@@ -137,30 +141,26 @@ public static partial class PipelineSettingsReader
         }
 
         int? decapCpu = p.Has("decap-cpu") ? Cpu(p, "decap-cpu") : null;
-        var options = ReadDecap(config, p, raw);
+        var options = ReadDecap(config, p);
         string? filter = p.GetOptionalString("filter");
         if (filter is not null && BpfFilter.Check(filter) is string problem)
         {
             throw p.Problem("filter", $"BPF does not compile: {problem}");
         }
 
-        TimeSpan? window = null;
-        int entries = 65536;
-        if (p.Has("dedup"))
-        {
-            var dedup = p.GetObject("dedup");
-            dedup.RejectUnknownKeys(DedupKeys);
-            window = dedup.Has("window") ? dedup.GetDuration("window", TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10)) : TimeSpan.FromSeconds(2);
-            entries = dedup.Has("entries") ? dedup.GetInt("entries", 64, 1 << 24) : entries;
-        }
+        // dedup { } present turns dedup on; its keys come from fabric.defaults.pipeline.dedup.
+        var dedup = p.GetObject("dedup");
+        dedup.RejectUnknownKeys(DedupKeys);
+        TimeSpan? window = p.HasOwn("dedup") ? dedup.GetDuration("window", TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10)) : null;
+        int entries = dedup.GetInt("entries", 64, 1 << 24);
 
-        int snapLength = p.Has("snap-length") ? p.GetInt("snap-length", 0, 262144) : 0;
+        int snapLength = p.GetInt("snap-length", 0, 262144);
+        // slice { } present turns header-relative slicing on; keep comes from fabric.defaults.pipeline.slice.
+        var slice = p.GetObject("slice");
+        slice.RejectUnknownKeys(SliceKeys);
         Fabric.Protocols.Decap.SliceAfter? sliceAfter = null;
-        int sliceKeep = 64;
-        if (p.Has("slice"))
+        if (p.HasOwn("slice"))
         {
-            var slice = p.GetObject("slice");
-            slice.RejectUnknownKeys(SliceKeys);
             string after = slice.GetString("after", allowEmpty: false);
             sliceAfter = after switch
             {
@@ -169,12 +169,11 @@ public static partial class PipelineSettingsReader
                 "l4-header" => Fabric.Protocols.Decap.SliceAfter.L4Header,
                 _ => throw slice.Problem("after", $"expected l2-header, l3-header or l4-header, got \"{after}\""),
             };
-            sliceKeep = slice.Has("keep") ? slice.GetInt("keep", 0, 65535) : 64;
         }
 
-        int vniCounters = p.Has("vni-counters") ? p.GetInt("vni-counters", 0, VniCounters.MaxTracked) : 64;
+        int sliceKeep = slice.GetInt("keep", 0, 65535);
+        int vniCounters = p.GetInt("vni-counters", 0, VniCounters.MaxTracked);
         var allowedVnis = new List<int>();
-        if (p.Has("allowed-vnis"))
         {
             var texts = p.GetStringList("allowed-vnis");
             for (int v = 0; v < texts.Count; v++)
@@ -202,11 +201,11 @@ public static partial class PipelineSettingsReader
         var sinkSettings = new List<SinkSettings>(sinks.Count);
         for (int s = 0; s < sinks.Count; s++)
         {
-            var sink = ReadSink(sinks[s], s, name);
-            sinkSettings.Add(sink with
+            var sink = WithSinkDefaults(config, sinks[s]);
+            sinkSettings.Add(ReadSink(sink, s, name) with
             {
-                WhenFull = ReadWhenFull(sinks[s], sinks.Count),
-                Cpu = sinks[s].Has("cpu") ? Cpu(sinks[s], "cpu") : null,
+                WhenFull = ReadWhenFull(sink, sinks.Count),
+                Cpu = sink.Has("cpu") ? Cpu(sink, "cpu") : null,
             });
         }
 
@@ -232,14 +231,14 @@ public static partial class PipelineSettingsReader
                 AllowedVnis = allowedVnis,
                 SliceAfter = sliceAfter,
                 SliceKeep = sliceKeep,
-                MaxSources = p.Has("max-sources") ? p.GetInt("max-sources", 0, Fabric.Protocols.Decap.SourceTable.Limit) : 256,
+                MaxSources = p.GetInt("max-sources", 0, Fabric.Protocols.Decap.SourceTable.Limit),
             },
             Sinks = sinkSettings,
-            Autostart = !p.Has("autostart") || p.GetBool("autostart"),
-            BatchPackets = p.Has("batch-packets") ? p.GetInt("batch-packets", 1, 65536) : 1024,
-            BatchBytes = p.Has("batch-bytes") ? (int)p.GetByteSize("batch-bytes", 65536, 1L << 30) : 1 << 20,
-            Batches = p.Has("batches") ? p.GetInt("batches", 2, 4096) : 48,
-            QueueDepth = p.Has("queue-depth") ? p.GetInt("queue-depth", 1, 4096) : 16,
+            Autostart = p.GetBool("autostart"),
+            BatchPackets = p.GetInt("batch-packets", 1, 65536),
+            BatchBytes = (int)p.GetByteSize("batch-bytes", 65536, 1L << 30),
+            Batches = p.GetInt("batches", 2, 4096),
+            QueueDepth = p.GetInt("queue-depth", 1, 4096),
         };
         if (settings.BatchBytes < settings.Source.Snaplen)
         {
@@ -251,7 +250,7 @@ public static partial class PipelineSettingsReader
 
     private static CaptureSettings ReadSource(ConfigReader source, ConfigReader pipeline)
     {
-        if (!pipeline.Has("source"))
+        if (!pipeline.HasOwn("source"))
         {
             throw pipeline.Problem("source", "missing: source { interface = ens4 } or source { file = \"x.pcap\" }");
         }
@@ -274,7 +273,7 @@ public static partial class PipelineSettingsReader
             throw source.Problem("file", $"no such file: {file}");
         }
 
-        if (name is not null && source.Has("speed"))
+        if (name is not null && source.HasOwn("speed"))
         {
             throw source.Problem("speed", "only for a file source");
         }
@@ -289,10 +288,10 @@ public static partial class PipelineSettingsReader
         {
             Interface = name,
             File = file,
-            Speed = source.Has("speed") ? source.GetEnum<FileSpeed>("speed") : FileSpeed.Topspeed,
-            Snaplen = source.Has("snaplen") ? source.GetInt("snaplen", 64, 262144) : 65535,
-            KernelBufferBytes = source.Has("buffer-size") ? (int)source.GetByteSize("buffer-size", 65536, int.MaxValue) : DefaultKernelBufferBytes,
-            Promiscuous = !source.Has("promiscuous") || source.GetBool("promiscuous"),
+            Speed = source.GetEnum<FileSpeed>("speed"),
+            Snaplen = source.GetInt("snaplen", 64, 262144),
+            KernelBufferBytes = (int)source.GetByteSize("buffer-size", 65536, int.MaxValue),
+            Promiscuous = source.GetBool("promiscuous"),
             Filter = outerFilter,
         };
     }
@@ -309,36 +308,25 @@ public static partial class PipelineSettingsReader
         return cpu;
     }
 
-    private static DecapOptions ReadDecap(Config config, ConfigReader p, HoconValue raw)
+    // A pipeline's own decap { } is read over fabric.decap; errors name fabric.pipelines[i].decap.<key>.
+    private static DecapOptions ReadDecap(Config config, ConfigReader p)
     {
-        var own = raw.GetObject().Items.TryGetValue("decap", out var decap) ? decap : null;
-        if (own is null)
+        if (!p.HasOwn("decap"))
         {
             return DecapSettings.FromConfig(config);
         }
 
-        if (!own.IsObject())
-        {
-            throw p.Problem("decap", "expected an object { ... } of fabric.decap overrides");
-        }
+        var own = p.GetObject("decap");
+        return DecapSettings.FromReader(own.WithDefaults(ConfigReader.At(config, DecapSettings.DefaultPath)));
+    }
 
-        var rootValue = new HoconValue();
-        var rootObject = new HoconObject();
-        rootValue.NewValue(rootObject);
-        var fabricValue = new HoconValue();
-        var fabricObject = new HoconObject();
-        fabricValue.NewValue(fabricObject);
-        rootObject.Items["fabric"] = fabricValue;
-        fabricObject.Items["decap"] = own;
-        var merged = new Config(new HoconRoot(rootValue)).WithFallback(config);
-        try
-        {
-            return DecapSettings.FromConfig(merged);
-        }
-        catch (FabricConfigException e) when (e.Path.StartsWith(DecapSettings.DefaultPath, StringComparison.Ordinal))
-        {
-            throw new FabricConfigException(p.PathOf("decap") + e.Path[DecapSettings.DefaultPath.Length..], e.Problem, e);
-        }
+    // A sink is read over fabric.defaults.sink.<type> (an unknown type is refused by ReadSink).
+    private static ConfigReader WithSinkDefaults(Config config, ConfigReader sink)
+    {
+        string type = sink.GetString("type", allowEmpty: false);
+        return type is "tap" or "pcap" or "forward"
+            ? sink.WithDefaults(ConfigReader.At(config, $"{SinkDefaultsPath}.{type}"))
+            : sink;
     }
 
     private static SinkSettings ReadSink(ConfigReader sink, int index, string pipeline)
@@ -355,14 +343,13 @@ public static partial class PipelineSettingsReader
                     throw sink.Problem("device", $"not a device name (at most 15 characters): \"{device}\"");
                 }
 
-                string mark = sink.Has("mark-source") ? sink.GetString("mark-source") : "none";
+                string mark = sink.GetString("mark-source");
                 if (mark is not ("none" or "vlan"))
                 {
                     throw sink.Problem("mark-source", $"expected none or vlan, got \"{mark}\"");
                 }
 
                 var vlans = new Dictionary<string, int>(StringComparer.Ordinal);
-                if (sink.Has("vlans"))
                 {
                     foreach (var entry in sink.GetObjectList("vlans"))
                     {
@@ -376,10 +363,10 @@ public static partial class PipelineSettingsReader
                     Stage = $"tap-{device}",
                     Device = device,
                     MarkSource = mark == "vlan",
-                    VlanBase = sink.Has("vlan-base") ? sink.GetInt("vlan-base", 1, 4094) : 1000,
+                    VlanBase = sink.GetInt("vlan-base", 1, 4094),
                     Vlans = vlans,
-                    Mtu = sink.Has("mtu") ? sink.GetInt("mtu", 68, 65535) : 9000,
-                    Persistent = !sink.Has("persistent") || sink.GetBool("persistent"),
+                    Mtu = sink.GetInt("mtu", 68, 65535),
+                    Persistent = sink.GetBool("persistent"),
                 };
             }
 
@@ -392,19 +379,19 @@ public static partial class PipelineSettingsReader
                     throw sink.Problem("directory", $"expected an absolute path, got \"{directory}\"");
                 }
 
-                string precision = sink.Has("precision") ? sink.GetString("precision") : "us";
+                string precision = sink.GetString("precision");
                 if (precision is not ("us" or "ns"))
                 {
                     throw sink.Problem("precision", $"expected us or ns, got \"{precision}\"");
                 }
 
-                string format = sink.Has("format") ? sink.GetString("format") : "pcap";
+                string format = sink.GetString("format");
                 if (format is not ("pcap" or "pcapng"))
                 {
                     throw sink.Problem("format", $"expected pcap or pcapng, got \"{format}\"");
                 }
 
-                string timestamps = sink.Has("timestamps") ? sink.GetString("timestamps") : "capture";
+                string timestamps = sink.GetString("timestamps");
                 if (timestamps is not ("capture" or "switch"))
                 {
                     throw sink.Problem("timestamps", $"expected capture or switch, got \"{timestamps}\"");
@@ -422,20 +409,20 @@ public static partial class PipelineSettingsReader
                     SwitchTimestamps = timestamps == "switch",
                     Directory = directory,
                     Prefix = pipeline,
-                    RotateSize = sink.Has("rotate-size") ? sink.GetByteSize("rotate-size", 0, long.MaxValue) : 1L << 30,
-                    RotateInterval = OptionalDuration(sink, "rotate-interval", TimeSpan.FromHours(1)),
-                    KeepSize = sink.Has("keep-size") ? sink.GetByteSize("keep-size", 0, long.MaxValue) : 0,
-                    KeepAge = OptionalDuration(sink, "keep-age", null),
+                    RotateSize = sink.GetByteSize("rotate-size", 0, long.MaxValue),
+                    RotateInterval = OptionalDuration(sink, "rotate-interval"),
+                    KeepSize = sink.GetByteSize("keep-size", 0, long.MaxValue),
+                    KeepAge = OptionalDuration(sink, "keep-age"),
                     Nanoseconds = precision == "ns",
-                    WriteBufferBytes = sink.Has("write-buffer") ? (int)sink.GetByteSize("write-buffer", 4096, 256L << 20) : 1 << 20,
-                    FlushInterval = sink.Has("flush-interval") ? sink.GetDuration("flush-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)) : TimeSpan.FromSeconds(1),
+                    WriteBufferBytes = (int)sink.GetByteSize("write-buffer", 4096, 256L << 20),
+                    FlushInterval = sink.GetDuration("flush-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)),
                 };
             }
 
             case "forward":
             {
                 sink.RejectUnknownKeys(ForwardKeys);
-                var encapsulation = sink.Has("encapsulation") ? sink.GetEnum<ForwardEncapsulation>("encapsulation") : ForwardEncapsulation.Vxlan;
+                var encapsulation = sink.GetEnum<ForwardEncapsulation>("encapsulation");
                 string destinationText = sink.GetString("destination", allowEmpty: false);
                 int defaultPort = encapsulation == ForwardEncapsulation.Vxlan ? 4789 : 0;
                 if (!TryParseDestination(destinationText, defaultPort, out var destination))
@@ -453,10 +440,10 @@ public static partial class PipelineSettingsReader
                     Stage = $"forward-{index}",
                     Encapsulation = encapsulation,
                     Destination = destination,
-                    Vni = sink.Has("vni") ? sink.GetInt("vni", 0, 0xFFFFFF) : 0,
-                    SessionId = sink.Has("session-id") ? sink.GetInt("session-id", 0, 1023) : 0,
-                    Mtu = sink.Has("mtu") ? sink.GetInt("mtu", 576, 65535) : 1500,
-                    Oversize = sink.Has("oversize") ? sink.GetEnum<OversizePolicy>("oversize") : OversizePolicy.Truncate,
+                    Vni = sink.GetInt("vni", 0, 0xFFFFFF),
+                    SessionId = sink.GetInt("session-id", 0, 1023),
+                    Mtu = sink.GetInt("mtu", 576, 65535),
+                    Oversize = sink.GetEnum<OversizePolicy>("oversize"),
                 };
             }
 
@@ -470,13 +457,9 @@ public static partial class PipelineSettingsReader
         sink.Has("when-full") ? sink.GetEnum<SinkWhenFull>("when-full")
         : sinkCount == 1 ? SinkWhenFull.Wait : SinkWhenFull.Drop;
 
-    private static TimeSpan? OptionalDuration(ConfigReader reader, string key, TimeSpan? fallback)
+    // A duration, or off/none/0 (null) for "never".
+    private static TimeSpan? OptionalDuration(ConfigReader reader, string key)
     {
-        if (!reader.Has(key))
-        {
-            return fallback;
-        }
-
         string text = reader.GetString(key);
         if (text is "off" or "none" or "0")
         {

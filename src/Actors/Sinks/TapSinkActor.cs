@@ -204,9 +204,9 @@ public sealed record TapSinkSettings : SinkSettings
 
     public required string Device { get; init; }
 
-    public int Mtu { get; init; } = 9000;
+    public required int Mtu { get; init; }
 
-    public bool Persistent { get; init; } = true;
+    public required bool Persistent { get; init; }
 
     /// <summary><c>mark-source = vlan</c>: every frame gets an outer 802.1Q tag naming its source id.</summary>
     public bool MarkSource { get; init; }

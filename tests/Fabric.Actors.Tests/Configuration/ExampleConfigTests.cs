@@ -2,6 +2,7 @@ using Fabric.Actors.Configuration;
 using Fabric.Actors.Hosting;
 using Fabric.Actors.Mirrors;
 using Fabric.Actors.Pipelines;
+using Fabric.Actors.Mirrors.Registry;
 
 namespace Fabric.Actors.Tests.Configuration;
 
@@ -50,7 +51,7 @@ public sealed class ExampleConfigTests : IDisposable
 
         var node = FabricNodeSettings.Read(config);
         var pipelines = PipelineSettingsReader.Read(config);
-        var mirrors = MirrorSettings.Read(config);
+        var mirrors = MirrorBackends.ReadSettings(config);
 
         Assert.NotEmpty(node.Roles);
         Assert.True(pipelines.Count + mirrors.Mirrors.Length > 0 || name == "cluster-node.conf", $"{name} declares nothing");

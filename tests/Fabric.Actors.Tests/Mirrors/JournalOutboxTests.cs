@@ -4,6 +4,7 @@ using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using Fabric.Actors.Mirrors;
 using Xunit;
+using Fabric.Actors.Mirrors.Registry;
 
 namespace Fabric.Actors.Tests.Mirrors;
 
@@ -18,6 +19,7 @@ public sealed class JournalOutboxTests : TestKit
     private static readonly MirrorSettings Settings = new()
     {
         Sites = [new MirrorSiteSettings("pve-a", MirrorBackendKind.Ovs, null, TimeSpan.FromSeconds(30))],
+        Backends = MirrorBackends.Set,
         Mirrors = [],
         JournalMinBackoff = TimeSpan.FromMilliseconds(100),
         JournalMaxBackoff = TimeSpan.FromMilliseconds(400),

@@ -1,12 +1,14 @@
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Mirrors;
 using Xunit;
+using Fabric.Actors.Mirrors.Backends;
+using Fabric.Actors.Mirrors.Registry;
 
 namespace Fabric.Actors.Tests.Mirrors;
 
 public sealed class MirrorSettingsTests
 {
-    private static MirrorSettings Read(string hocon) => MirrorSettings.Read(FabricConfig.LoadFromText([("test.conf", hocon)]));
+    private static MirrorSettings Read(string hocon) => MirrorBackends.ReadSettings(FabricConfig.LoadFromText([("test.conf", hocon)]));
 
     private const string Sites = """
         fabric.sites = [
@@ -36,7 +38,7 @@ public sealed class MirrorSettingsTests
             ]
             """);
         var site = settings.Site("pve-a")!;
-        Assert.Equal("unix:/var/run/openvswitch/db.sock", site.Ovsdb!.ToString());
+        Assert.Equal("unix:/var/run/openvswitch/db.sock", site.Own<OvsdbSiteSettings>().Endpoint.ToString());
         Assert.Equal(TimeSpan.FromSeconds(30), site.AuditInterval);
         Assert.Equal(TimeSpan.FromSeconds(5), settings.Site("lab-br")!.AuditInterval);
         var seed = Assert.Single(settings.Mirrors);

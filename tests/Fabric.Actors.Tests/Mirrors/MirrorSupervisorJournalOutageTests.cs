@@ -8,6 +8,7 @@ using Fabric.Actors.Mirrors;
 using Fabric.Actors.Persistence;
 using Fabric.Actors.Serialization;
 using Xunit;
+using Fabric.Actors.Mirrors.Registry;
 
 namespace Fabric.Actors.Tests.Mirrors;
 
@@ -44,6 +45,7 @@ public sealed class MirrorSupervisorJournalOutageTests : TestKit
     private static MirrorSettings Settings() => new()
     {
         Sites = [new MirrorSiteSettings("pve-a", MirrorBackendKind.Ovs, null, TimeSpan.FromSeconds(30))],
+        Backends = MirrorBackends.Set,
         Mirrors = [Seed()],
         ReportInterval = TimeSpan.FromMinutes(5),
         SnapshotEvery = 10,

@@ -7,6 +7,7 @@ using Akka.TestKit.Xunit2;
 using Fabric.Actors.Mirrors;
 using Fabric.Actors.Serialization;
 using Xunit;
+using Fabric.Actors.Mirrors.Registry;
 
 namespace Fabric.Actors.Tests.Mirrors;
 
@@ -50,6 +51,7 @@ public sealed class MirrorSupervisorTests : TestKit, IClassFixture<MirrorSupervi
     private static MirrorSettings Settings(params MirrorSessionSpec[] declared) => new()
     {
         Sites = [new MirrorSiteSettings("pve-a", MirrorBackendKind.Ovs, null, TimeSpan.FromSeconds(30))],
+        Backends = MirrorBackends.Set,
         Mirrors = [.. declared],
         ReportInterval = TimeSpan.FromMinutes(5),
         SnapshotEvery = 10,

@@ -1,6 +1,10 @@
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Mirrors;
 using Xunit;
+using Fabric.Actors.Mirrors.Registry;
+using Fabric.Actors.Mirrors.Aws;
+using Fabric.Actors.Mirrors.IosXe;
+using Fabric.Actors.Mirrors.Proxmox;
 
 namespace Fabric.Actors.Tests.Mirrors;
 
@@ -11,7 +15,7 @@ public sealed class SiteBackendsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static MirrorSettings Read(string hocon) => MirrorSettings.Read(FabricConfig.LoadFromText([("test.conf", hocon)]));
+    private static MirrorSettings Read(string hocon) => MirrorBackends.ReadSettings(FabricConfig.LoadFromText([("test.conf", hocon)]));
 
     private string Secret(UnixFileMode mode)
     {
@@ -43,11 +47,11 @@ public sealed class SiteBackendsTests : IDisposable
             """);
         var pve = settings.Site("pve")!;
         Assert.Equal(MirrorBackendKind.Proxmox, pve.Backend);
-        Assert.Equal(["pve1", "pve2"], pve.ProxmoxNodes.Keys.Order(StringComparer.Ordinal));
-        Assert.Equal("fabric@pve!mirrors", pve.Api!.User);
-        Assert.Equal(new Uri("https://10.1.0.1"), settings.Site("csr")!.Api!.Url);
-        Assert.Null(settings.Site("csr")!.Api!.Fingerprint);
-        Assert.Equal("eu-west-1", settings.Site("aws-prod")!.AwsRegion);
+        Assert.Equal(["pve1", "pve2"], pve.Own<ProxmoxSiteSettings>().Nodes.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("fabric@pve!mirrors", pve.Own<ProxmoxSiteSettings>().Api.User);
+        Assert.Equal(new Uri("https://10.1.0.1"), settings.Site("csr")!.Own<IosXeSiteSettings>().Api.Url);
+        Assert.Null(settings.Site("csr")!.Own<IosXeSiteSettings>().Api.Fingerprint);
+        Assert.Equal("eu-west-1", settings.Site("aws-prod")!.Own<AwsSiteSettings>().Region);
         Assert.Equal(new MirrorBackendOptions(SessionNumber: 1, ErspanId: 100, OriginIp: "10.0.0.1", Mtu: 1464), settings.Mirrors[1].Options);
         Assert.Equal(new MirrorBackendOptions(FilterId: "tmf-0456", Vni: 4242, PacketLength: 128), settings.Mirrors[2].Options);
         Assert.Null(settings.Mirrors[0].Options);

@@ -56,15 +56,16 @@ public sealed class AwsBackend : IMirrorBackend
     public static AmazonEC2Client CreateClient(MirrorSiteSettings site, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(site);
+        var own = site.Own<AwsSiteSettings>();
         var config = new AmazonEC2Config { MaxErrorRetry = 0, Timeout = timeout };
-        if (site.AwsServiceUrl is { } url)
+        if (own.ServiceUrl is { } url)
         {
             config.ServiceURL = url.ToString();
-            config.AuthenticationRegion = site.AwsRegion;
+            config.AuthenticationRegion = own.Region;
         }
         else
         {
-            config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(site.AwsRegion);
+            config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(own.Region);
         }
 
         return new AmazonEC2Client(config);

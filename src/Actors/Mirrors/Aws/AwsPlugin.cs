@@ -22,6 +22,10 @@ public sealed partial class AwsPlugin : IMirrorBackendPlugin
 
     public ImmutableArray<string> SiteKeys { get; } = ["region", "service-url"];
 
+    public ImmutableArray<string> SessionKeys { get; } = ["filter-id", "vni", "packet-length", "session-number", "pipeline"];
+
+    public bool HasPaths => true;
+
     [GeneratedRegex("^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", RegexOptions.CultureInvariant)]
     private static partial Regex RegionSyntax();
 
@@ -34,10 +38,9 @@ public sealed partial class AwsPlugin : IMirrorBackendPlugin
     [GeneratedRegex("^tmf-[0-9a-f]{1,17}$", RegexOptions.CultureInvariant)]
     private static partial Regex FilterSyntax();
 
-    public MirrorSiteSettings ReadSite(ConfigReader site, MirrorSiteSettings common)
+    public MirrorBackendSiteSettings? ReadSite(ConfigReader site)
     {
         ArgumentNullException.ThrowIfNull(site);
-        ArgumentNullException.ThrowIfNull(common);
         var region = site.GetString("region", allowEmpty: false);
         if (!RegionSyntax().IsMatch(region))
         {
@@ -50,7 +53,19 @@ public sealed partial class AwsPlugin : IMirrorBackendPlugin
             throw site.Problem("service-url", $"expected an http(s):// URL, got \"{text}\"");
         }
 
-        return common with { AwsRegion = region, AwsServiceUrl = serviceUrl };
+        return new AwsSiteSettings(region, serviceUrl);
+    }
+
+    public ImmutableSortedDictionary<string, string> Describe(MirrorSiteSettings site)
+    {
+        ArgumentNullException.ThrowIfNull(site);
+        var own = site.Own<AwsSiteSettings>();
+        return ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new KeyValuePair<string, string>[]
+        {
+            new("region", own.Region),
+            new("service-url", own.ServiceUrl?.ToString() ?? "(regional endpoint)"),
+            new("credentials", "standard AWS chain (redacted)"),
+        });
     }
 
     public (string Key, string Problem)? Check(MirrorSessionSpec spec)
@@ -95,3 +110,6 @@ public sealed partial class AwsPlugin : IMirrorBackendPlugin
         return new AwsBackend(AwsBackend.CreateClient(site, ApiSiteKeys.Timeout), site.Name, firstBackoff ?? TimeSpan.FromMilliseconds(200));
     }
 }
+
+/// <summary>The own part of an aws site: its region (<c>eu-west-1</c>) and an EC2 endpoint other than the region's (VPC endpoint, or a test double).</summary>
+public sealed record AwsSiteSettings(string Region, Uri? ServiceUrl) : MirrorBackendSiteSettings;

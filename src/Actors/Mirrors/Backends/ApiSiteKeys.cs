@@ -55,13 +55,31 @@ public static partial class ApiSiteKeys
         return new MirrorApiSettings(url, user, secret, ca, fingerprint);
     }
 
-    /// <summary>The API of <paramref name="site"/> and its secret, checked now (re-read when the file changes).</summary>
-    public static (MirrorApiSettings Api, SecretFile Secret) Open(MirrorSiteSettings site)
+    /// <summary>The API and its secret, checked now (re-read when the file changes).</summary>
+    public static (MirrorApiSettings Api, SecretFile Secret) Open(MirrorApiSettings api)
     {
-        ArgumentNullException.ThrowIfNull(site);
-        var api = site.Api ?? throw new InvalidOperationException($"site {site.Name}: no url");
+        ArgumentNullException.ThrowIfNull(api);
         var secret = new SecretFile(api.SecretFile);
         secret.Read();
         return (api, secret);
     }
+
+    /// <summary>The API's entries of <c>GET /sites</c>: url, user, the secret by file only, how TLS is verified.</summary>
+    public static void Describe(MirrorApiSettings api, ImmutableSortedDictionary<string, string>.Builder into)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        ArgumentNullException.ThrowIfNull(into);
+        into["url"] = api.Url.GetLeftPart(UriPartial.Path);
+        into["user"] = api.User;
+        into["secret"] = $"file {api.SecretFile} (redacted)";
+        into["tls"] = api.Fingerprint is not null ? "pinned sha256 " + api.Fingerprint : api.CaFile is not null ? "ca " + api.CaFile : "system trust";
+    }
 }
+
+/// <summary>
+/// An HTTPS management API: its base URL, the user (IOS-XE user name, or the Proxmox token id
+/// <c>USER@REALM!TOKENID</c>), the file holding the secret (password or token secret; refused when
+/// readable by others), and how the server's certificate is verified: a CA file (PEM) or a pinned
+/// SHA-256 fingerprint of the certificate. Holds no secret itself.
+/// </summary>
+public sealed record MirrorApiSettings(Uri Url, string User, string SecretFile, string? CaFile, string? Fingerprint);

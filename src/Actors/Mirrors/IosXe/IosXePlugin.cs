@@ -21,13 +21,19 @@ public sealed partial class IosXePlugin : IMirrorBackendPlugin
 
     public ImmutableArray<string> SiteKeys => ApiSiteKeys.Keys;
 
+    public ImmutableArray<string> SessionKeys { get; } = ["session-number", "erspan-id", "origin-ip", "mtu"];
+
     [GeneratedRegex("^[A-Za-z][A-Za-z-]*[0-9][0-9/.:]*$", RegexOptions.CultureInvariant)]
     private static partial Regex InterfaceSyntax();
 
-    public MirrorSiteSettings ReadSite(ConfigReader site, MirrorSiteSettings common)
+    public MirrorBackendSiteSettings? ReadSite(ConfigReader site) => new IosXeSiteSettings(ApiSiteKeys.Read(site));
+
+    public ImmutableSortedDictionary<string, string> Describe(MirrorSiteSettings site)
     {
-        ArgumentNullException.ThrowIfNull(common);
-        return common with { Api = ApiSiteKeys.Read(site) };
+        ArgumentNullException.ThrowIfNull(site);
+        var e = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        ApiSiteKeys.Describe(site.Own<IosXeSiteSettings>().Api, e);
+        return e.ToImmutable();
     }
 
     public (string Key, string Problem)? Check(MirrorSessionSpec spec)
@@ -66,10 +72,14 @@ public sealed partial class IosXePlugin : IMirrorBackendPlugin
     /// <summary>The RESTCONF backend of an iosxe site (checks the password file now; re-read when it changes).</summary>
     public static IMirrorBackend Backend(MirrorSiteSettings site)
     {
-        var (api, secret) = ApiSiteKeys.Open(site);
+        ArgumentNullException.ThrowIfNull(site);
+        var (api, secret) = ApiSiteKeys.Open(site.Own<IosXeSiteSettings>().Api);
         return new IosXeBackend(new RestconfClient(api, secret, ApiSiteKeys.Timeout));
     }
 
     private static bool IsIpv4(string? text) =>
         text is not null && IPAddress.TryParse(text, out var ip) && ip.AddressFamily == AddressFamily.InterNetwork && ip.ToString() == text;
 }
+
+/// <summary>The own part of an iosxe site: its RESTCONF API (<see cref="ApiSiteKeys"/>).</summary>
+public sealed record IosXeSiteSettings(MirrorApiSettings Api) : MirrorBackendSiteSettings;

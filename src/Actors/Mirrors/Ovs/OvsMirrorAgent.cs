@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Event;
+using Fabric.Actors.Mirrors.Backends;
 using Fabric.Protocols.Ovsdb;
 
 namespace Fabric.Actors.Mirrors.Ovs;
@@ -66,7 +67,7 @@ public sealed class OvsMirrorAgent : MirrorAgent
     {
         var listener = new Listener(Self);
         _ovsdb = new OvsdbSession(
-            Site.Ovsdb ?? OvsdbEndpoint.Parse(MirrorSettings.DefaultOvsdb),
+            OvsdbSiteSettings.Of(Site),
             new OvsdbSessionOptions
             {
                 MonitorRequests = MonitorRequests,
@@ -110,7 +111,7 @@ public sealed class OvsMirrorAgent : MirrorAgent
         _replica.Apply(snapshot.Initial);
         State.ConnectionProblem = null;
         _awaitingInsert.Clear();
-        Log.Info("Site {0}: connected to {1}, {2} mirror rows", Site.Name, Site.Ovsdb, _replica.Table("Mirror").Count);
+        Log.Info("Site {0}: connected to {1}, {2} mirror rows", Site.Name, OvsdbSiteSettings.Of(Site), _replica.Table("Mirror").Count);
         Reconcile(_resynced ? "resync" : "connected", snapshot.ReceivedAt, snapshot.Timestamp);
         _resynced = true;
     }
@@ -130,7 +131,7 @@ public sealed class OvsMirrorAgent : MirrorAgent
     private void HandleDown(OvsdbDown down)
     {
         _replica = null;
-        State.ConnectionProblem = $"{Site.Ovsdb}: {down.Reason}";
+        State.ConnectionProblem = $"{OvsdbSiteSettings.Of(Site)}: {down.Reason}";
         Log.Warning("Site {0}: OVSDB connection down ({1}); retrying in {2}", Site.Name, down.Reason, down.RetryIn);
         State.SetAllUnknown(State.ConnectionProblem);
     }

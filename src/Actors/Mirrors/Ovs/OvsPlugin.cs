@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Fabric.Actors.Configuration;
+using Fabric.Actors.Mirrors.Backends;
 using Fabric.Protocols.Ovsdb;
 
 namespace Fabric.Actors.Mirrors.Ovs;
@@ -20,11 +21,10 @@ public sealed class OvsPlugin : IMirrorBackendPlugin
 
     public string ForeignKeyProblem(string siteBackend) => "only for backend ovs";
 
-    public MirrorSiteSettings ReadSite(ConfigReader site, MirrorSiteSettings common)
+    public MirrorBackendSiteSettings? ReadSite(ConfigReader site)
     {
         ArgumentNullException.ThrowIfNull(site);
-        ArgumentNullException.ThrowIfNull(common);
-        var text = site.GetOptionalString("ovsdb") ?? MirrorSettings.DefaultOvsdb;
+        var text = site.GetOptionalString("ovsdb") ?? OvsdbSiteSettings.DefaultEndpoint;
         if (!OvsdbEndpoint.TryParse(text, out var endpoint, out var error))
         {
             throw site.Problem("ovsdb", error);
@@ -47,8 +47,11 @@ public sealed class OvsPlugin : IMirrorBackendPlugin
             throw site.Problem("ssl", "only for an ssl: ovsdb endpoint");
         }
 
-        return common with { Ovsdb = endpoint };
+        return new OvsdbSiteSettings(endpoint);
     }
+
+    public ImmutableSortedDictionary<string, string> Describe(MirrorSiteSettings site) =>
+        ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, [KeyValuePair.Create("ovsdb", OvsdbSiteSettings.Of(site).ToString())]);
 
     public (string Key, string Problem)? Check(MirrorSessionSpec spec) => PortSessionChecks.Check(spec);
 

@@ -53,11 +53,11 @@ public sealed class ProxmoxMirrorAgent : MirrorAgent
     protected override void OnStart()
     {
         // Each node's Open vSwitch is an ovs site of its own, with the agent the registry has for it.
-        var ovs = MirrorBackends.Of(MirrorBackendKind.Ovs);
-        foreach (var entry in Site.ProxmoxNodes)
+        var ovs = Settings.Backends.Of(MirrorBackendKind.Ovs);
+        foreach (var entry in Site.Own<ProxmoxSiteSettings>().Nodes)
         {
             var node = entry.Key;
-            var nodeSite = new MirrorSiteSettings(Site.Name, MirrorBackendKind.Ovs, entry.Value, Site.AuditInterval);
+            var nodeSite = new MirrorSiteSettings(Site.Name, MirrorBackendKind.Ovs, new OvsdbSiteSettings(entry.Value), Site.AuditInterval);
             var child = Context.ActorOf(ovs.AgentProps(nodeSite, Settings, Self, Metrics), "node-" + Uri.EscapeDataString(node));
             _nodes[node] = child;
             _nodeOf[child] = node;
@@ -187,7 +187,7 @@ public sealed class ProxmoxMirrorAgent : MirrorAgent
             return Placement.Problem($"output {output} runs on {vms[output.VmId].Node}, the sources on {node}");
         }
 
-        if (!site.ProxmoxNodes.ContainsKey(node))
+        if (!site.Own<ProxmoxSiteSettings>().Nodes.ContainsKey(node))
         {
             return Placement.Problem($"node {node} has no OVSDB endpoint in this site's nodes");
         }

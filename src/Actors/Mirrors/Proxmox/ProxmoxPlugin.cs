@@ -22,10 +22,9 @@ public sealed partial class ProxmoxPlugin : IMirrorBackendPlugin
     [GeneratedRegex("^[^@!\\s]+@[^@!\\s]+![A-Za-z0-9_.-]+$", RegexOptions.CultureInvariant)]
     private static partial Regex TokenIdSyntax();
 
-    public MirrorSiteSettings ReadSite(ConfigReader site, MirrorSiteSettings common)
+    public MirrorBackendSiteSettings? ReadSite(ConfigReader site)
     {
         ArgumentNullException.ThrowIfNull(site);
-        ArgumentNullException.ThrowIfNull(common);
         var api = ApiSiteKeys.Read(site, user => TokenIdSyntax().IsMatch(user) ? null : $"expected a Proxmox API token id USER@REALM!TOKENID, got \"{user}\"");
         var nodes = site.GetObject("nodes");
         var result = ImmutableDictionary.CreateBuilder<string, OvsdbEndpoint>(StringComparer.Ordinal);
@@ -42,7 +41,21 @@ public sealed partial class ProxmoxPlugin : IMirrorBackendPlugin
 
         return result.Count == 0
             ? throw site.Problem("nodes", "expected at least one Proxmox node with its OVSDB endpoint, e.g. nodes { pve1 = \"tcp:10.0.0.1:6640\" }")
-            : common with { Api = api, ProxmoxNodes = result.ToImmutable() };
+            : new ProxmoxSiteSettings(api, result.ToImmutable());
+    }
+
+    public ImmutableSortedDictionary<string, string> Describe(MirrorSiteSettings site)
+    {
+        ArgumentNullException.ThrowIfNull(site);
+        var own = site.Own<ProxmoxSiteSettings>();
+        var e = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        ApiSiteKeys.Describe(own.Api, e);
+        foreach (var node in own.Nodes)
+        {
+            e["node " + node.Key] = node.Value.ToString();
+        }
+
+        return e.ToImmutable();
     }
 
     public (string Key, string Problem)? Check(MirrorSessionSpec spec) => PortSessionChecks.Check(spec);
@@ -53,7 +66,14 @@ public sealed partial class ProxmoxPlugin : IMirrorBackendPlugin
     /// <summary>The PVE API client of a proxmox site (checks the token secret file now; re-read when it changes).</summary>
     public static ProxmoxClient Client(MirrorSiteSettings site)
     {
-        var (api, secret) = ApiSiteKeys.Open(site);
+        ArgumentNullException.ThrowIfNull(site);
+        var (api, secret) = ApiSiteKeys.Open(site.Own<ProxmoxSiteSettings>().Api);
         return new ProxmoxClient(api, secret, ApiSiteKeys.Timeout);
     }
 }
+
+/// <summary>
+/// The own part of a proxmox site: the PVE API (<see cref="ApiSiteKeys"/>) and each PVE node's
+/// OVSDB endpoint (<c>nodes { pve1 = "tcp:10.0.0.1:6640" }</c>).
+/// </summary>
+public sealed record ProxmoxSiteSettings(MirrorApiSettings Api, ImmutableDictionary<string, OvsdbEndpoint> Nodes) : MirrorBackendSiteSettings;

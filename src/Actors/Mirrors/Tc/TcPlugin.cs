@@ -15,7 +15,10 @@ public sealed class TcPlugin : IMirrorBackendPlugin
 
     public ImmutableArray<string> SiteKeys { get; } = [];
 
-    public MirrorSiteSettings ReadSite(ConfigReader site, MirrorSiteSettings common) => common;
+    public MirrorBackendSiteSettings? ReadSite(ConfigReader site) => null;
+
+    public ImmutableSortedDictionary<string, string> Describe(MirrorSiteSettings site) =>
+        ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, [KeyValuePair.Create("tc", "this host")]);
 
     public (string Key, string Problem)? Check(MirrorSessionSpec spec) => PortSessionChecks.Check(
         spec,

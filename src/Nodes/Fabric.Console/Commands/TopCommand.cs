@@ -203,7 +203,7 @@ internal sealed class TopModel
     private Table Pipelines()
     {
         var table = new Table().Title("pipelines").Expand()
-            .AddColumns("pipeline", "state", "captured/s", "bits/s", "delivered/s", "drops/s", "drops by reason (total)", "packets/s history", "drops/s history");
+            .AddColumns("pipeline", "state", "captured/s", "bits/s", "delivered/s", "drops/s", "by reason (total)", "packets/s history", "drops/s history");
         if (_sample?.Pipelines is not { } stats)
         {
             table.AddRow(Markup.Escape(_sample?.PipelinesProblem ?? "no pipelines"), "", "", "", "", "", "", "", "");
@@ -291,6 +291,9 @@ internal sealed class TopModel
     private static string? Str(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
+    /// <summary>Frames without a tunnel header: passed over, listed among the reasons but not counted as drops (as `pipelines stats`).</summary>
+    private const string NotEncapsulated = "not-encapsulated";
+
     /// <summary>Cumulative counters of one pipeline in one sample.</summary>
     internal sealed record Totals(long CapturedPackets, long CapturedBytes, long DeliveredPackets, long Dropped, Dictionary<string, long> DropsByReason)
     {
@@ -316,7 +319,11 @@ internal sealed class TopModel
                 foreach (var reason in stage.GetProperty("dropped").EnumerateObject())
                 {
                     var packets = reason.Value.GetProperty("packets").GetInt64();
-                    dropped += packets;
+                    if (reason.Name != NotEncapsulated)
+                    {
+                        dropped += packets;
+                    }
+
                     byReason[reason.Name] = byReason.GetValueOrDefault(reason.Name) + packets;
                 }
             }

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Fabric.Actors.Mirrors;
+using Fabric.Actors.Mirrors.Registry;
 using Fabric.Actors.Pipelines;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -44,11 +45,12 @@ public sealed class MirrorPathRoutes : IManagementRoutes
                 $"no answer from the mirror supervisor within {AskTimeout.TotalSeconds:0} s; is a node with role supervisor up?");
         }
 
-        var rules = list.Sessions.Where(v => v.Spec.Backend == MirrorBackendKind.Aws && (only is null || v.Spec.Name == only)).ToList();
+        var backends = MirrorsExtension.Get(system).Settings?.Backends ?? MirrorBackends.Set;
+        var rules = list.Sessions.Where(v => backends.Find(v.Spec.Backend) is { HasPaths: true } && (only is null || v.Spec.Name == only)).ToList();
         if (only is not null && rules.Count == 0)
         {
             return ManagementResults.Error(StatusCodes.Status404NotFound, list.Sessions.Any(v => v.Spec.Name == only)
-                ? $"mirror session {only} is not an aws rule (paths are shown for aws rules)"
+                ? $"mirror session {only} is not an aws rule (paths are shown for the sessions of backend {string.Join(", ", backends.All.Where(b => b.HasPaths).Select(b => b.Name))})"
                 : $"no mirror session {only}");
         }
 

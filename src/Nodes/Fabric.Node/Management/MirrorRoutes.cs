@@ -3,6 +3,7 @@ using System.Text.Json;
 using Akka.Actor;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Mirrors;
+using Fabric.Actors.Mirrors.Registry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -135,12 +136,13 @@ public sealed class MirrorRoutes : IManagementRoutes
             return required ? throw new FabricConfigException(key, "missing (required)") : "";
         }
 
+        // The fields are the backends' session keys: a new backend's options need no edit here.
+        var backends = settings?.Backends ?? MirrorBackends.Set;
         foreach (var property in body.EnumerateObject())
         {
-            if (property.Name is not ("name" or "site" or "backend" or "bridge" or "sources" or "direction" or "output" or "snaplen" or "enabled"
-                or "session-number" or "erspan-id" or "origin-ip" or "mtu" or "filter-id" or "vni" or "packet-length" or "pipeline"))
+            if (!backends.SessionKeys.Contains(property.Name))
             {
-                throw new FabricConfigException(property.Name, "unknown field (allowed: name, site, backend, bridge, sources, direction, output, snaplen, enabled, session-number, erspan-id, origin-ip, mtu, filter-id, vni, packet-length, pipeline)");
+                throw new FabricConfigException(property.Name, $"unknown field (allowed: {string.Join(", ", backends.SessionKeys)})");
             }
         }
 
@@ -149,11 +151,12 @@ public sealed class MirrorRoutes : IManagementRoutes
         MirrorBackendKind backend;
         if (backendText.Length == 0)
         {
-            backend = settings?.Site(site)?.Backend ?? MirrorBackendKind.Ovs;
+            // An unknown site: the first registered backend, only so that the supervisor can name the site in its refusal.
+            backend = settings?.Site(site)?.Backend ?? backends.All[0].Kind;
         }
-        else if (!Enum.TryParse(backendText, ignoreCase: true, out backend) || !Enum.IsDefined(backend))
+        else if (!Enum.TryParse(backendText, ignoreCase: true, out backend) || backends.Find(backend) is null)
         {
-            throw new FabricConfigException("backend", $"expected ovs, tc, proxmox, aws or iosxe, got \"{backendText}\"");
+            throw new FabricConfigException("backend", $"expected one of {backends.Names}, got \"{backendText}\"");
         }
 
         var direction = MirrorDirection.Both;

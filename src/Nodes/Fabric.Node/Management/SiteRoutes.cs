@@ -3,6 +3,7 @@ using System.Globalization;
 using Akka.Actor;
 using Akka.Cluster;
 using Fabric.Actors.Mirrors;
+using Fabric.Actors.Mirrors.Registry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -31,11 +32,11 @@ public sealed class SiteRoutes : IManagementRoutes
         }
 
         var members = Cluster.Get(system).State.Members.Where(m => m.Status == MemberStatus.Up).ToList();
-        var sites = await Task.WhenAll(settings.Sites.Select(site => Describe(system, site, members))).ConfigureAwait(false);
+        var sites = await Task.WhenAll(settings.Sites.Select(site => Describe(system, site, settings.Backends, members))).ConfigureAwait(false);
         return Results.Json(new SiteListJson(sites), ManagementResults.Json);
     }
 
-    private static async Task<SiteJson> Describe(ActorSystem system, MirrorSiteSettings site, List<Member> members)
+    private static async Task<SiteJson> Describe(ActorSystem system, MirrorSiteSettings site, MirrorBackendSet backends, List<Member> members)
     {
         var candidates = members.Where(m => m.HasRole(site.Role)).ToList();
         var answers = await Task.WhenAll(candidates.Select(async m =>
@@ -57,49 +58,19 @@ public sealed class SiteRoutes : IManagementRoutes
         return new SiteJson(
             site.Name,
             site.Backend.ToString().ToLowerInvariant(),
-            Endpoints(site),
+            Endpoints(site, backends),
             agent.State?.Connected,
             reachability,
             agent.State is null ? null : agent.Member.Address.ToString(),
             site.AuditInterval.TotalSeconds);
     }
 
-    /// <summary>What the site's agent talks to, secrets redacted.</summary>
-    public static ImmutableSortedDictionary<string, string> Endpoints(MirrorSiteSettings site)
+    /// <summary>What the site's agent talks to, secrets redacted: its backend describes it.</summary>
+    public static ImmutableSortedDictionary<string, string> Endpoints(MirrorSiteSettings site, MirrorBackendSet backends)
     {
         ArgumentNullException.ThrowIfNull(site);
-        var e = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
-        switch (site.Backend)
-        {
-            case MirrorBackendKind.Ovs:
-                e["ovsdb"] = site.Ovsdb?.ToString() ?? MirrorSettings.DefaultOvsdb;
-                break;
-            case MirrorBackendKind.Tc:
-                e["tc"] = "this host";
-                break;
-            case MirrorBackendKind.Aws:
-                e["region"] = site.AwsRegion ?? "";
-                e["service-url"] = site.AwsServiceUrl?.ToString() ?? "(regional endpoint)";
-                e["credentials"] = "standard AWS chain (redacted)";
-                break;
-            default:
-                if (site.Api is { } api)
-                {
-                    e["url"] = api.Url.GetLeftPart(UriPartial.Path);
-                    e["user"] = api.User;
-                    e["secret"] = $"file {api.SecretFile} (redacted)";
-                    e["tls"] = api.Fingerprint is not null ? "pinned sha256 " + api.Fingerprint : api.CaFile is not null ? "ca " + api.CaFile : "system trust";
-                }
-
-                foreach (var node in site.ProxmoxNodes)
-                {
-                    e["node " + node.Key] = node.Value.ToString();
-                }
-
-                break;
-        }
-
-        return e.ToImmutable();
+        ArgumentNullException.ThrowIfNull(backends);
+        return backends.Of(site.Backend).Describe(site);
     }
 
     public sealed record SiteListJson(IReadOnlyList<SiteJson> Sites);

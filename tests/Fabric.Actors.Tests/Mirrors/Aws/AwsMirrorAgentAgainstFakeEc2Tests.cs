@@ -5,6 +5,7 @@ using Fabric.Actors.Mirrors.Aws;
 using Fabric.Actors.Mirrors.Backends;
 using Fabric.Actors.Tests.Mirrors.Fakes;
 using Xunit;
+using Fabric.Actors.Mirrors.Registry;
 
 namespace Fabric.Actors.Tests.Mirrors.Aws;
 
@@ -32,15 +33,12 @@ public sealed class AwsMirrorAgentAgainstFakeEc2Tests : TestKit, IAsyncLifetime
 
     public async Task DisposeAsync() => await _ec2.DisposeAsync();
 
-    private MirrorSiteSettings Site => new("aws-prod", MirrorBackendKind.Aws, null, TimeSpan.FromMilliseconds(200))
-    {
-        AwsRegion = "eu-west-1",
-        AwsServiceUrl = _ec2.Url,
-    };
+    private MirrorSiteSettings Site => new("aws-prod", MirrorBackendKind.Aws, new AwsSiteSettings("eu-west-1", _ec2.Url), TimeSpan.FromMilliseconds(200));
 
     private static MirrorSettings Settings => new()
     {
         Sites = [],
+        Backends = MirrorBackends.Set,
         Mirrors = [],
         ReconnectMinBackoff = TimeSpan.FromMilliseconds(50),
         ReconnectMaxBackoff = TimeSpan.FromMilliseconds(500),

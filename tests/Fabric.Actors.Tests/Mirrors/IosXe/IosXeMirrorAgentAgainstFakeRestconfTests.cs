@@ -8,6 +8,7 @@ using Fabric.Actors.Mirrors.Backends;
 using Fabric.Actors.Mirrors.IosXe;
 using Fabric.Actors.Tests.Mirrors.Fakes;
 using Xunit;
+using Fabric.Actors.Mirrors.Registry;
 
 namespace Fabric.Actors.Tests.Mirrors.IosXe;
 
@@ -42,15 +43,17 @@ public sealed class IosXeMirrorAgentAgainstFakeRestconfTests : TestKit, IAsyncLi
         var secret = Path.Combine(_dir, "password");
         File.WriteAllText(secret, Password + "\n");
         File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        return new MirrorSiteSettings("csr-a", MirrorBackendKind.Iosxe, null, TimeSpan.FromMilliseconds(200))
-        {
-            Api = new MirrorApiSettings(_router.Server.Url, "fabric", secret, null, fingerprint ?? _router.Server.Fingerprint),
-        };
+        return new MirrorSiteSettings(
+            "csr-a",
+            MirrorBackendKind.Iosxe,
+            new IosXeSiteSettings(new MirrorApiSettings(_router.Server.Url, "fabric", secret, null, fingerprint ?? _router.Server.Fingerprint)),
+            TimeSpan.FromMilliseconds(200));
     }
 
     private static MirrorSettings Settings => new()
     {
         Sites = [],
+        Backends = MirrorBackends.Set,
         Mirrors = [],
         ReconnectMinBackoff = TimeSpan.FromMilliseconds(50),
         ReconnectMaxBackoff = TimeSpan.FromMilliseconds(500),
@@ -188,7 +191,7 @@ public sealed class IosXeMirrorAgentAgainstFakeRestconfTests : TestKit, IAsyncLi
         _router.Password = "rotated-Pa55-2";
         _router.Delete(1);
         AwaitStatus(agent, "csr-uplink", MirrorHealth.Failed);
-        File.WriteAllText(site.Api!.SecretFile, "rotated-Pa55-2\n");
+        File.WriteAllText(site.Own<IosXeSiteSettings>().Api.SecretFile, "rotated-Pa55-2\n");
 
         AwaitRouter(IsDesired, "recreated with the rotated password");
         AwaitStatus(agent, "csr-uplink", MirrorHealth.Healthy);
@@ -202,7 +205,7 @@ public sealed class IosXeMirrorAgentAgainstFakeRestconfTests : TestKit, IAsyncLi
         AwaitRouter(IsDesired, "created");
         _router.Delete(1);
         AwaitRepair(agent, "missing");
-        File.WriteAllText(site.Api!.SecretFile, "wrong-password");
+        File.WriteAllText(site.Own<IosXeSiteSettings>().Api.SecretFile, "wrong-password");
         Sys.Stop(agent);
         var second = StartAgent(site, Uplink());
         AwaitStatus(second, "csr-uplink", MirrorHealth.Failed);

@@ -6,6 +6,8 @@ using Fabric.Actors.Mirrors;
 using Fabric.Actors.Mirrors.Ovs;
 using Fabric.Protocols.Tests.Ovsdb;
 using Xunit;
+using Fabric.Actors.Mirrors.Registry;
+using Fabric.Actors.Mirrors.Backends;
 
 namespace Fabric.Actors.Tests.Mirrors.Ovs;
 
@@ -57,10 +59,11 @@ public sealed class OvsMirrorAgentHostileServerTests : TestKit
         var errors = CreateTestProbe();
         Sys.EventStream.Subscribe(logs.Ref, typeof(Warning));
         Sys.EventStream.Subscribe(errors.Ref, typeof(Error));
-        var site = new MirrorSiteSettings("lab", MirrorBackendKind.Ovs, server.Endpoint, TimeSpan.FromMinutes(5));
+        var site = new MirrorSiteSettings("lab", MirrorBackendKind.Ovs, new OvsdbSiteSettings(server.Endpoint), TimeSpan.FromMinutes(5));
         var settings = new MirrorSettings
         {
             Sites = [],
+            Backends = MirrorBackends.Set,
             Mirrors = [],
             ReconnectMinBackoff = TimeSpan.FromMilliseconds(50),
             ReconnectMaxBackoff = TimeSpan.FromMilliseconds(500),

@@ -6,6 +6,8 @@ using Fabric.Actors.Mirrors.Ovs;
 using Fabric.Actors.Tests.Mirrors.Sandbox;
 using Fabric.Protocols.Ovsdb;
 using Xunit;
+using Fabric.Actors.Mirrors.Registry;
+using Fabric.Actors.Mirrors.Backends;
 
 namespace Fabric.Actors.Tests.Mirrors.Ovs;
 
@@ -28,11 +30,12 @@ public sealed class OvsMirrorAgentTests : TestKit, IDisposable
         _vms = new VmTraffic(ovs);
     }
 
-    private MirrorSiteSettings Site => new("pve-a", MirrorBackendKind.Ovs, OvsdbEndpoint.Parse(_ovs.Endpoint), TimeSpan.FromSeconds(30));
+    private MirrorSiteSettings Site => new("pve-a", MirrorBackendKind.Ovs, new OvsdbSiteSettings(OvsdbEndpoint.Parse(_ovs.Endpoint)), TimeSpan.FromSeconds(30));
 
     private static MirrorSettings Settings => new()
     {
         Sites = [],
+        Backends = MirrorBackends.Set,
         Mirrors = [],
         ReconnectMinBackoff = TimeSpan.FromMilliseconds(50),
         ReconnectMaxBackoff = TimeSpan.FromMilliseconds(500),

@@ -7,6 +7,8 @@ using Fabric.Actors.Tests.Mirrors.Fakes;
 using Fabric.Actors.Tests.Mirrors.Sandbox;
 using Fabric.Protocols.Ovsdb;
 using Xunit;
+using Fabric.Actors.Mirrors.Registry;
+using Fabric.Actors.Mirrors.Backends;
 
 namespace Fabric.Actors.Tests.Mirrors.Proxmox;
 
@@ -44,16 +46,19 @@ public sealed class ProxmoxMirrorAgentAgainstFakeProxmoxApiTests : TestKit, IAsy
         var secret = Path.Combine(_dir, "token");
         File.WriteAllText(secret, TokenSecret);
         File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        return new MirrorSiteSettings("pve", MirrorBackendKind.Proxmox, null, TimeSpan.FromMilliseconds(300))
-        {
-            Api = new MirrorApiSettings(_pve.Server.Url, TokenId, secret, null, _pve.Server.Fingerprint),
-            ProxmoxNodes = nodes.ToDictionary(n => n.Node, n => OvsdbEndpoint.Parse(n.Ovs.Endpoint)).ToImmutableDictionary(),
-        };
+        return new MirrorSiteSettings(
+            "pve",
+            MirrorBackendKind.Proxmox,
+            new ProxmoxSiteSettings(
+                new MirrorApiSettings(_pve.Server.Url, TokenId, secret, null, _pve.Server.Fingerprint),
+                nodes.ToDictionary(n => n.Node, n => OvsdbEndpoint.Parse(n.Ovs.Endpoint)).ToImmutableDictionary()),
+            TimeSpan.FromMilliseconds(300));
     }
 
     private static MirrorSettings Settings => new()
     {
         Sites = [],
+        Backends = MirrorBackends.Set,
         Mirrors = [],
         ReconnectMinBackoff = TimeSpan.FromMilliseconds(50),
         ReconnectMaxBackoff = TimeSpan.FromMilliseconds(500),

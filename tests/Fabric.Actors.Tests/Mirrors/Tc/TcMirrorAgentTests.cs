@@ -4,6 +4,7 @@ using Fabric.Actors.Mirrors;
 using Fabric.Actors.Mirrors.Tc;
 using Fabric.Actors.Tests.Mirrors.Sandbox;
 using Xunit;
+using Fabric.Actors.Mirrors.Registry;
 
 namespace Fabric.Actors.Tests.Mirrors.Tc;
 
@@ -18,7 +19,7 @@ public sealed class TcMirrorAgentTests : TestKit
     {
     }
 
-    private static MirrorSettings Settings => new() { Sites = [], Mirrors = [], ReportInterval = TimeSpan.FromMinutes(1) };
+    private static MirrorSettings Settings => new() { Sites = [], Mirrors = [], Backends = MirrorBackends.Set, ReportInterval = TimeSpan.FromMinutes(1) };
 
     private static bool MirroredWithin(string sendOn, string receiveOn, TimeSpan timeout)
     {

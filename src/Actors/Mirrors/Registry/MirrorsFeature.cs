@@ -4,7 +4,7 @@ using Fabric.Actors.Hosting;
 using Fabric.Actors.Metrics;
 using Microsoft.Extensions.Logging;
 
-namespace Fabric.Actors.Mirrors;
+namespace Fabric.Actors.Mirrors.Registry;
 
 /// <summary>
 /// Starts mirror supervision on a node: on every node a proxy to the supervisor singleton
@@ -12,6 +12,7 @@ namespace Fabric.Actors.Mirrors;
 /// <c>supervisor</c> the singleton manager <c>/user/mirror-supervisor</c>; on nodes with role
 /// <c>site-&lt;name&gt;</c> the singleton manager <c>/user/mirror-agent-&lt;name&gt;</c> of that
 /// site's agent (exactly one node acts for a site at a time). Registers <see cref="MirrorMetrics"/>.
+/// It lives beside the registry: it is where the product's backends are handed to the root.
 /// </summary>
 public sealed class MirrorsFeature : IFabricFeature
 {
@@ -20,7 +21,7 @@ public sealed class MirrorsFeature : IFabricFeature
     public void Validate(FabricStartupInfo startup)
     {
         ArgumentNullException.ThrowIfNull(startup);
-        MirrorSettings.Read(startup.Config);
+        MirrorBackends.ReadSettings(startup.Config);
     }
 
     public bool ShouldStart(FabricStartupInfo startup) => true;
@@ -28,7 +29,7 @@ public sealed class MirrorsFeature : IFabricFeature
     public Task StartAsync(FabricNodeContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var settings = MirrorSettings.Read(context.Config);
+        var settings = MirrorBackends.ReadSettings(context.Config);
         var system = context.System;
         var metrics = new MirrorMetrics();
         FabricMetrics.Get(system).Register(metrics);
@@ -52,7 +53,7 @@ public sealed class MirrorsFeature : IFabricFeature
 
         foreach (var site in settings.Sites.Where(s => context.Startup.HasRole(s.Role)))
         {
-            var agent = SiteAgents.Props(site, settings, proxy, metrics);
+            var agent = settings.Backends.AgentProps(site, settings, proxy, metrics);
             system.ActorOf(
                 ClusterSingletonManager.Props(agent, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system).WithRole(site.Role)),
                 AgentName(site.Name));
@@ -70,39 +71,4 @@ public sealed class MirrorsFeature : IFabricFeature
         context.ActorOf(
             ClusterSingletonProxy.Props("/user/" + AgentName(site), ClusterSingletonProxySettings.Create(context.System).WithRole("site-" + site)),
             "agent-proxy-" + site);
-}
-
-/// <summary>Where the management routes find the supervisor proxy and the mirror metrics of this node.</summary>
-public sealed class MirrorsExtension : IExtension
-{
-    private IActorRef? _supervisor;
-    private int _supervisorsRunning;
-
-    public static MirrorsExtension Get(ActorSystem system) => system.WithExtension<MirrorsExtension, MirrorsExtensionProvider>();
-
-    /// <summary>The supervisor singleton proxy, or null when the mirrors feature did not start.</summary>
-    public IActorRef? Supervisor => _supervisor;
-
-    public MirrorMetrics? Metrics { get; private set; }
-
-    public MirrorSettings? Settings { get; private set; }
-
-    /// <summary>True while the supervisor singleton's actor itself runs on this node (from its start to its stop).</summary>
-    public bool SupervisorRunning => Volatile.Read(ref _supervisorsRunning) > 0;
-
-    internal void SupervisorStarted() => Interlocked.Increment(ref _supervisorsRunning);
-
-    internal void SupervisorStopped() => Interlocked.Decrement(ref _supervisorsRunning);
-
-    internal void Initialize(IActorRef supervisor, MirrorMetrics metrics, MirrorSettings settings)
-    {
-        _supervisor = supervisor;
-        Metrics = metrics;
-        Settings = settings;
-    }
-}
-
-public sealed class MirrorsExtensionProvider : ExtensionIdProvider<MirrorsExtension>
-{
-    public override MirrorsExtension CreateExtension(ExtendedActorSystem system) => new();
 }

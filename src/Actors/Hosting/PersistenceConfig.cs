@@ -1,9 +1,12 @@
 using Akka.Configuration;
-using Fabric.Actors.Hosting;
+using Fabric.Actors.Persistence;
 
-namespace Fabric.Actors.Persistence;
+namespace Fabric.Actors.Hosting;
 
-/// <summary>Builds the Akka.Persistence.Sql configuration from <see cref="FabricNodeSettings"/>.</summary>
+/// <summary>
+/// Builds the Akka.Persistence.Sql configuration from <see cref="FabricNodeSettings"/>. In Hosting,
+/// beside the node settings it reads: Persistence (the node history, the journal failures) sits below.
+/// </summary>
 public static class PersistenceConfig
 {
     /// <summary>Linq2db provider names Akka.Persistence.Sql uses.</summary>
