@@ -1,4 +1,5 @@
 using Fabric.Fuzz;
+using Fabric.Protocols.Decap;
 using Fabric.Protocols.Pcap;
 using SharpFuzz;
 
@@ -88,6 +89,14 @@ internal static class Seeds
                 var bytes = File.ReadAllBytes(file);
                 File.WriteAllBytes(Path.Combine(output, name), bytes[..Math.Min(bytes.Length, 2048)]);
                 written++;
+                // And what the pcapng sink writes from it (an interface per mirror session, epb_flags).
+                var sink = PcapNgAsTheSinkWrites(file);
+                if (sink is not null)
+                {
+                    File.WriteAllBytes(Path.Combine(output, name + "-sink.pcapng"), sink[..Math.Min(sink.Length, 4096)]);
+                    written++;
+                }
+
                 continue;
             }
 
@@ -155,5 +164,45 @@ internal static class Seeds
         }
 
         return written;
+    }
+
+    /// <summary>The capture decapsulated and written as the PCAP sink's pcapng format does (source ids from a
+    /// <see cref="SourceTable"/>, one interface each, ERSPAN III direction); null when nothing decapsulates.</summary>
+    private static byte[]? PcapNgAsTheSinkWrites(string file)
+    {
+        var decapsulator = new Decapsulator(new DecapOptions());
+        var sources = new SourceTable(64);
+        var interfaceOf = new Dictionary<int, int>();
+        using var stream = new MemoryStream();
+        using (var writer = new PcapNgWriter(stream, nanoseconds: true, leaveOpen: true, bufferSize: 65536))
+        {
+            using var reader = CaptureFileReader.Open(file);
+            while (reader.RecordCount < 64 && reader.ReadNext(out var record) == CaptureReadStatus.Packet)
+            {
+                if (record.LinkType != LinkTypes.Ethernet)
+                {
+                    continue;
+                }
+
+                var bytes = record.WritableData;
+                var status = decapsulator.Decapsulate(bytes, 0, bytes.Length, Math.Max(record.OriginalLength, bytes.Length), record.TimestampNs,
+                    out var result, out var md);
+                if (status != DecapStatus.Ok)
+                {
+                    continue;
+                }
+
+                var id = sources.Resolve(md, result.Length, record.TimestampNs);
+                if (!interfaceOf.TryGetValue(id, out var index))
+                {
+                    index = writer.AddInterface(LinkTypes.Ethernet, sources[id].Name, sources[id].Description);
+                    interfaceOf[id] = index;
+                }
+
+                writer.Write(bytes.Slice(result.Offset, result.Length), index, record.TimestampNs, result.OriginalLength, ErspanTime.Direction(md));
+            }
+        }
+
+        return interfaceOf.Count == 0 ? null : stream.ToArray();
     }
 }

@@ -31,6 +31,9 @@ public sealed class PacketBatch
         CapturedLengths = new int[capacity];
         OriginalLengths = new int[capacity];
         Timestamps = new long[capacity];
+        SourceIds = new ushort[capacity];
+        Directions = new byte[capacity];
+        SwitchTimestamps = new long[capacity];
     }
 
     /// <summary>A stand-alone batch that belongs to no pool (tools and tests).</summary>
@@ -59,6 +62,19 @@ public sealed class PacketBatch
 
     /// <summary>Capture time, nanoseconds since the Unix epoch (UTC).</summary>
     public long[] Timestamps { get; }
+
+    /// <summary>Source id of each frame in <see cref="Sources"/> (set by the decap stage; 0 = other).</summary>
+    public ushort[] SourceIds { get; }
+
+    /// <summary>pcapng epb_flags direction of each frame: 0 unknown, 1 inbound, 2 outbound (ERSPAN III's D bit).</summary>
+    public byte[] Directions { get; }
+
+    /// <summary>ERSPAN III hardware time of each frame, nanoseconds on the switch's clock; 0: none.</summary>
+    public long[] SwitchTimestamps { get; }
+
+    /// <summary>The pipeline's source table that <see cref="SourceIds"/> index; null before the decap stage
+    /// (or in a pipeline without one): every frame is then source 0.</summary>
+    public Fabric.Protocols.Decap.SourceTable? Sources { get; set; }
 
     public int Capacity => Offsets.Length;
 
@@ -108,6 +124,9 @@ public sealed class PacketBatch
         CapturedLengths[count] = length;
         OriginalLengths[count] = originalLength;
         Timestamps[count] = timestampNs;
+        SourceIds[count] = 0;
+        Directions[count] = 0;
+        SwitchTimestamps[count] = 0;
         BufferUsed = used + length;
         Count = count + 1;
         return true;
@@ -135,6 +154,9 @@ public sealed class PacketBatch
         CapturedLengths[count] = capturedLength;
         OriginalLengths[count] = originalLength;
         Timestamps[count] = timestampNs;
+        SourceIds[count] = 0;
+        Directions[count] = 0;
+        SwitchTimestamps[count] = 0;
         Count = count + 1;
     }
 
@@ -154,6 +176,9 @@ public sealed class PacketBatch
         CapturedLengths[to] = CapturedLengths[from];
         OriginalLengths[to] = OriginalLengths[from];
         Timestamps[to] = Timestamps[from];
+        SourceIds[to] = SourceIds[from];
+        Directions[to] = Directions[from];
+        SwitchTimestamps[to] = SwitchTimestamps[from];
     }
 
     /// <summary>
@@ -209,6 +234,7 @@ public sealed class PacketBatch
         Count = 0;
         BufferUsed = 0;
         Sequence = 0;
+        Sources = null;
     }
 
     /// <summary>Current number of owners (0 while in the pool or being filled by its producer).</summary>

@@ -28,6 +28,15 @@ public sealed record DecapStageSettings
 
     /// <summary>When not empty, frames whose VNI is not in it are dropped as "vni-not-allowed" (frames without a VNI are not affected).</summary>
     public IReadOnlyList<int> AllowedVnis { get; init; } = [];
+
+    /// <summary>Header-relative slicing (<c>slice.after</c>); null: only <see cref="SnapLength"/>.</summary>
+    public SliceAfter? SliceAfter { get; init; }
+
+    /// <summary>Bytes kept after the <see cref="SliceAfter"/> header (<c>slice.keep</c>).</summary>
+    public int SliceKeep { get; init; } = 64;
+
+    /// <summary>Mirror sessions with a source id of their own (<c>max-sources</c>); later ones are "other".</summary>
+    public int MaxSources { get; init; } = 256;
 }
 
 /// <summary>A sink as the decap stage sees it: its bounded hand-off and its counters.</summary>
@@ -61,13 +70,22 @@ public sealed class DecapActor : BatchStageActor
     private readonly int _sliced;
     private readonly int _passedThrough;
     private readonly int _reassembled;
+    private readonly int _unknownCriticalForwarded;
     private readonly int[] _sinkQueueFull;
     private readonly VniCounters? _vnis;
+    private readonly SourceTable _sources;
+    private readonly int _sourcesOverflowed;
+    private readonly int _sliceFallback;
+    private long _overflowedSeen;
 
-    public DecapActor(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null)
+    public DecapActor(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null,
+        SourceTable? sources = null)
         : base(queue, counters, settings.Cpu, handsOn: true)
     {
         _vnis = vnis;
+        _sources = sources ?? new SourceTable(settings.MaxSources);
+        _sourcesOverflowed = counters.EventIndex("sources-overflowed");
+        _sliceFallback = counters.EventIndex("slice-fallback");
         _settings = settings;
         _sinks = sinks;
         _decapsulator = new Decapsulator(settings.Options);
@@ -85,6 +103,7 @@ public sealed class DecapActor : BatchStageActor
         _sliced = counters.EventIndex("sliced");
         _passedThrough = counters.EventIndex("passed-through");
         _reassembled = counters.EventIndex("reassembled");
+        _unknownCriticalForwarded = counters.EventIndex("geneve-unknown-critical-forwarded");
         _droppedPackets = new long[counters.Reasons.Length];
         _droppedBytes = new long[counters.Reasons.Length];
         _sinkQueueFull = [.. sinks.Select(s => s.Counters.ReasonIndex("queue-full"))];
@@ -96,11 +115,16 @@ public sealed class DecapActor : BatchStageActor
          "filtered", "deduplicated", "no-room", "vni-not-allowed"];
 
     /// <summary>Event counters of the decap stage (not drops): frames cut to the snap length, passed through
-    /// unchanged (not a tunnel, policy pass), reassembled from outer fragments.</summary>
-    public static IReadOnlyList<string> EventNames { get; } = ["sliced", "passed-through", "reassembled"];
+    /// unchanged (not a tunnel, policy pass), reassembled from outer fragments, Geneve frames with an unknown
+    /// critical option emitted under <c>geneve.unknown-critical-options = forward</c>, frames of a mirror session
+    /// that found the source table full (<c>max-sources</c>; they are source "other"), frames whose header named by
+    /// <c>slice.after</c> could not be parsed (cut to <c>snap-length</c> instead, if set).</summary>
+    public static IReadOnlyList<string> EventNames { get; } =
+        ["sliced", "passed-through", "reassembled", "geneve-unknown-critical-forwarded", "sources-overflowed", "slice-fallback"];
 
-    public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null) =>
-        Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks, vnis));
+    public static Props Props(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null,
+        SourceTable? sources = null) =>
+        Akka.Actor.Props.Create(() => new DecapActor(settings, queue, counters, sinks, vnis, sources));
 
     protected override void PostStop() => _filter?.Dispose();
 
@@ -122,9 +146,12 @@ public sealed class DecapActor : BatchStageActor
         var lengths = batch.CapturedLengths;
         var originals = batch.OriginalLengths;
         var times = batch.Timestamps;
+        var sourceIds = batch.SourceIds;
+        var directions = batch.Directions;
+        var switchTimes = batch.SwitchTimestamps;
         int kept = 0;
         long outBytes = 0;
-        long sliced = 0, passed = 0, reassembled = 0;
+        long sliced = 0, passed = 0, reassembled = 0, unknownCritical = 0, sliceFallback = 0;
         for (int i = 0; i < count; i++)
         {
             int length = lengths[i];
@@ -139,6 +166,11 @@ public sealed class DecapActor : BatchStageActor
             {
                 Drop(_vniNotAllowed, length);
                 continue;
+            }
+
+            if (metadata.GeneveUnknownCritical)
+            {
+                unknownCritical++;
             }
 
             int offset = result.Offset;
@@ -175,9 +207,24 @@ public sealed class DecapActor : BatchStageActor
             }
 
             int innerLength = result.Length;
-            if (_settings.SnapLength > 0 && innerLength > _settings.SnapLength)
+            int cut = -1;
+            if (_settings.SliceAfter is { } after)
             {
-                innerLength = _settings.SnapLength;
+                cut = HeaderSlice.CutLength(inner, after, _settings.SliceKeep);
+                if (cut < 0)
+                {
+                    sliceFallback++;
+                }
+            }
+
+            if (cut < 0 && _settings.SnapLength > 0)
+            {
+                cut = _settings.SnapLength;
+            }
+
+            if (cut >= 0 && innerLength > cut)
+            {
+                innerLength = cut;
                 sliced++;
             }
 
@@ -185,15 +232,24 @@ public sealed class DecapActor : BatchStageActor
             lengths[kept] = innerLength;
             originals[kept] = result.OriginalLength;
             times[kept] = times[i];
+            sourceIds[kept] = _sources.Resolve(metadata, innerLength, times[i]);
+            directions[kept] = ErspanTime.Direction(metadata);
+            switchTimes[kept] = ErspanTime.SwitchNanoseconds(metadata);
             outBytes += innerLength;
             kept++;
         }
 
         batch.Truncate(kept);
+        batch.Sources = _sources;
+        long overflowed = _sources.Overflowed;
+        Counters.AddEvent(_sourcesOverflowed, overflowed - _overflowedSeen);
+        _overflowedSeen = overflowed;
         Counters.AddOut(kept, outBytes);
         Counters.AddEvent(_sliced, sliced);
         Counters.AddEvent(_passedThrough, passed);
         Counters.AddEvent(_reassembled, reassembled);
+        Counters.AddEvent(_sliceFallback, sliceFallback);
+        Counters.AddEvent(_unknownCriticalForwarded, unknownCritical);
         for (int r = 0; r < _droppedPackets.Length; r++)
         {
             Counters.AddDropped(r, _droppedPackets[r], _droppedBytes[r]);

@@ -20,8 +20,10 @@ public static class DecapSettings
     [
         "vxlan-ports", "vxlan-gpe-ports", "geneve-ports", "gre-in-udp-ports", "erspan-types",
         "max-depth", "erspan-vlan", "vxlan-reserved-bits", "non-encapsulated", "ip-in-ip",
-        "synthesized-source-mac", "synthesized-destination-mac", "reassembly",
+        "synthesized-source-mac", "synthesized-destination-mac", "reassembly", "geneve",
     ];
+
+    private static readonly string[] KnownGeneveKeys = ["unknown-critical-options"];
 
     private static readonly string[] KnownReassemblyKeys = ["max-bytes", "max-datagram-bytes", "max-datagrams", "timeout"];
 
@@ -44,6 +46,8 @@ public static class DecapSettings
         section.RejectUnknownKeys(KnownKeys);
         var reassembly = section.GetObject("reassembly");
         reassembly.RejectUnknownKeys(KnownReassemblyKeys);
+        var geneve = section.GetObject("geneve");
+        geneve.RejectUnknownKeys(KnownGeneveKeys);
         var options = new DecapOptions
         {
             VxlanPorts = Ports(section, "vxlan-ports"),
@@ -62,6 +66,7 @@ public static class DecapSettings
             ReassemblyMaxDatagramBytes = (int)reassembly.GetByteSize("max-datagram-bytes", 576, 65535),
             ReassemblyMaxDatagrams = reassembly.GetInt("max-datagrams", 1, 65536),
             ReassemblyTimeout = reassembly.GetDuration("timeout", TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10)),
+            GeneveUnknownCriticalOptions = geneve.GetEnum<GeneveCriticalPolicy>("unknown-critical-options"),
         };
 
         var problem = options.Validate();

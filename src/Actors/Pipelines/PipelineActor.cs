@@ -41,7 +41,7 @@ public sealed class PipelineActor : UntypedActor
             port.Queue.Target = Context.Watch(Context.ActorOf(OnOwnThreadIfPinned(props, settings.Sinks[i].Cpu), $"sink-{i}"));
         }
 
-        var decapProps = DecapActor.Props(settings.Decap, _runtime.DecapQueue, _runtime.Decap, _runtime.Sinks, _runtime.Vnis);
+        var decapProps = DecapActor.Props(settings.Decap, _runtime.DecapQueue, _runtime.Decap, _runtime.Sinks, _runtime.Vnis, _runtime.Sources);
         _runtime.DecapQueue.Target = Context.Watch(Context.ActorOf(OnOwnThreadIfPinned(decapProps, settings.Decap.Cpu), "decap"));
         Context.Watch(Context.ActorOf(
             CaptureActor.Props(settings.Source, _runtime.Pool, _runtime.DecapQueue, _runtime.Capture, _runtime.CaptureStatus),

@@ -60,6 +60,9 @@ public sealed class PipelineManager : UntypedActor
             case GetPipelineVnis:
                 Sender.Tell(new PipelineVniReply([.. _entries.Values.OrderBy(e => e.Settings.Name, StringComparer.Ordinal).Select(VniView)]));
                 break;
+            case GetPipelineSources sources:
+                HandleSources(sources);
+                break;
             case StopPipeline stop:
                 HandleStop(stop);
                 break;
@@ -92,6 +95,27 @@ public sealed class PipelineManager : UntypedActor
         {
             Sender.Tell(new PipelineStatsReply([], $"no pipeline named {request.Name}"));
         }
+    }
+
+    private void HandleSources(GetPipelineSources request)
+    {
+        if (!_entries.TryGetValue(request.Name, out var entry))
+        {
+            Sender.Tell(new PipelineSourcesReply(request.Name, 0, [], 0, $"no pipeline named {request.Name}"));
+            return;
+        }
+
+        var table = entry.Runtime?.Sources;
+        if (table is null)
+        {
+            Sender.Tell(new PipelineSourcesReply(request.Name, entry.Settings.Decap.MaxSources, [], 0, $"pipeline {request.Name} has not run"));
+            return;
+        }
+
+        static DateTimeOffset? Time(long ns) => ns == 0 ? null : DateTimeOffset.UnixEpoch.AddTicks(ns / 100);
+        var rows = table.Snapshot()
+            .Select(s => new PipelineSourceRow(s.Id, s.Name, s.Description, s.Frames, s.Bytes, Time(s.FirstSeenNs), Time(s.LastSeenNs)));
+        Sender.Tell(new PipelineSourcesReply(request.Name, table.MaxSources, [.. rows], table.Overflowed, null));
     }
 
     private void HandleStop(StopPipeline request)

@@ -55,3 +55,19 @@ public sealed record GetPipelineVnis : IFabricMessage
 public sealed record PipelineVniView(string Name, string State, ImmutableArray<string> Sinks, long Delivered, Fabric.Actors.Decap.VniStats? Vnis) : IFabricMessage;
 
 public sealed record PipelineVniReply(ImmutableArray<PipelineVniView> Pipelines) : IFabricMessage;
+
+/// <summary>
+/// Asks a node's <see cref="PipelineManager"/> for the source ids (mirror sessions) one pipeline's decap stage has
+/// seen (reply: <see cref="PipelineSourcesReply"/>).
+/// </summary>
+public sealed record GetPipelineSources(string Name) : IFabricMessage;
+
+/// <summary>One source id: its name (<c>erspan 198.18.1.10 session 7</c>), outer addresses and chain, frames and
+/// bytes delivered by decap, packet times of the first and last frame (null before any).</summary>
+public sealed record PipelineSourceRow(int Id, string Name, string Description, long Frames, long Bytes,
+    DateTimeOffset? FirstSeen, DateTimeOffset? LastSeen) : IFabricMessage;
+
+/// <summary>The source ids of a pipeline, id order; <c>Overflowed</c>: frames of sessions past <c>max-sources</c>
+/// (counted under id 0, "other"). Error set when there is no such pipeline or it never ran.</summary>
+public sealed record PipelineSourcesReply(string Name, int MaxSources, ImmutableArray<PipelineSourceRow> Sources, long Overflowed, string? Error)
+    : IFabricMessage;

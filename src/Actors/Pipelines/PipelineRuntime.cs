@@ -32,8 +32,12 @@ public sealed class PipelineRuntime
         Vnis = settings.Decap.VniCounters > 0 || settings.Decap.AllowedVnis.Count > 0
             ? new VniCounters(settings.Decap.VniCounters, [.. settings.Decap.AllowedVnis])
             : null;
+        Sources = new Fabric.Protocols.Decap.SourceTable(settings.Decap.MaxSources);
         Started = DateTimeOffset.UtcNow;
     }
+
+    /// <summary>The mirror sessions seen by the decap stage (source ids, their frames and bytes).</summary>
+    public Fabric.Protocols.Decap.SourceTable Sources { get; }
 
     public PipelineSettings Settings { get; }
 

@@ -56,7 +56,7 @@ public static partial class PipelineSettingsReader
     private static readonly string[] PipelineKeys =
     [
         "name", "source", "capture-cpu", "decap-cpu", "decap", "filter", "dedup", "snap-length", "sinks", "autostart",
-        "vni-counters", "allowed-vnis",
+        "vni-counters", "allowed-vnis", "max-sources", "slice",
         "batch-packets", "batch-bytes", "batches", "queue-depth",
     ];
 
@@ -70,8 +70,10 @@ public static partial class PipelineSettingsReader
     private static readonly string[] StreamSourceKeys = ["listen", "max-connections", "max-record-bytes", "handshake-timeout"];
     private static readonly string[] StreamKeys = ["type", "when-full", "cpu", "destination", "compression", "level", "send-buffer", "connect-timeout", "write-timeout", "max-backoff", "wait-timeout"];
     private static readonly string[] DedupKeys = ["window", "entries"];
-    private static readonly string[] TapKeys = ["type", "when-full", "cpu", "device", "mtu", "persistent"];
-    private static readonly string[] PcapKeys = ["type", "when-full", "cpu", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval"];
+    private static readonly string[] TapKeys = ["type", "when-full", "cpu", "device", "mtu", "persistent", "mark-source", "vlan-base", "vlans"];
+    private static readonly string[] SliceKeys = ["after", "keep"];
+
+    private static readonly string[] PcapKeys = ["type", "when-full", "cpu", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval", "format", "timestamps"];
     private static readonly string[] ForwardKeys = ["type", "when-full", "cpu", "encapsulation", "destination", "vni", "session-id", "mtu", "oversize"];
     private static readonly string[] BalanceKeys = ["type", "when-full", "cpu", "hash", "members"];
     private static readonly string[] PcapOverIpKeys = ["type", "when-full", "cpu", "listen", "max-clients", "client-buffer"];
@@ -158,6 +160,23 @@ public static partial class PipelineSettingsReader
         int entries = dedup.GetInt("entries", 64, 1 << 24);
 
         int snapLength = p.GetInt("snap-length", 0, 262144);
+        // slice { } present turns header-relative slicing on; keep comes from fabric.defaults.pipeline.slice.
+        var slice = p.GetObject("slice");
+        slice.RejectUnknownKeys(SliceKeys);
+        Fabric.Protocols.Decap.SliceAfter? sliceAfter = null;
+        if (p.HasOwn("slice"))
+        {
+            string after = slice.GetString("after", allowEmpty: false);
+            sliceAfter = after switch
+            {
+                "l2-header" => Fabric.Protocols.Decap.SliceAfter.L2Header,
+                "l3-header" => Fabric.Protocols.Decap.SliceAfter.L3Header,
+                "l4-header" => Fabric.Protocols.Decap.SliceAfter.L4Header,
+                _ => throw slice.Problem("after", $"expected l2-header, l3-header or l4-header, got \"{after}\""),
+            };
+        }
+
+        int sliceKeep = slice.GetInt("keep", 0, 65535);
         int vniCounters = p.GetInt("vni-counters", 0, VniCounters.MaxTracked);
         var allowedVnis = new List<int>();
         {
@@ -216,6 +235,9 @@ public static partial class PipelineSettingsReader
                 Cpu = decapCpu,
                 VniCounters = vniCounters,
                 AllowedVnis = allowedVnis,
+                SliceAfter = sliceAfter,
+                SliceKeep = sliceKeep,
+                MaxSources = p.GetInt("max-sources", 0, Fabric.Protocols.Decap.SourceTable.Limit),
             },
             Sinks = sinkSettings,
             Autostart = p.GetBool("autostart"),
@@ -344,10 +366,28 @@ public static partial class PipelineSettingsReader
                     throw sink.Problem("device", $"not a device name (at most 15 characters): \"{device}\"");
                 }
 
+                string mark = sink.GetString("mark-source");
+                if (mark is not ("none" or "vlan"))
+                {
+                    throw sink.Problem("mark-source", $"expected none or vlan, got \"{mark}\"");
+                }
+
+                var vlans = new Dictionary<string, int>(StringComparer.Ordinal);
+                {
+                    foreach (var entry in sink.GetObjectList("vlans"))
+                    {
+                        entry.RejectUnknownKeys("source", "vlan");
+                        vlans[entry.GetString("source", allowEmpty: false)] = entry.GetInt("vlan", 1, 4094);
+                    }
+                }
+
                 return new TapSinkSettings
                 {
                     Stage = $"tap-{device}",
                     Device = device,
+                    MarkSource = mark == "vlan",
+                    VlanBase = sink.GetInt("vlan-base", 1, 4094),
+                    Vlans = vlans,
                     Mtu = sink.GetInt("mtu", 68, 65535),
                     Persistent = sink.GetBool("persistent"),
                 };
@@ -368,9 +408,28 @@ public static partial class PipelineSettingsReader
                     throw sink.Problem("precision", $"expected us or ns, got \"{precision}\"");
                 }
 
+                string format = sink.GetString("format");
+                if (format is not ("pcap" or "pcapng"))
+                {
+                    throw sink.Problem("format", $"expected pcap or pcapng, got \"{format}\"");
+                }
+
+                string timestamps = sink.GetString("timestamps");
+                if (timestamps is not ("capture" or "switch"))
+                {
+                    throw sink.Problem("timestamps", $"expected capture or switch, got \"{timestamps}\"");
+                }
+
+                if (timestamps == "switch" && format != "pcapng")
+                {
+                    throw sink.Problem("timestamps", "switch needs format = pcapng");
+                }
+
                 return new PcapSinkSettings
                 {
                     Stage = $"pcap-{index}",
+                    Format = format == "pcapng" ? PcapFormat.PcapNg : PcapFormat.Pcap,
+                    SwitchTimestamps = timestamps == "switch",
                     Directory = directory,
                     Prefix = pipeline,
                     RotateSize = sink.GetByteSize("rotate-size", 0, long.MaxValue),

@@ -13,12 +13,12 @@ public static class PcapFiles
 
     /// <summary>A new file name for <paramref name="now"/>; when that name is taken (two files within a
     /// microsecond), the next free microsecond, so names always sort in creation order.</summary>
-    public static string NewPath(string directory, string prefix, DateTime now)
+    public static string NewPath(string directory, string prefix, DateTime now, string extension = ".pcap")
     {
         var time = now.ToUniversalTime();
         while (true)
         {
-            string path = Path.Combine(directory, $"{prefix}-{time.ToString(TimestampFormat, CultureInfo.InvariantCulture)}.pcap");
+            string path = Path.Combine(directory, $"{prefix}-{time.ToString(TimestampFormat, CultureInfo.InvariantCulture)}{extension}");
             if (!File.Exists(path))
             {
                 return path;
@@ -29,15 +29,15 @@ public static class PcapFiles
     }
 
     /// <summary>The sink's files, oldest first.</summary>
-    public static IReadOnlyList<FileInfo> List(string directory, string prefix)
+    public static IReadOnlyList<FileInfo> List(string directory, string prefix, string extension = ".pcap")
     {
         if (!Directory.Exists(directory))
         {
             return [];
         }
 
-        return [.. new DirectoryInfo(directory).GetFiles(prefix + "-*.pcap")
-            .Where(f => IsOurs(f.Name, prefix))
+        return [.. new DirectoryInfo(directory).GetFiles(prefix + "-*" + extension)
+            .Where(f => IsOurs(f.Name, prefix) && f.Name.EndsWith(extension, StringComparison.Ordinal))
             .OrderBy(f => f.Name, StringComparer.Ordinal)];
     }
 
@@ -45,10 +45,10 @@ public static class PcapFiles
     /// Makes every file readable again after a crash: a file that ends inside a record is cut back to its last
     /// whole record; a file too short for its header is removed. Returns what was done, one line per file.
     /// </summary>
-    public static IReadOnlyList<string> Repair(string directory, string prefix)
+    public static IReadOnlyList<string> Repair(string directory, string prefix, string extension = ".pcap")
     {
         var done = new List<string>();
-        foreach (var file in List(directory, prefix))
+        foreach (var file in List(directory, prefix, extension))
         {
             if (file.Length < PcapWriter.FileHeaderLength)
             {
@@ -94,9 +94,10 @@ public static class PcapFiles
     /// <summary>Removes the oldest files (never <paramref name="current"/>) while the total exceeds
     /// <paramref name="keepBytes"/> (0: no limit) and every file older than <paramref name="keepAge"/>.
     /// Returns the number of files removed.</summary>
-    public static int Enforce(string directory, string prefix, string? current, long keepBytes, TimeSpan? keepAge, DateTime now)
+    public static int Enforce(string directory, string prefix, string? current, long keepBytes, TimeSpan? keepAge, DateTime now,
+        string extension = ".pcap")
     {
-        var files = List(directory, prefix).ToList();
+        var files = List(directory, prefix, extension).ToList();
         // Compared as full paths: "/data//pcap/x.pcap" and "/data/pcap/x.pcap" are the same current file.
         current = current is null ? null : Path.GetFullPath(current);
         long total = files.Sum(f => f.Length);

@@ -6,7 +6,9 @@ using Fabric.Protocols.Pcap;
 namespace Fabric.Actors.Sinks;
 
 /// <summary>
-/// Writes inner frames to rotating PCAP files <c>&lt;dir&gt;/&lt;pipeline&gt;-&lt;UTC timestamp&gt;.pcap</c>:
+/// Writes inner frames to rotating PCAP files <c>&lt;dir&gt;/&lt;pipeline&gt;-&lt;UTC timestamp&gt;.pcap</c> (or
+/// <c>.pcapng</c> with <c>format = pcapng</c>: one interface per source id, named after its mirror session,
+/// epb_flags direction from ERSPAN III, optionally the switch's timestamps):
 /// a new file when the current one would exceed the rotation size or is older than the rotation interval;
 /// old files removed (oldest first, never the current one) while the sink's files exceed the kept size or are
 /// older than the kept age. Records go through a large write buffer that only holds whole records, flushed on a
@@ -40,7 +42,13 @@ public sealed class PcapSinkActor : BatchStageActor, IWithTimers
     private readonly int _filesRemoved;
     private readonly int _stalls;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private PcapWriter? _writer;
+    private ICaptureFileWriter? _writer;
+
+    /// <summary>The same writer when the format is pcapng.</summary>
+    private PcapNgWriter? _ng;
+
+    /// <summary>pcapng: the current file's interface index of each source id, -1 before its first frame.</summary>
+    private readonly int[] _interfaceOf = new int[Fabric.Protocols.Decap.SourceTable.Limit + 1];
     private string? _path;
     private DateTime _opened;
     private DateTime _nextAttempt;
@@ -73,7 +81,7 @@ public sealed class PcapSinkActor : BatchStageActor, IWithTimers
     {
         base.PreStart();
         Directory.CreateDirectory(_directory);
-        foreach (var line in PcapFiles.Repair(_directory, _settings.Prefix))
+        foreach (var line in PcapFiles.Repair(_directory, _settings.Prefix, _settings.Extension))
         {
             _log.Warning("PCAP sink {0}: {1}", _settings.Stage, line);
         }
@@ -134,7 +142,14 @@ public sealed class PcapSinkActor : BatchStageActor, IWithTimers
 
             try
             {
-                _writer!.Write(batch.Packet(i), batch.Timestamps[i], batch.OriginalLengths[i]);
+                if (_ng is null)
+                {
+                    ((PcapWriter)_writer!).Write(batch.Packet(i), batch.Timestamps[i], batch.OriginalLengths[i]);
+                }
+                else
+                {
+                    WritePcapNg(batch, i);
+                }
             }
             catch (IOException e)
             {
@@ -152,7 +167,30 @@ public sealed class PcapSinkActor : BatchStageActor, IWithTimers
 
     private bool NeedsSizeRotation(int length) =>
         _settings.RotateSize > 0 && _writer!.RecordCount > 0
-        && _writer.Length + PcapWriter.RecordHeaderLength + length > _settings.RotateSize;
+        && _writer.Length + _writer.MaxRecordOverhead + length > _settings.RotateSize;
+
+    /// <summary>One frame as an Enhanced Packet Block on its source's interface (described the first time the
+    /// source appears in this file), with its direction and, with <c>timestamps = switch</c>, the switch's time.</summary>
+    private void WritePcapNg(PacketBatch batch, int i)
+    {
+        var sources = batch.Sources;
+        int id = sources is null ? 0 : batch.SourceIds[i];
+        int index = _interfaceOf[id];
+        if (index < 0)
+        {
+            var info = sources?[id];
+            index = _ng!.AddInterface(LinkTypes.Ethernet, info?.Name ?? "other", info?.Description);
+            _interfaceOf[id] = index;
+        }
+
+        long time = batch.Timestamps[i];
+        if (_settings.SwitchTimestamps && batch.SwitchTimestamps[i] != 0)
+        {
+            time = batch.SwitchTimestamps[i];
+        }
+
+        _ng!.Write(batch.Packet(i), index, time, batch.OriginalLengths[i], batch.Directions[i]);
+    }
 
     private void OnTick()
     {
@@ -251,11 +289,13 @@ public sealed class PcapSinkActor : BatchStageActor, IWithTimers
     private bool Open()
     {
         var now = DateTime.UtcNow;
-        string path = PcapFiles.NewPath(_directory, _settings.Prefix, now);
-        PcapWriter? writer = null;
+        string path = PcapFiles.NewPath(_directory, _settings.Prefix, now, _settings.Extension);
+        ICaptureFileWriter? writer = null;
         try
         {
-            writer = PcapWriter.Create(path, LinkTypes.Ethernet, PcapWriter.DefaultSnapLength, _settings.Nanoseconds, _settings.WriteBufferBytes);
+            writer = _settings.Format == PcapFormat.PcapNg
+                ? PcapNgWriter.Create(path, _settings.Nanoseconds, _settings.WriteBufferBytes)
+                : PcapWriter.Create(path, LinkTypes.Ethernet, PcapWriter.DefaultSnapLength, _settings.Nanoseconds, _settings.WriteBufferBytes);
             writer.Flush();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -266,6 +306,8 @@ public sealed class PcapSinkActor : BatchStageActor, IWithTimers
         }
 
         _writer = writer;
+        _ng = writer as PcapNgWriter;
+        Array.Fill(_interfaceOf, -1);
         _path = path;
         _opened = now;
         Counters.AddEvent(_filesCreated, 1);
@@ -274,7 +316,7 @@ public sealed class PcapSinkActor : BatchStageActor, IWithTimers
     }
 
     /// <summary>A new file whose header could not be written is removed: no reader ever meets an empty file.</summary>
-    private static void Abandon(PcapWriter? writer, string path)
+    private static void Abandon(ICaptureFileWriter? writer, string path)
     {
         try
         {
@@ -299,7 +341,7 @@ public sealed class PcapSinkActor : BatchStageActor, IWithTimers
     {
         if (_settings.KeepSize > 0 || _settings.KeepAge is not null)
         {
-            int removed = PcapFiles.Enforce(_directory, _settings.Prefix, _path, _settings.KeepSize, _settings.KeepAge, DateTime.UtcNow);
+            int removed = PcapFiles.Enforce(_directory, _settings.Prefix, _path, _settings.KeepSize, _settings.KeepAge, DateTime.UtcNow, _settings.Extension);
             Counters.AddEvent(_filesRemoved, removed);
         }
     }
@@ -345,6 +387,7 @@ public sealed class PcapSinkActor : BatchStageActor, IWithTimers
         }
 
         _writer = null;
+        _ng = null;
     }
 
     private sealed class Tick

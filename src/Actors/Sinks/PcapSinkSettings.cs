@@ -36,9 +36,28 @@ public sealed record PcapSinkSettings : SinkSettings
     /// <summary>True: nanosecond timestamps (magic a1b23c4d); false: microseconds.</summary>
     public bool Nanoseconds { get; init; }
 
+    /// <summary>File format: classic pcap (default) or pcapng with one interface per source id.</summary>
+    public PcapFormat Format { get; init; } = PcapFormat.Pcap;
+
+    /// <summary>pcapng only: ERSPAN III's hardware timestamp as the packet time where present (<c>timestamps = switch</c>).</summary>
+    public bool SwitchTimestamps { get; init; }
+
+    /// <summary>The file name extension of <see cref="Format"/>.</summary>
+    public string Extension => Format == PcapFormat.PcapNg ? ".pcapng" : ".pcap";
+
     /// <summary>Write buffer: records are written to the file in chunks of this size.</summary>
     public int WriteBufferBytes { get; init; } = 1 << 20;
 
     /// <summary>Buffered records are written out at least this often.</summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>The format of a PCAP sink's files (<c>format = pcap | pcapng</c>).</summary>
+public enum PcapFormat
+{
+    /// <summary>Classic pcap: one link type, no per-frame metadata.</summary>
+    Pcap,
+
+    /// <summary>pcapng: an interface per mirror session (source id), epb_flags direction.</summary>
+    PcapNg,
 }

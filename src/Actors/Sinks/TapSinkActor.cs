@@ -30,6 +30,10 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
     private readonly int _recreated;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private TapDevice? _device;
+
+    /// <summary>mark-source: the VLAN id of each source id, 0 until its first frame.</summary>
+    private readonly ushort[] _vlanOf = new ushort[Fabric.Protocols.Decap.SourceTable.Limit + 1];
+    private byte[] _marked = new byte[9216 + 4];
     private bool _missingReported;
     private bool _wasOpen;
 
@@ -103,7 +107,8 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
                 continue;
             }
 
-            int errno = _device.Write(batch.Packet(i));
+            var frame = _settings.MarkSource ? Marked(batch, i) : batch.Packet(i);
+            int errno = _device.Write(frame);
             if (errno != 0 && TapDevice.IsDeviceGone(errno))
             {
                 _device.Dispose();
@@ -111,7 +116,7 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
                 _log.Warning("TAP {0} was deleted; re-creating it", _settings.Device);
                 if (TryOpen())
                 {
-                    errno = _device!.Write(batch.Packet(i));
+                    errno = _device!.Write(frame);
                 }
                 else
                 {
@@ -136,6 +141,37 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
         Counters.AddOut(outPackets, outBytes);
         Counters.AddDropped(_writeError, errorPackets, errorBytes);
         Counters.AddDropped(_deviceMissing, missingPackets, missingBytes);
+    }
+
+    /// <summary>The frame with an outer 802.1Q tag (PCP 0) whose VLAN id names its source id, in the sink's own
+    /// buffer: destination and source MAC, 0x8100 and the tag, then the frame from its EtherType on.</summary>
+    private ReadOnlySpan<byte> Marked(PacketBatch batch, int i)
+    {
+        var frame = batch.Packet(i);
+        if (frame.Length < 12)
+        {
+            return frame;
+        }
+
+        int id = batch.Sources is null ? 0 : batch.SourceIds[i];
+        ushort vlan = _vlanOf[id];
+        if (vlan == 0)
+        {
+            vlan = _settings.VlanFor(id, batch.Sources is { } table ? table[id].Name : "other");
+            _vlanOf[id] = vlan;
+        }
+
+        int length = frame.Length + 4;
+        if (_marked.Length < length)
+        {
+            _marked = new byte[Math.Max(length, 2 * _marked.Length)];
+        }
+
+        frame[..12].CopyTo(_marked);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(_marked.AsSpan(12), 0x8100);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(_marked.AsSpan(14), vlan);
+        frame[12..].CopyTo(_marked.AsSpan(16));
+        return _marked.AsSpan(0, length);
     }
 
     private bool TryOpen()
@@ -199,4 +235,26 @@ public sealed record TapSinkSettings : SinkSettings
     public required int Mtu { get; init; }
 
     public required bool Persistent { get; init; }
+
+    /// <summary><c>mark-source = vlan</c>: every frame gets an outer 802.1Q tag naming its source id.</summary>
+    public bool MarkSource { get; init; }
+
+    /// <summary><c>vlan-base</c>: a source id without an entry in <see cref="Vlans"/> is marked with VLAN base + id
+    /// ("other", id 0, with the base itself); ids past 4094 with the base too.</summary>
+    public int VlanBase { get; init; } = 1000;
+
+    /// <summary><c>vlans = [ { source = "erspan 198.18.1.10 session 7", vlan = 107 } ]</c>: VLAN ids by source name.</summary>
+    public IReadOnlyDictionary<string, int> Vlans { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>The VLAN id that marks source <paramref name="id"/> named <paramref name="name"/>.</summary>
+    public ushort VlanFor(int id, string name)
+    {
+        if (Vlans.TryGetValue(name, out var vlan))
+        {
+            return (ushort)vlan;
+        }
+
+        var allocated = VlanBase + id;
+        return (ushort)(allocated <= 4094 ? allocated : VlanBase);
+    }
 }

@@ -45,6 +45,17 @@ public enum NonEncapsulatedPolicy : byte
     Pass = 1,
 }
 
+/// <summary>What to do with a Geneve packet whose C bit is set and that carries a critical option
+/// Fabric does not know (RFC 8926 section 3.5).</summary>
+public enum GeneveCriticalPolicy : byte
+{
+    /// <summary>Emit it (a sensor wants to see what the tunnel carried) and count it as the event
+    /// <c>geneve-unknown-critical-forwarded</c>.</summary>
+    Forward = 0,
+    /// <summary>Drop it as a tunnel endpoint must, counted as <see cref="DecapStatus.GeneveUnknownCriticalOption"/>.</summary>
+    Drop = 1,
+}
+
 /// <summary>
 /// Decapsulation policy (HOCON <c>fabric.decap</c>; see hocon/fabric.conf for every key). Policy
 /// lives here, never in the header readers. A plain mutable class: build it, then hand it to
@@ -78,6 +89,9 @@ public sealed class DecapOptions
 
     /// <summary>Frames that are not tunnel packets: drop (and count) or pass through.</summary>
     public NonEncapsulatedPolicy NonEncapsulated { get; set; } = NonEncapsulatedPolicy.Drop;
+
+    /// <summary>Geneve C bit with an unknown critical option: forward (and count) or drop (and count).</summary>
+    public GeneveCriticalPolicy GeneveUnknownCriticalOptions { get; set; } = GeneveCriticalPolicy.Forward;
 
     /// <summary>Decapsulate IP-in-IP (protocol 4) and IPv6-in-IP (protocol 41) as tunnels.</summary>
     public bool IpInIp { get; set; } = true;

@@ -120,13 +120,31 @@ public enum DecapStatus : byte
     /// <summary>Retag or a synthesized Ethernet header needed more bytes in front of the inner
     /// payload than the outer headers left (never with real tunnels).</summary>
     NoRoomForHeader,
+
+    // ---- IP payloads that get a synthesized Ethernet header (issue 15) -------------------
+    /// <summary>A tunnel announced an IP payload (GRE 0x0800/0x86DD, Geneve or VXLAN-GPE IP,
+    /// ERSPAN III frame type 2, IP-in-IP) and the payload is empty on the wire: nothing to emit.</summary>
+    IpPayloadEmpty,
+    /// <summary>That IP payload is shorter on the wire than an IP header (20 bytes for IPv4,
+    /// IHL below 5 included; 40 for IPv6): not an IP packet, not emitted.</summary>
+    IpPayloadTooShort,
+    /// <summary>That IP payload's version nibble is not the version the tunnel announced
+    /// (or neither 4 nor 6): not emitted.</summary>
+    IpPayloadBadVersion,
+
+    // ---- Geneve policy -------------------------------------------------------------------
+    /// <summary>Geneve C bit with an option whose critical bit is set and whose class/type Fabric
+    /// does not know, and the policy <c>geneve.unknown-critical-options</c> is <c>drop</c> (RFC 8926
+    /// section 3.5: a tunnel endpoint MUST drop it). With <c>forward</c> the frame is emitted and
+    /// <see cref="PacketMetadata.GeneveUnknownCritical"/> is set (counted as an event).</summary>
+    GeneveUnknownCriticalOption,
 }
 
 /// <summary>Helpers over <see cref="DecapStatus"/>.</summary>
 public static class DecapStatusInfo
 {
     /// <summary>Number of <see cref="DecapStatus"/> values: the size of a counter array.</summary>
-    public const int Count = (int)DecapStatus.NoRoomForHeader + 1;
+    public const int Count = (int)DecapStatus.GeneveUnknownCriticalOption + 1;
 
     private static readonly string[] Names = BuildNames();
 

@@ -42,6 +42,7 @@ public sealed class Decapsulator
     private readonly bool _strictVxlan;
     private readonly bool _pass;
     private readonly bool _ipInIp;
+    private readonly bool _dropUnknownCritical;
     private readonly ulong _sourceMac;
     private readonly ulong _destinationMac;
 
@@ -90,6 +91,7 @@ public sealed class Decapsulator
         _strictVxlan = options.VxlanReservedBits == ReservedBitsPolicy.Strict;
         _pass = options.NonEncapsulated == NonEncapsulatedPolicy.Pass;
         _ipInIp = options.IpInIp;
+        _dropUnknownCritical = options.GeneveUnknownCriticalOptions == GeneveCriticalPolicy.Drop;
         _sourceMac = options.SynthesizedSourceMac.Value;
         _destinationMac = options.SynthesizedDestinationMac.Value;
 
@@ -356,8 +358,16 @@ public sealed class Decapsulator
             }
             else
             {
-                // Bare IP: even with no IP byte captured, the synthesized Ethernet header makes a
-                // (visibly truncated) frame.
+                // Bare IP: an Ethernet header will be synthesized in front of it, so the payload
+                // must be an IP header of the announced version, complete on the wire; a capture
+                // that ends inside it makes a visibly truncated frame, one that ends before its
+                // version nibble is truncated.
+                status = CheckIpPayload(buffer, pos, end, capEnd, tunnel.PayloadIpType);
+                if (status != DecapStatus.Ok)
+                {
+                    return status;
+                }
+
                 frameStart = -1;
                 type = tunnel.PayloadIpType;
                 retagPending = false;
@@ -418,6 +428,41 @@ public sealed class Decapsulator
             result = new DecapResult(frameStart, Math.Min(end, capEnd) - frameStart, end - frameStart);
             return reassembled ? DecapStatus.Reassembled : DecapStatus.Ok;
         }
+    }
+
+    /// <summary>
+    /// The IP payload a tunnel announced (<paramref name="ipType"/>) at <paramref name="pos"/>:
+    /// empty on the wire, shorter than an IP header on the wire (IPv4: 20 bytes or IHL below 5;
+    /// IPv6: 40 bytes), or of another version, it is not emitted (a synthesized Ethernet header in
+    /// front of it would be a runt or garbage). A capture that ends before the version nibble is
+    /// <see cref="DecapStatus.Truncated"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DecapStatus CheckIpPayload(ReadOnlySpan<byte> buffer, int pos, int end, int capEnd, ushort ipType)
+    {
+        var wire = end - pos;
+        if (wire <= 0)
+        {
+            return DecapStatus.IpPayloadEmpty;
+        }
+
+        if (pos >= capEnd)
+        {
+            return DecapStatus.Truncated;
+        }
+
+        var first = buffer[pos];
+        if (ipType == 0 || IpTypeOf(first) != ipType)
+        {
+            return DecapStatus.IpPayloadBadVersion;
+        }
+
+        if (ipType == EthernetHeader.TypeIPv4)
+        {
+            return wire < Ipv4Header.MinLength || (first & 0x0F) < 5 ? DecapStatus.IpPayloadTooShort : DecapStatus.Ok;
+        }
+
+        return wire < Ipv6Header.FixedLength ? DecapStatus.IpPayloadTooShort : DecapStatus.Ok;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -638,6 +683,15 @@ public sealed class Decapsulator
                 if (geneve.HeaderLength > GeneveHeader.BaseLength)
                 {
                     ReadGeneveOptions(geneve, ref md);
+                    if (geneve.Critical && HasUnknownCriticalOption(geneve))
+                    {
+                        if (_dropUnknownCritical)
+                        {
+                            return DecapStatus.GeneveUnknownCriticalOption;
+                        }
+
+                        md.GeneveUnknownCritical = true;
+                    }
                 }
 
                 tunnel.Payload = start + geneve.HeaderLength;
@@ -766,16 +820,16 @@ public sealed class Decapsulator
                 }
                 else if (erspan.FrameType == ErspanIIIHeader.FrameTypeIp)
                 {
+                    // The version nibble says IPv4 or IPv6; with no byte captured (or none on the
+                    // wire) the type stays 0 and CheckIpPayload tells empty from truncated.
                     var ipStart = gre.HeaderLength + headerLength;
-                    if ((uint)source.Length <= (uint)ipStart)
+                    if ((uint)source.Length > (uint)ipStart)
                     {
-                        return DecapStatus.Truncated;
-                    }
-
-                    tunnel.PayloadIpType = IpTypeOf(source[ipStart]);
-                    if (tunnel.PayloadIpType == 0)
-                    {
-                        return DecapStatus.IpBadVersion;
+                        tunnel.PayloadIpType = IpTypeOf(source[ipStart]);
+                        if (tunnel.PayloadIpType == 0)
+                        {
+                            return DecapStatus.IpPayloadBadVersion;
+                        }
                     }
                 }
                 else
@@ -799,6 +853,29 @@ public sealed class Decapsulator
 
         tunnel.Payload = gre.HeaderLength + headerLength;
         return DecapStatus.Ok;
+    }
+
+    /// <summary>An option with the critical bit whose class/type is not one Fabric reads (the AWS
+    /// Gateway Load Balancer options, class 0x0108 types 1-3). Only walked when the C bit is set:
+    /// RFC 8926 section 3.5 requires it whenever a critical option is present.</summary>
+    private static bool HasUnknownCriticalOption(GeneveHeader geneve)
+    {
+        foreach (var option in geneve.GetOptions())
+        {
+            if ((option.Type & GeneveHeader.OptionCriticalBit) == 0)
+            {
+                continue;
+            }
+
+            var known = option.OptionClass == GeneveHeader.OptionClassAws
+                && (option.Type & 0x7F) is GeneveHeader.AwsGwlbEndpointIdType or GeneveHeader.AwsGwlbAttachmentIdType or GeneveHeader.AwsGwlbFlowCookieType;
+            if (!known)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void ReadGeneveOptions(GeneveHeader geneve, ref PacketMetadata md)

@@ -42,6 +42,9 @@ public readonly ref struct GeneveHeader
     public const byte AwsGwlbAttachmentIdType = 2;
     public const byte AwsGwlbFlowCookieType = 3;
 
+    /// <summary>The critical bit of an option's Type (RFC 8926 section 3.5).</summary>
+    public const byte OptionCriticalBit = 0x80;
+
     private GeneveHeader(ReadOnlySpan<byte> bytes, byte flags, ushort protocolType, uint vni)
     {
         Bytes = bytes;

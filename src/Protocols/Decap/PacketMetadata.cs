@@ -133,6 +133,10 @@ public struct PacketMetadata
     /// <summary>AWS GWLB option type 3: flow cookie (4 bytes).</summary>
     public uint AwsGwlbFlowCookie;
 
+    /// <summary>True when a Geneve header had the C bit and an option with the critical bit set whose
+    /// class/type Fabric does not know, and the policy was <c>forward</c> (the frame is emitted).</summary>
+    public bool GeneveUnknownCritical;
+
     /// <summary>True when retag inserted an 802.1Q tag into the inner frame.</summary>
     public bool Retagged;
 

@@ -11,7 +11,7 @@ namespace Fabric.Protocols.Pcap;
 /// successful write, so the file never ends inside a record, and the buffer keeps its records: a later
 /// <see cref="Flush"/> writes them when the stream accepts data again. Writing a record allocates nothing.
 /// </summary>
-public sealed class PcapWriter : IDisposable
+public sealed class PcapWriter : ICaptureFileWriter
 {
     /// <summary>Default size of the write buffer.</summary>
     public const int DefaultBufferSize = 1 << 20;
@@ -81,6 +81,9 @@ public sealed class PcapWriter : IDisposable
             throw;
         }
     }
+
+    /// <summary>The record header.</summary>
+    public int MaxRecordOverhead => RecordHeaderLength;
 
     /// <summary>The link type written in the header.</summary>
     public uint LinkType { get; }

@@ -38,6 +38,8 @@ public class DecapSettingsTests
         Assert.Equal(defaults.ReassemblyMaxDatagramBytes, options.ReassemblyMaxDatagramBytes);
         Assert.Equal(defaults.ReassemblyMaxDatagrams, options.ReassemblyMaxDatagrams);
         Assert.Equal(defaults.ReassemblyTimeout, options.ReassemblyTimeout);
+        Assert.Equal(defaults.GeneveUnknownCriticalOptions, options.GeneveUnknownCriticalOptions);
+        Assert.Equal(GeneveCriticalPolicy.Forward, options.GeneveUnknownCriticalOptions);
         Assert.Equal(4, options.MaxDepth);
         Assert.Equal(new ushort[] { 4789, 8472 }, options.VxlanPorts);
     }
@@ -60,6 +62,7 @@ public class DecapSettingsTests
               synthesized-source-mac = "02:00:00:00:00:aa"
               synthesized-destination-mac = "02:00:00:00:00:bb"
               reassembly { max-bytes = 1000000, max-datagram-bytes = 9000, max-datagrams = 16, timeout = 2s }
+              geneve { unknown-critical-options = drop }
             }
             """).WithFallback(ReferenceConfig());
 
@@ -81,6 +84,7 @@ public class DecapSettingsTests
         Assert.Equal(9000, options.ReassemblyMaxDatagramBytes);
         Assert.Equal(16, options.ReassemblyMaxDatagrams);
         Assert.Equal(TimeSpan.FromSeconds(2), options.ReassemblyTimeout);
+        Assert.Equal(GeneveCriticalPolicy.Drop, options.GeneveUnknownCriticalOptions);
     }
 
     [Theory]
@@ -100,6 +104,8 @@ public class DecapSettingsTests
     [InlineData("reassembly.max-bytes = 1000", "fabric.decap.reassembly.max-bytes:")]
     [InlineData("reassembly.colour = red", "fabric.decap.reassembly.colour:")]
     [InlineData("vxlan-port = [4789]", "fabric.decap.vxlan-port:")]
+    [InlineData("geneve.unknown-critical-options = keep", "fabric.decap.geneve.unknown-critical-options:")]
+    [InlineData("geneve.critical = drop", "fabric.decap.geneve.critical:")]
     public void Bad_values_fail_with_the_key_path(string line, string expectedStart)
     {
         var config = ConfigurationFactory.ParseString("fabric.decap { " + line + " }").WithFallback(ReferenceConfig());

@@ -80,10 +80,10 @@ internal static class PacketBuilder
     }
 
     public static byte[] Geneve(byte[] inner, ushort protocolType = EthernetHeader.TypeTransparentEthernetBridging, uint vni = 0x123456,
-        byte[]? options = null)
+        byte[]? options = null, bool critical = false)
     {
         var geneve = new byte[GeneveHeader.BaseLength + (options?.Length ?? 0)];
-        HeaderWriter.WriteGeneve(geneve, vni, protocolType, options);
+        HeaderWriter.WriteGeneve(geneve, vni, protocolType, options, critical: critical);
         return OuterIpv4(Ipv4Header.ProtocolUdp, Udp(6081, geneve.Length + inner.Length), geneve, inner);
     }
 

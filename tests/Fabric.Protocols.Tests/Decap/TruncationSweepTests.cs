@@ -54,9 +54,9 @@ public class TruncationSweepTests
         var payloadStart = md.SynthesizedEthernet
             ? result.Offset + EthernetHeader.MinLength
             : result.Offset + HeaderLengthOf(copy.AsSpan(result.Offset, result.Length));
-        if (md.ErspanFrameType == ErspanIIIHeader.FrameTypeIp && md.ErspanType == 3)
+        if (md.SynthesizedEthernet)
         {
-            payloadStart++; // the IP version nibble tells IPv4 from IPv6
+            payloadStart++; // the IP version nibble must be captured: it is checked against the announced type
         }
 
         return (frame, payloadStart, md.Depth);

@@ -122,6 +122,35 @@ public sealed partial class DecapCommandProcessTests : IDisposable
         Assert.Contains("ethertype IPv6 (0x86dd), length 62: ::1.1000 > ::2.53", lines[1], StringComparison.Ordinal);
     }
 
+    // Issue 15: --format pcapng, one interface per mirror session; with --timestamps switch, ERSPAN III's time
+    // (zeek/erspanIII.pcap: Gra 0 = 100 us; tshark -e erspan.timestamp: 5208 and 5251; directions 0 and 1).
+    [Fact]
+    public void Decap_to_pcapng_names_the_session_and_keeps_erspan_iii_direction_and_switch_time()
+    {
+        var output = Path.Combine(_directory, "inner.pcapng");
+
+        var run = Fabric("decap", Corpus("zeek/erspanIII.pcap"), output, "--format", "pcapng", "--timestamps", "switch", "--json");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var json = JsonDocument.Parse(run.Stdout);
+        Assert.Equal("pcapng", json.RootElement.GetProperty("outputFormat").GetString());
+        Assert.Equal(2, json.RootElement.GetProperty("sources").GetProperty("erspan 10.0.0.1 session 0").GetInt64());
+        var tshark = ExternalTool.Run("tshark", "-r", output, "-T", "fields", "-E", "separator=|", "-e", "frame.interface_name",
+            "-e", "frame.packet_flags_direction", "-e", "frame.time_epoch");
+        Assert.True(tshark.ExitCode == 0, tshark.Stderr);
+        Assert.Equal(["erspan 10.0.0.1 session 0|0x00000001|0.520800000", "erspan 10.0.0.1 session 0|0x00000002|0.525100000"], tshark.Lines);
+    }
+
+    [Fact]
+    public void Switch_timestamps_without_pcapng_exit_2()
+    {
+        var run = Fabric("decap", Corpus("zeek/erspanIII.pcap"), Path.Combine(_directory, "x.pcap"), "--timestamps", "switch");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--timestamps switch: needs --format pcapng", run.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_directory, "x.pcap")));
+    }
+
     [Fact]
     public void Bad_config_value_exits_2_naming_the_key()
     {

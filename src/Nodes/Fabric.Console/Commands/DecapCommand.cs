@@ -28,14 +28,35 @@ internal sealed class DecapCommand : ICommandGroup
         {
             Description = "HOCON file whose fabric.decap section sets the policy (same keys as the node)",
         };
-        var command = new Command("decap", "Decapsulate a stored capture (ERSPAN, GRE, VXLAN, Geneve) into a pcap of inner frames")
+        var format = new Option<string>("--format")
+        {
+            Description = "pcap (classic, default) or pcapng (one interface per mirror session, ERSPAN III direction)",
+            DefaultValueFactory = _ => "pcap",
+        };
+        format.AcceptOnlyFromAmong("pcap", "pcapng");
+        var timestamps = new Option<string>("--timestamps")
+        {
+            Description = "capture (default) or switch: ERSPAN III's hardware time as the packet time (pcapng only)",
+            DefaultValueFactory = _ => "capture",
+        };
+        timestamps.AcceptOnlyFromAmong("capture", "switch");
+        var command = new Command("decap", "Decapsulate a stored capture (ERSPAN, GRE, VXLAN, Geneve) into a pcap or pcapng of inner frames")
         {
             input,
             output,
             config,
+            format,
+            timestamps,
         };
         command.SetHandler(globals, (ctx, parse, cancellation) =>
         {
+            var pcapng = parse.GetValue(format) == "pcapng";
+            var switchTimes = parse.GetValue(timestamps) == "switch";
+            if (switchTimes && !pcapng)
+            {
+                throw new ConsoleException("--timestamps switch: needs --format pcapng", ExitCodes.Usage);
+            }
+
             var options = LoadOptions(parse.GetValue(config));
             var outputPath = parse.GetValue(output)!;
             DecapFileReport report;
@@ -46,7 +67,7 @@ internal sealed class DecapCommand : ICommandGroup
             {
                 try
                 {
-                    report = DecapFile.Run(parse.GetValue(input)!, outputPath, options, interrupted.Token);
+                    report = DecapFile.Run(parse.GetValue(input)!, outputPath, options, interrupted.Token, new DecapOutput(pcapng, switchTimes));
                 }
                 catch (OperationCanceledException e)
                 {
@@ -110,6 +131,18 @@ internal sealed class DecapCommand : ICommandGroup
                 json.WriteString("format", report.Format);
                 json.WriteNumber("records", report.Records);
                 json.WriteNumber("written", report.Written);
+                json.WriteString("outputFormat", report.OutputFormat);
+                if (report.Sources is { Count: > 0 } sources)
+                {
+                    json.WriteStartObject("sources");
+                    foreach (var (name, count) in sources)
+                    {
+                        json.WriteNumber(name, count);
+                    }
+
+                    json.WriteEndObject();
+                }
+
                 json.WriteStartObject("outcomes");
                 foreach (var (name, count) in report.Outcomes)
                 {

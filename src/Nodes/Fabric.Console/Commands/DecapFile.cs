@@ -5,7 +5,8 @@ using Fabric.Protocols.Pcap;
 namespace Fabric.Console.Commands;
 
 /// <summary>
-/// Decapsulates a stored capture into a classic pcap of inner frames: the work behind
+/// Decapsulates a stored capture into a classic pcap (or, with <see cref="DecapOutput.PcapNg"/>, a pcapng with one
+/// interface per mirror session) of inner frames: the work behind
 /// <c>fabric decap</c>, without any printing. The output is written to a temporary file beside
 /// <c>OUT</c> and renamed over it at the end, so a failure never leaves a half-written OUT; when the
 /// input is damaged mid-way, every good record before the damage is kept and the output is still a
@@ -17,13 +18,19 @@ internal static class DecapFile
     /// <summary>Name of the outcome for records of a pcapng interface whose link type is neither Ethernet nor raw IP.</summary>
     public const string UnsupportedLinkTypeOutcome = "unsupported-link-type";
 
+    /// <summary>Name of the outcome for Geneve frames with an unknown critical option that were written
+    /// (<c>geneve.unknown-critical-options = forward</c>); they are also counted under <c>ok</c>.</summary>
+    public const string GeneveUnknownCriticalForwardedOutcome = "geneve-unknown-critical-forwarded";
+
     /// <summary>
     /// Runs the job. Throws <see cref="ConsoleException"/> (exit 2) for bad input or an unwritable
     /// output; <see cref="OperationCanceledException"/> when <paramref name="cancellation"/> fires
     /// (Ctrl-C), after removing the temporary file.
     /// </summary>
-    public static DecapFileReport Run(string input, string output, DecapOptions options, CancellationToken cancellation = default)
+    public static DecapFileReport Run(string input, string output, DecapOptions options, CancellationToken cancellation = default,
+        DecapOutput? format = null)
     {
+        var outputFormat = format ?? new DecapOutput();
         var inputPath = Path.GetFullPath(input);
         var outputPath = Path.GetFullPath(output);
         if (!File.Exists(inputPath))
@@ -51,10 +58,12 @@ internal static class DecapFile
 
         var nanoseconds = reader.Interfaces.Count > 0 && reader.Interfaces[0].FinerThanMicroseconds;
         var temporary = TemporaryPathBeside(outputPath);
-        PcapWriter writer;
+        ICaptureFileWriter writer;
         try
         {
-            writer = PcapWriter.Create(temporary, LinkTypes.Ethernet, nanoseconds: nanoseconds);
+            writer = outputFormat.PcapNg
+                ? PcapNgWriter.Create(temporary, nanoseconds)
+                : PcapWriter.Create(temporary, LinkTypes.Ethernet, nanoseconds: nanoseconds);
         }
         catch (DirectoryNotFoundException e)
         {
@@ -73,6 +82,9 @@ internal static class DecapFile
         {
             var counts = new long[DecapStatusInfo.Count];
             long unsupportedLinkType = 0;
+            long unknownCriticalForwarded = 0;
+            var sources = new SourceTable(outputFormat.MaxSources);
+            var frames = new FrameOutput(writer, sources, outputFormat.SwitchTimestamps);
             CaptureReadStatus status;
             using (writer)
             {
@@ -96,11 +108,16 @@ internal static class DecapFile
                     var frameBytes = record.WritableData;
                     var decap = decapsulator.Decapsulate(
                         frameBytes, 0, frameBytes.Length, Math.Max(record.OriginalLength, frameBytes.Length), record.TimestampNs,
-                        linkLayer.Value, out var result, out _);
+                        linkLayer.Value, out var result, out var metadata);
                     counts[(int)decap]++;
                     if (!DecapStatusInfo.Emits(decap))
                     {
                         continue;
+                    }
+
+                    if (metadata.GeneveUnknownCritical)
+                    {
+                        unknownCriticalForwarded++;
                     }
 
                     var frame = DecapStatusInfo.InReassemblyBuffer(decap)
@@ -110,11 +127,11 @@ internal static class DecapFile
                     {
                         // A raw IP packet passed through unchanged: OUT is Ethernet, so give it a header.
                         var length = WithEthernetHeader(frame, options, ref ethernetScratch);
-                        writer.Write(ethernetScratch.AsSpan(0, length), record.TimestampNs, result.OriginalLength + EthernetHeaderLength);
+                        frames.Write(ethernetScratch.AsSpan(0, length), record.TimestampNs, result.OriginalLength + EthernetHeaderLength, metadata);
                         continue;
                     }
 
-                    writer.Write(frame, record.TimestampNs, result.OriginalLength);
+                    frames.Write(frame, record.TimestampNs, result.OriginalLength, metadata);
                 }
             }
 
@@ -134,6 +151,11 @@ internal static class DecapFile
                 outcomes.Add(new(UnsupportedLinkTypeOutcome, unsupportedLinkType));
             }
 
+            if (unknownCriticalForwarded != 0)
+            {
+                outcomes.Add(new(GeneveUnknownCriticalForwardedOutcome, unknownCriticalForwarded));
+            }
+
             return new DecapFileReport(
                 input,
                 output,
@@ -141,7 +163,9 @@ internal static class DecapFile
                 reader.RecordCount,
                 writer.RecordCount,
                 outcomes,
-                status == CaptureReadStatus.EndOfFile ? null : reader.Problem);
+                status == CaptureReadStatus.EndOfFile ? null : reader.Problem,
+                outputFormat.PcapNg ? "pcapng" : "pcap",
+                outputFormat.PcapNg ? [.. sources.Snapshot().Where(s => s.Frames > 0).Select(s => new KeyValuePair<string, long>(s.Name, s.Frames))] : []);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -156,6 +180,41 @@ internal static class DecapFile
     }
 
     private const int EthernetHeaderLength = 14;
+
+    /// <summary>Writes one emitted frame: classic pcap as it is; pcapng on its source's interface (described the
+    /// first time), with the ERSPAN III direction and, when asked, the switch's time.</summary>
+    private sealed class FrameOutput(ICaptureFileWriter writer, SourceTable sources, bool switchTimestamps)
+    {
+        private readonly PcapWriter? _classic = writer as PcapWriter;
+        private readonly PcapNgWriter? _ng = writer as PcapNgWriter;
+        private readonly int[] _interfaceOf = Enumerable.Repeat(-1, SourceTable.Limit + 1).ToArray();
+
+        public void Write(ReadOnlySpan<byte> frame, long timestampNs, int originalLength, in PacketMetadata metadata)
+        {
+            if (_classic is not null)
+            {
+                _classic.Write(frame, timestampNs, originalLength);
+                return;
+            }
+
+            var id = sources.Resolve(metadata, frame.Length, timestampNs);
+            var index = _interfaceOf[id];
+            if (index < 0)
+            {
+                index = _ng!.AddInterface(LinkTypes.Ethernet, sources[id].Name, sources[id].Description);
+                _interfaceOf[id] = index;
+            }
+
+            var time = timestampNs;
+            var switchTime = ErspanTime.SwitchNanoseconds(metadata);
+            if (switchTimestamps && switchTime != 0)
+            {
+                time = switchTime;
+            }
+
+            _ng!.Write(frame, index, time, originalLength, ErspanTime.Direction(metadata));
+        }
+    }
 
     /// <summary>Copies an IP packet behind a synthesized Ethernet header (the decapsulator's MACs) into a reused buffer.</summary>
     private static int WithEthernetHeader(ReadOnlySpan<byte> ip, DecapOptions options, ref byte[] scratch)
@@ -226,6 +285,8 @@ internal static class DecapFile
 /// <param name="Written">Frames written to the output.</param>
 /// <param name="Outcomes">Records per outcome name (decapsulator statuses in kebab-case, plus unsupported-link-type), non-zero only.</param>
 /// <param name="InputProblem">Why the input ended early (damaged or cut short), or null.</param>
+/// <param name="OutputFormat">"pcap" or "pcapng".</param>
+/// <param name="Sources">pcapng: frames written per source id (mirror session) name, id order.</param>
 internal sealed record DecapFileReport(
     string Input,
     string Output,
@@ -233,4 +294,12 @@ internal sealed record DecapFileReport(
     long Records,
     long Written,
     IReadOnlyList<KeyValuePair<string, long>> Outcomes,
-    string? InputProblem);
+    string? InputProblem,
+    string OutputFormat = "pcap",
+    IReadOnlyList<KeyValuePair<string, long>>? Sources = null);
+
+/// <summary>What <c>fabric decap</c> writes: classic pcap, or pcapng with an interface per source id.</summary>
+/// <param name="PcapNg"><c>--format pcapng</c>.</param>
+/// <param name="SwitchTimestamps"><c>--timestamps switch</c> (pcapng only): ERSPAN III's hardware time.</param>
+/// <param name="MaxSources">Sessions with an interface of their own; later ones share "other".</param>
+internal sealed record DecapOutput(bool PcapNg = false, bool SwitchTimestamps = false, int MaxSources = 256);

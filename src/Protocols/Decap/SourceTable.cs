@@ -1,0 +1,239 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Net;
+
+namespace Fabric.Protocols.Decap;
+
+/// <summary>What identifies a mirror session: the outermost tunnel's kind, its outer source address and
+/// the id it carries (ERSPAN session id, GRE key, VNI). Unmanaged, compared without allocation.</summary>
+public readonly record struct SourceKey(EncapKind Kind, byte IpVersion, UInt128 Address, uint Id, bool HasId)
+{
+    /// <summary>The key of the session a decapsulated frame came from; <c>default</c> (kind None) when no
+    /// tunnel was peeled (a passed-through frame).</summary>
+    public static SourceKey Of(in PacketMetadata md)
+    {
+        if (md.Depth == 0)
+        {
+            return default;
+        }
+
+        ReadOnlySpan<byte> all = md.OuterSource;
+        var address = md.OuterIpVersion == 4
+            ? (UInt128)BinaryPrimitives.ReadUInt32BigEndian(all)
+            : BinaryPrimitives.ReadUInt128BigEndian(all);
+        var kind = md.Chain[0];
+        return kind switch
+        {
+            EncapKind.ErspanII or EncapKind.ErspanIII => new(kind, md.OuterIpVersion, address, md.ErspanSessionId, true),
+            EncapKind.Gre => new(kind, md.OuterIpVersion, address, md.GreKey, md.HasGreKey),
+            EncapKind.Vxlan or EncapKind.VxlanGpe or EncapKind.Geneve => new(kind, md.OuterIpVersion, address, md.Vni, md.HasVni),
+            _ => new(kind, md.OuterIpVersion, address, 0, false),
+        };
+    }
+
+    /// <summary>The outer source address as text (allocates; for names).</summary>
+    public string AddressText()
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        if (IpVersion == 4)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)Address);
+            return new IPAddress(bytes[..4]).ToString();
+        }
+
+        BinaryPrimitives.WriteUInt128BigEndian(bytes, Address);
+        return new IPAddress(bytes).ToString();
+    }
+
+    /// <summary>The session's name, e.g. <c>erspan 198.18.1.10 session 7</c>, <c>vxlan 10.0.0.5 vni 42</c>,
+    /// <c>gre 198.18.1.11 key 1001</c> (allocates; once per new source).</summary>
+    public string Name()
+    {
+        var (word, idWord) = Kind switch
+        {
+            EncapKind.ErspanI => ("erspan-i", ""),
+            EncapKind.ErspanII or EncapKind.ErspanIII => ("erspan", "session"),
+            EncapKind.Gre => ("gre", "key"),
+            EncapKind.Vxlan => ("vxlan", "vni"),
+            EncapKind.VxlanGpe => ("vxlan-gpe", "vni"),
+            EncapKind.Geneve => ("geneve", "vni"),
+            EncapKind.GreInUdp => ("gre-in-udp", ""),
+            EncapKind.IpInIp => ("ip-in-ip", ""),
+            _ => ("other", ""),
+        };
+        if (Kind == EncapKind.None)
+        {
+            return word;
+        }
+
+        return HasId && idWord.Length > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{word} {AddressText()} {idWord} {Id}")
+            : string.Create(CultureInfo.InvariantCulture, $"{word} {AddressText()}");
+    }
+}
+
+/// <summary>One source id of a <see cref="SourceTable"/>: its name, what it was first seen with, and its counters.</summary>
+public sealed class SourceInfo
+{
+    private long _frames;
+    private long _bytes;
+    private long _firstSeen;
+    private long _lastSeen;
+
+    internal SourceInfo(ushort id, SourceKey key, string name, string description)
+    {
+        Id = id;
+        Key = key;
+        Name = name;
+        Description = description;
+    }
+
+    public ushort Id { get; }
+
+    public SourceKey Key { get; }
+
+    /// <summary>e.g. <c>erspan 198.18.1.10 session 7</c>; <c>other</c> for id 0.</summary>
+    public string Name { get; }
+
+    /// <summary>Outer addresses and the tunnel chain, e.g. <c>198.18.1.10 -&gt; 198.18.1.20, erspan-iii</c>.</summary>
+    public string Description { get; }
+
+    public long Frames => Volatile.Read(ref _frames);
+
+    public long Bytes => Volatile.Read(ref _bytes);
+
+    /// <summary>Packet time of the first frame, nanoseconds since the Unix epoch; 0 before any.</summary>
+    public long FirstSeenNs => Volatile.Read(ref _firstSeen);
+
+    public long LastSeenNs => Volatile.Read(ref _lastSeen);
+
+    /// <summary>Counts one frame (the table's one writer thread only).</summary>
+    internal void Add(int bytes, long timestampNs)
+    {
+        if (_frames == 0)
+        {
+            Volatile.Write(ref _firstSeen, timestampNs);
+        }
+
+        Volatile.Write(ref _frames, _frames + 1);
+        Volatile.Write(ref _bytes, _bytes + bytes);
+        Volatile.Write(ref _lastSeen, timestampNs);
+    }
+}
+
+/// <summary>
+/// The source ids of one pipeline (or one <c>fabric decap</c> run): a small number per mirror session,
+/// named after it. Bounded: past <see cref="MaxSources"/> sessions every new one is
+/// <see cref="OtherId"/> and counted in <see cref="Overflowed"/>. One writer (the decap thread) calls
+/// <see cref="Resolve"/>; any thread may read the entries (published after they are complete).
+/// A lookup allocates nothing; a new source allocates its name once.
+/// </summary>
+public sealed class SourceTable
+{
+    /// <summary>Frames with no tunnel (passed through), and every session past the maximum.</summary>
+    public const ushort OtherId = 0;
+
+    /// <summary>The largest configurable maximum (a source id is 16 bits, pcapng interface ids 32).</summary>
+    public const int Limit = 4096;
+
+    private readonly Dictionary<SourceKey, ushort> _ids;
+    private readonly SourceInfo[] _entries;
+    private int _count;
+    private long _overflowed;
+
+    public SourceTable(int maxSources)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxSources, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxSources, Limit);
+        MaxSources = maxSources;
+        _ids = new Dictionary<SourceKey, ushort>(maxSources + 1);
+        _entries = new SourceInfo[maxSources + 1];
+        _entries[OtherId] = new SourceInfo(OtherId, default, "other", "frames without a tunnel, and sessions past the table's maximum");
+        _count = 1;
+    }
+
+    /// <summary>Most sessions with an id of their own.</summary>
+    public int MaxSources { get; }
+
+    /// <summary>Ids in use, <see cref="OtherId"/> included.</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Frames of sessions that found the table full (counted under <see cref="OtherId"/>).</summary>
+    public long Overflowed => Volatile.Read(ref _overflowed);
+
+    /// <summary>The entry of <paramref name="id"/> (0 &lt;= id &lt; <see cref="Count"/>).</summary>
+    public SourceInfo this[int id] => _entries[id];
+
+    /// <summary>The source id of a decapsulated frame, counting it (frames, bytes, first/last seen).</summary>
+    public ushort Resolve(in PacketMetadata md, int bytes, long timestampNs)
+    {
+        var key = SourceKey.Of(md);
+        ushort id;
+        if (key.Kind == EncapKind.None)
+        {
+            id = OtherId;
+        }
+        else if (!_ids.TryGetValue(key, out id))
+        {
+            id = Add(key, md);
+        }
+
+        _entries[id].Add(bytes, timestampNs);
+        return id;
+    }
+
+    /// <summary>A snapshot of the entries in id order (allocates; for reports).</summary>
+    public IReadOnlyList<SourceInfo> Snapshot()
+    {
+        var count = Count;
+        var list = new SourceInfo[count];
+        Array.Copy(_entries, list, count);
+        return list;
+    }
+
+    private ushort Add(SourceKey key, in PacketMetadata md)
+    {
+        if (_count > MaxSources)
+        {
+            Volatile.Write(ref _overflowed, _overflowed + 1);
+            return OtherId;
+        }
+
+        var id = (ushort)_count;
+        var destination = md.OuterDestinationAddress()?.ToString() ?? "?";
+        var description = string.Create(CultureInfo.InvariantCulture, $"{key.AddressText()} -> {destination}, {md.ChainText()}");
+        _entries[id] = new SourceInfo(id, key, key.Name(), description);
+        _ids[key] = id;
+        Volatile.Write(ref _count, id + 1);
+        return id;
+    }
+}
+
+/// <summary>What ERSPAN III says about a frame beyond its session: direction and switch time.</summary>
+public static class ErspanTime
+{
+    /// <summary>ERSPAN III's hardware timestamp in nanoseconds by its granularity (Gra: 0 = 100 µs,
+    /// 1 = 100 ns, 2 = IEEE 1588, taken as nanoseconds), or 0 when there is none (not type III,
+    /// or Gra 3: platform-defined units). The field is the low 32 bits of the switch's clock, so the
+    /// time is relative to the switch's epoch, not the Unix epoch.</summary>
+    public static long SwitchNanoseconds(in PacketMetadata md)
+    {
+        if (md.ErspanType != 3)
+        {
+            return 0;
+        }
+
+        return md.ErspanGranularity switch
+        {
+            0 => md.ErspanTimestamp * 100_000L,
+            1 => md.ErspanTimestamp * 100L,
+            2 => md.ErspanTimestamp,
+            _ => 0,
+        };
+    }
+
+    /// <summary>pcapng epb_flags direction bits: 1 inbound (ERSPAN III D = 0, ingress), 2 outbound
+    /// (D = 1, egress), 0 not known (no ERSPAN III layer).</summary>
+    public static byte Direction(in PacketMetadata md)
+        => md.ErspanType != 3 ? (byte)0 : md.ErspanDirection == 0 ? (byte)1 : (byte)2;
+}

@@ -1,0 +1,130 @@
+using Fabric.Protocols.Decap;
+using Xunit;
+
+namespace Fabric.Protocols.Tests.Decap;
+
+/// <summary>Source ids (issue 15 point 1): named after the mirror session the outer headers describe,
+/// bounded, allocation-free per frame.</summary>
+public class SourceTableTests
+{
+    private static PacketMetadata Decap(byte[] frame)
+    {
+        var buffer = (byte[])frame.Clone();
+        var status = new Decapsulator(new DecapOptions()).Decapsulate(buffer, 0, buffer.Length, buffer.Length, 0, out _, out var md);
+        Assert.Equal(DecapStatus.Ok, status);
+        return md;
+    }
+
+    public static TheoryData<string, string> Names => new()
+    {
+        { "erspan-ii", "erspan 192.0.2.1 session 666" },
+        { "erspan-iii", "erspan 192.0.2.1 session 101" },
+        { "erspan-i", "erspan-i 192.0.2.1" },
+        { "vxlan", "vxlan 192.0.2.1 vni 100" },
+        { "geneve", "geneve 192.0.2.1 vni 1193046" },
+        { "gre-key", "gre 192.0.2.1 key 1193046" },
+        { "gre", "gre 192.0.2.1" },
+        { "ip-in-ip", "ip-in-ip 192.0.2.1" },
+        { "vxlan-in-erspan-ii", "erspan 192.0.2.1 session 666" },
+    };
+
+    private static byte[] Build(string kind) => kind switch
+    {
+        "erspan-ii" => PacketBuilder.ErspanII(PacketBuilder.InnerFrame(), PacketBuilder.DefaultErspanII),
+        "erspan-iii" => PacketBuilder.ErspanIII(PacketBuilder.InnerFrame(), PacketBuilder.DefaultErspanIII),
+        "erspan-i" => PacketBuilder.ErspanI(PacketBuilder.InnerFrame()),
+        "vxlan" => PacketBuilder.Vxlan(PacketBuilder.InnerFrame()),
+        "geneve" => PacketBuilder.Geneve(PacketBuilder.InnerFrame()),
+        "gre-key" => PacketBuilder.Gre(PacketBuilder.InnerFrame()),
+        "gre" => PacketBuilder.Gre(PacketBuilder.InnerFrame(), key: null),
+        "ip-in-ip" => PacketBuilder.IpInIp(PacketBuilder.InnerIp()),
+        "vxlan-in-erspan-ii" => PacketBuilder.ErspanII(PacketBuilder.Vxlan(PacketBuilder.InnerFrame()), PacketBuilder.DefaultErspanII),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void A_source_is_named_after_the_outermost_tunnel_its_address_and_id(string kind, string name)
+    {
+        var table = new SourceTable(16);
+
+        var id = table.Resolve(Decap(Build(kind)), 60, 5);
+
+        Assert.Equal(1, id);
+        Assert.Equal(name, table[id].Name);
+        Assert.StartsWith("192.0.2.1 -> 192.0.2.2, ", table[id].Description, StringComparison.Ordinal);
+        Assert.Equal(1, table[id].Frames);
+        Assert.Equal(60, table[id].Bytes);
+    }
+
+    [Fact]
+    public void The_same_session_keeps_its_id_and_different_sessions_get_their_own()
+    {
+        var table = new SourceTable(16);
+        var vxlan100 = Decap(PacketBuilder.Vxlan(PacketBuilder.InnerFrame(), vni: 100));
+        var vxlan200 = Decap(PacketBuilder.Vxlan(PacketBuilder.InnerFrame(), vni: 200));
+        var erspan = Decap(PacketBuilder.ErspanII(PacketBuilder.InnerFrame(), PacketBuilder.DefaultErspanII));
+
+        ushort[] ids = [table.Resolve(vxlan100, 10, 1), table.Resolve(vxlan200, 10, 2), table.Resolve(vxlan100, 10, 3), table.Resolve(erspan, 10, 4)];
+
+        Assert.Equal(new ushort[] { 1, 2, 1, 3 }, ids);
+        Assert.Equal(4, table.Count);
+        Assert.Equal(2, table[1].Frames);
+        Assert.Equal(1, table[1].FirstSeenNs);
+        Assert.Equal(3, table[1].LastSeenNs);
+    }
+
+    [Fact]
+    public void Past_the_maximum_new_sessions_are_other_and_counted()
+    {
+        var table = new SourceTable(2);
+        var ids = Enumerable.Range(1, 5).Select(vni => table.Resolve(Decap(PacketBuilder.Vxlan(PacketBuilder.InnerFrame(), vni: (uint)vni)), 10, vni)).ToArray();
+
+        Assert.Equal(new ushort[] { 1, 2, 0, 0, 0 }, ids);
+        Assert.Equal(3, table.Overflowed);
+        Assert.Equal(3, table[SourceTable.OtherId].Frames);
+        Assert.Equal("other", table[SourceTable.OtherId].Name);
+    }
+
+    [Fact]
+    public void A_frame_without_a_tunnel_is_other()
+    {
+        var table = new SourceTable(4);
+        Assert.Equal(SourceTable.OtherId, table.Resolve(default, 10, 1));
+        Assert.Equal(0, table.Overflowed);
+    }
+
+    [Fact]
+    public void Resolving_a_known_session_allocates_nothing()
+    {
+        var table = new SourceTable(16);
+        var md = Decap(PacketBuilder.ErspanIII(PacketBuilder.InnerFrame(), PacketBuilder.DefaultErspanIII));
+        table.Resolve(md, 10, 1);
+
+        Allocations.AssertNone(() =>
+        {
+            for (var i = 0; i < 1000; i++)
+            {
+                table.Resolve(md, 10, i);
+            }
+        }, "SourceTable.Resolve");
+    }
+
+    [Fact]
+    public void Erspan_iii_direction_and_switch_time_follow_the_header()
+    {
+        var fields = PacketBuilder.DefaultErspanIII with { Direction = 1, Granularity = 1, Timestamp = 12345 };
+        var egress = Decap(PacketBuilder.ErspanIII(PacketBuilder.InnerFrame(), fields));
+        var ingress = Decap(PacketBuilder.ErspanIII(PacketBuilder.InnerFrame(), fields with { Direction = 0, Granularity = 0 }));
+        var platform = Decap(PacketBuilder.ErspanIII(PacketBuilder.InnerFrame(), fields with { Granularity = 3 }));
+        var erspanII = Decap(PacketBuilder.ErspanII(PacketBuilder.InnerFrame(), PacketBuilder.DefaultErspanII));
+
+        Assert.Equal(2, ErspanTime.Direction(egress));
+        Assert.Equal(1, ErspanTime.Direction(ingress));
+        Assert.Equal(0, ErspanTime.Direction(erspanII));
+        Assert.Equal(12345 * 100L, ErspanTime.SwitchNanoseconds(egress));
+        Assert.Equal(12345 * 100_000L, ErspanTime.SwitchNanoseconds(ingress));
+        Assert.Equal(0, ErspanTime.SwitchNanoseconds(platform));
+        Assert.Equal(0, ErspanTime.SwitchNanoseconds(erspanII));
+    }
+}
