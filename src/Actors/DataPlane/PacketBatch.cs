@@ -199,9 +199,11 @@ public sealed class PacketBatch
         _lender = source;
         _buffer = source._buffer;
         BufferUsed = _buffer.Length;
+        Sources = source.Sources;
     }
 
-    /// <summary>Appends packet <paramref name="index"/> of the batch this view borrows from (offsets and lengths only).</summary>
+    /// <summary>Appends packet <paramref name="index"/> of the batch this view borrows from (its entries: offsets,
+    /// lengths, time, source id, direction; no bytes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AppendEntry(PacketBatch source, int index)
     {
@@ -210,6 +212,9 @@ public sealed class PacketBatch
         CapturedLengths[count] = source.CapturedLengths[index];
         OriginalLengths[count] = source.OriginalLengths[index];
         Timestamps[count] = source.Timestamps[index];
+        SourceIds[count] = source.SourceIds[index];
+        Directions[count] = source.Directions[index];
+        SwitchTimestamps[count] = source.SwitchTimestamps[index];
         Count = count + 1;
     }
 

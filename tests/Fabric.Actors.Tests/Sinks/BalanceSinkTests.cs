@@ -106,6 +106,10 @@ public sealed class BalanceSinkTests
         var source = pool.TryRent()!;
         Assert.True(source.TryAppend([1, 2, 3], 3, 10));
         Assert.True(source.TryAppend([4, 5], 2, 20));
+        source.SourceIds[1] = 3;
+        source.Directions[1] = 2;
+        source.SwitchTimestamps[1] = 777;
+        source.Sources = new Fabric.Protocols.Decap.SourceTable(8);
         source.SetReferences(1);
         var views = new PacketBatchPool(2, 8, 0);
         var view = views.TryRent()!;
@@ -114,6 +118,11 @@ public sealed class BalanceSinkTests
         Assert.True(view.IsView);
         Assert.Equal(new byte[] { 4, 5 }, view.Packet(0).ToArray());
         Assert.Equal(20, view.Timestamps[0]);
+        // What the decap stage learnt of the frame goes with it to the member (a pcapng or mark-source member).
+        Assert.Equal(3, view.SourceIds[0]);
+        Assert.Equal(2, view.Directions[0]);
+        Assert.Equal(777, view.SwitchTimestamps[0]);
+        Assert.Same(source.Sources, view.Sources);
         Assert.False(view.TryAppend([9], 1, 0));
         source.Release();
         Assert.Equal(0, pool.Available);
