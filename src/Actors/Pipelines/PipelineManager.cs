@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Fabric.Actors.DataPlane;
 using Fabric.Actors.Metrics;
+using Fabric.Actors.Sinks;
 using Fabric.Protocols.Decap;
 
 namespace Fabric.Actors.Pipelines;
@@ -113,9 +114,32 @@ public sealed class PipelineManager : UntypedActor
         }
 
         static DateTimeOffset? Time(long ns) => ns == 0 ? null : DateTimeOffset.UnixEpoch.AddTicks(ns / 100);
+        var marking = MarkingTaps(entry.Settings.Sinks).ToList();
         var rows = table.Snapshot()
-            .Select(s => new PipelineSourceRow(s.Id, s.Name, s.Description, s.Frames, s.Bytes, Time(s.FirstSeenNs), Time(s.LastSeenNs)));
+            .Select(s => new PipelineSourceRow(s.Id, s.Name, s.Description, s.Frames, s.Bytes, Time(s.FirstSeenNs), Time(s.LastSeenNs),
+                [.. marking.Select(t => new PipelineSourceVlan(t.Stage, t.VlanFor(s.Id, s.Name)))]));
         Sender.Tell(new PipelineSourcesReply(request.Name, table.MaxSources, [.. rows], table.Overflowed, null));
+    }
+
+    /// <summary>The TAP sinks with <c>mark-source = vlan</c>, balance members included, in configuration order.</summary>
+    internal static IEnumerable<TapSinkSettings> MarkingTaps(IEnumerable<SinkSettings> sinks)
+    {
+        foreach (var sink in sinks)
+        {
+            switch (sink)
+            {
+                case TapSinkSettings { MarkSource: true } tap:
+                    yield return tap;
+                    break;
+                case BalanceSinkSettings balance:
+                    foreach (var member in MarkingTaps(balance.Members))
+                    {
+                        yield return member;
+                    }
+
+                    break;
+            }
+        }
     }
 
     private void HandleStop(StopPipeline request)

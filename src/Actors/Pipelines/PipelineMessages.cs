@@ -63,9 +63,13 @@ public sealed record PipelineVniReply(ImmutableArray<PipelineVniView> Pipelines)
 public sealed record GetPipelineSources(string Name) : IFabricMessage;
 
 /// <summary>One source id: its name (<c>erspan 198.18.1.10 session 7</c>), outer addresses and chain, frames and
-/// bytes delivered by decap, packet times of the first and last frame (null before any).</summary>
+/// bytes delivered by decap, packet times of the first and last frame (null before any), and the VLAN each TAP sink
+/// with <c>mark-source = vlan</c> marks it with (empty when none does).</summary>
 public sealed record PipelineSourceRow(int Id, string Name, string Description, long Frames, long Bytes,
-    DateTimeOffset? FirstSeen, DateTimeOffset? LastSeen) : IFabricMessage;
+    DateTimeOffset? FirstSeen, DateTimeOffset? LastSeen, ImmutableArray<PipelineSourceVlan> Vlans) : IFabricMessage;
+
+/// <summary>The VLAN id TAP sink <c>Sink</c> (its stage name, <c>tap-mon0</c>) pushes on a source's frames.</summary>
+public sealed record PipelineSourceVlan(string Sink, int Vlan) : IFabricMessage;
 
 /// <summary>The source ids of a pipeline, id order; <c>Overflowed</c>: frames of sessions past <c>max-sources</c>
 /// (counted under id 0, "other"). Error set when there is no such pipeline or it never ran.</summary>

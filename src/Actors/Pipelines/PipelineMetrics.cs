@@ -19,6 +19,8 @@ internal sealed class PipelineMetrics(Func<IReadOnlyList<PublishedPipeline>> pip
         writer.Family("fabric_capture_outages_total", MetricType.Counter, "Times the capture interface disappeared or failed.");
         writer.Family("fabric_pipeline_vni_packets_total", MetricType.Counter, "Decapsulated frames per VNI at the decap stage (vni=\"other\": VNIs beyond the pipeline's vni-counters table).");
         writer.Family("fabric_pipeline_vni_bytes_total", MetricType.Counter, "Bytes (as captured) of the frames per VNI at the decap stage.");
+        writer.Family("fabric_pipeline_source_packets_total", MetricType.Counter, "Decapsulated frames per source id (mirror session, named as by fabric pipelines sources) at the decap stage; bounded by decap max-sources (source=\"other\": sessions past it).");
+        writer.Family("fabric_pipeline_source_bytes_total", MetricType.Counter, "Bytes (as captured) of the frames per source id at the decap stage.");
         foreach (var pipeline in all)
         {
             string name = pipeline.Settings.Name;
@@ -63,6 +65,12 @@ internal sealed class PipelineMetrics(Func<IReadOnlyList<PublishedPipeline>> pip
 
                 writer.Sample("fabric_pipeline_vni_packets_total", vnis.OtherPackets, ("pipeline", name), ("vni", "other"));
                 writer.Sample("fabric_pipeline_vni_bytes_total", vnis.OtherBytes, ("pipeline", name), ("vni", "other"));
+            }
+
+            foreach (var source in runtime.Sources.Snapshot())
+            {
+                writer.Sample("fabric_pipeline_source_packets_total", source.Frames, ("pipeline", name), ("source", source.Name));
+                writer.Sample("fabric_pipeline_source_bytes_total", source.Bytes, ("pipeline", name), ("source", source.Name));
             }
         }
     }

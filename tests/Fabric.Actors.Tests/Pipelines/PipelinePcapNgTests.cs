@@ -144,6 +144,11 @@ public sealed partial class PipelinePcapNgTests : TestKit, IDisposable
                 ["vxlan 10.0.0.5 vni 42"] = 1003,
                 ["vxlan 10.0.0.6 vni 43"] = 143,         // from the table
             };
+            // fabric pipelines sources shows the VLAN the TAP sink marks each source with ("other" gets the base).
+            var sources = Sources(manager, "marked");
+            Assert.Equal(vlanOf, sources.Sources.Skip(1).ToDictionary(r => r.Name, r => r.Vlans.Single().Vlan));
+            Assert.Equal(1000, sources.Sources[0].Vlans.Single().Vlan);
+            Assert.All(sources.Sources, r => Assert.Equal("tap-" + device, r.Vlans.Single().Sink));
             var read = ExternalTool.Run("tcpdump", "-e", "-n", "-r", tapCapture);
             Assert.True(read.ExitCode == 0, read.Stderr);
             var vlans = read.Lines.Select(l => VlanRegex().Match(l)).Select(m => m.Success ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : -1).ToList();
@@ -243,6 +248,22 @@ public sealed partial class PipelinePcapNgTests : TestKit, IDisposable
         Assert.Equal(["other", .. sent.Keys], sources.Sources.Select(s => s.Name));
         Assert.All(sources.Sources.Skip(1), s => Assert.Equal(sent[s.Name], s.Frames));
         Assert.Equal(0, sources.Sources[0].Frames);
+        Assert.All(sources.Sources, s => Assert.Empty(s.Vlans)); // no TAP sink marks them
+
+        // The same counts on /metrics, one sample per source id (bounded by max-sources).
+        using var text = new StringWriter(CultureInfo.InvariantCulture);
+        Fabric.Actors.Metrics.FabricMetrics.Get(Sys).WriteAll(new Fabric.Actors.Metrics.PrometheusTextWriter(text));
+        var metrics = text.ToString().Split('\n');
+        Assert.Contains("# TYPE fabric_pipeline_source_packets_total counter", metrics);
+        Assert.Contains("# TYPE fabric_pipeline_source_bytes_total counter", metrics);
+        foreach (var s in sources.Sources)
+        {
+            Assert.Contains($"fabric_pipeline_source_packets_total{{pipeline=\"sessions\",source=\"{s.Name}\"}} {s.Frames.ToString(CultureInfo.InvariantCulture)}", metrics);
+            Assert.Contains($"fabric_pipeline_source_bytes_total{{pipeline=\"sessions\",source=\"{s.Name}\"}} {s.Bytes.ToString(CultureInfo.InvariantCulture)}", metrics);
+        }
+
+        Assert.Equal(sources.Sources.Length, metrics.Count(l => l.StartsWith("fabric_pipeline_source_packets_total{", StringComparison.Ordinal)));
+        Assert.All(sources.Sources.Skip(1), s => Assert.True(s.Bytes > 0 && s.FirstSeen <= s.LastSeen, s.Name));
     }
 
     [Fact]

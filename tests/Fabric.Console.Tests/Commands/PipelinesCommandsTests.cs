@@ -120,4 +120,63 @@ public sealed class PipelinesCommandsTests
         Assert.Equal(2, exit);
         Assert.Contains("--interval", error, StringComparison.Ordinal);
     }
+
+    // The shape of GET /pipelines/aws-mirror/sources (PipelineSourcesReply as the node serialises it).
+    private const string Sources = """
+        {"name":"aws-mirror","maxSources":256,"sources":[
+          {"id":0,"name":"other","description":"frames without a tunnel, and sessions past the table's maximum","frames":0,"bytes":0,
+           "firstSeen":null,"lastSeen":null,"vlans":[{"sink":"tap-mon0","vlan":1000}]},
+          {"id":1,"name":"erspan 198.18.1.10 session 7","description":"198.18.1.10 > 198.18.0.1, erspan","frames":12345,"bytes":6789012,
+           "firstSeen":"2026-12-07T17:00:00.25+00:00","lastSeen":"2026-12-07T18:30:01+01:00","vlans":[{"sink":"tap-mon0","vlan":107}]}],
+         "overflowed":3,"error":null}
+        """;
+
+    [Fact]
+    public async Task Sources_prints_one_row_per_source_id_with_times_in_utc_and_vlans()
+    {
+        using var node = new StubNode(_ => (200, Sources));
+
+        var (exit, output, error) = await ConsoleRun.RunAsync("pipelines", "sources", "aws-mirror", "--node", node.Url);
+
+        Assert.Equal(0, exit);
+        Assert.Equal("", error);
+        Assert.Equal(("GET", "/pipelines/aws-mirror/sources"), (node.Requests[0].Method, node.Requests[0].Path));
+        var row = output.Split('\n').Single(l => l.Contains("session 7", StringComparison.Ordinal)).Split('│', StringSplitOptions.TrimEntries);
+        Assert.Equal(["1", "erspan 198.18.1.10 session 7"], row[1..3]);
+        Assert.Equal("12,345", row[4]);
+        Assert.Equal("6,789,012", row[5]);
+        Assert.Equal("2026-12-07T17:00:00.250Z", row[6]);
+        Assert.Equal("2026-12-07T17:30:01.000Z", row[7]);
+        Assert.Equal("107 (tap-mon0)", row[8]);
+        var other = output.Split('\n').Single(l => l.Contains("│ other", StringComparison.Ordinal)).Split('│', StringSplitOptions.TrimEntries);
+        Assert.Equal(["-", "-", "1000 (tap-mon0)"], other[6..9]);
+        Assert.Contains("2 source(s) of at most 256; 3 frame(s) of sessions past max-sources counted as other", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sources_json_passes_the_nodes_document_through()
+    {
+        using var node = new StubNode(_ => (200, Sources));
+
+        var (exit, output, _) = await ConsoleRun.RunAsync("pipelines", "sources", "aws-mirror", "--json", "--node", node.Url);
+
+        Assert.Equal(0, exit);
+        using var printed = JsonDocument.Parse(output);
+        using var sent = JsonDocument.Parse(Sources);
+        Assert.True(JsonElement.DeepEquals(sent.RootElement, printed.RootElement));
+    }
+
+    [Fact]
+    public async Task Sources_of_an_unknown_pipeline_is_one_line_and_exit_4()
+    {
+        using var node = new StubNode(_ => (404, """{"error":"no pipeline named nope"}"""));
+
+        var (exit, output, error) = await ConsoleRun.RunAsync("pipelines", "sources", "nope", "--node", node.Url);
+
+        Assert.Equal(4, exit);
+        Assert.Equal("", output);
+        Assert.Contains("no pipeline named nope", error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.Equal("/pipelines/nope/sources", node.Requests[0].Path);
+    }
 }

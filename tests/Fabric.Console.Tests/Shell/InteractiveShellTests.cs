@@ -26,8 +26,9 @@ public sealed class InteractiveShellTests
         var shell = Shell(node);
 
         Assert.Equal(["cluster", "decap", "exit", "help", "mirrors", "pipelines", "quit", "sites", "top"], shell.Candidates([]).Order(StringComparer.Ordinal));
-        Assert.Equal(["list", "start", "stats", "stop"], shell.Candidates(["pipelines"]).Order(StringComparer.Ordinal));
+        Assert.Equal(["list", "sources", "start", "stats", "stop"], shell.Candidates(["pipelines"]).Order(StringComparer.Ordinal));
         Assert.Equal(["loop", "replay"], shell.Candidates(["pipelines", "stop"]).Order(StringComparer.Ordinal));
+        Assert.Equal(["loop", "replay"], shell.Candidates(["pipelines", "sources"]).Order(StringComparer.Ordinal));
         Assert.Equal(["seed-mirror"], shell.Candidates(["mirrors", "history"]));
         Assert.Empty(shell.Candidates(["pipelines", "list"]));          // takes no name
         Assert.Empty(shell.Candidates(["nonsense"]));

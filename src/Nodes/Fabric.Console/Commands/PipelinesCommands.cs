@@ -6,8 +6,8 @@ using Spectre.Console;
 namespace Fabric.Console.Commands;
 
 /// <summary>
-/// <c>fabric pipelines list | stats [NAME] [--watch] | stop NAME | start NAME</c>: the capture pipelines of the
-/// node given by --node (GET /pipelines, GET /pipelines/stats, POST /pipelines/NAME/stop|start).
+/// <c>fabric pipelines list | stats [NAME] [--watch] | sources NAME | stop NAME | start NAME</c>: the capture pipelines of the
+/// node given by --node (GET /pipelines, GET /pipelines/stats, GET /pipelines/NAME/sources, POST /pipelines/NAME/stop|start).
 /// </summary>
 internal sealed class PipelinesCommands : ICommandGroup
 {
@@ -28,6 +28,11 @@ internal sealed class PipelinesCommands : ICommandGroup
         var stats = new Command("stats", "Packets and bytes in and out of each stage, rates per second, drops by reason") { name, watch, interval };
         stats.SetHandler(globals, (ctx, parse, ct) => StatsAsync(ctx, parse.GetValue(name), parse.GetValue(watch), parse.GetValue(interval), ct));
         pipelines.Subcommands.Add(stats);
+
+        var sourcesName = new Argument<string>("name") { Description = "The pipeline's name" };
+        var sources = new Command("sources", "Source ids (mirror sessions) the pipeline's decap has seen: frames, bytes, first and last seen, the VLAN each marking TAP sink gives them") { sourcesName };
+        sources.SetHandler(globals, (ctx, parse, ct) => SourcesAsync(ctx, parse.GetValue(sourcesName)!, ct));
+        pipelines.Subcommands.Add(sources);
 
         pipelines.Subcommands.Add(Change(globals, "stop", "Stop a running pipeline (its counters stay readable)"));
         pipelines.Subcommands.Add(Change(globals, "start", "Start a stopped pipeline (counters start from zero)"));
@@ -86,6 +91,44 @@ internal sealed class PipelinesCommands : ICommandGroup
         ctx.Out.WriteLine($"{count} pipeline(s)");
         return ExitCodes.Ok;
     }
+
+    private static async Task<int> SourcesAsync(CommandContext ctx, string name, CancellationToken ct)
+    {
+        var view = await ctx.Client.GetAsync($"pipelines/{Uri.EscapeDataString(name)}/sources", ct).ConfigureAwait(false);
+        if (ctx.Json)
+        {
+            ctx.WriteJson(view);
+            return ExitCodes.Ok;
+        }
+
+        var table = new Table().Border(TableBorder.Rounded);
+        table.AddColumns("ID", "SOURCE", "DESCRIPTION", "FRAMES", "BYTES", "FIRST SEEN", "LAST SEEN", "VLAN");
+        int count = 0;
+        foreach (var s in Array(view, "sources"))
+        {
+            count++;
+            var vlans = Array(s, "vlans").Select(v => $"{Long(v, "vlan").ToString(CultureInfo.InvariantCulture)} ({Str(v, "sink")})");
+            table.AddRow(
+                Long(s, "id").ToString(CultureInfo.InvariantCulture),
+                Markup.Escape(Str(s, "name") ?? "?"),
+                Markup.Escape(Str(s, "description") ?? ""),
+                Num(Long(s, "frames")),
+                Num(Long(s, "bytes")),
+                Markup.Escape(Time(s, "firstSeen")),
+                Markup.Escape(Time(s, "lastSeen")),
+                Markup.Escape(string.Join(", ", vlans)));
+        }
+
+        ctx.Out.Write(table);
+        ctx.Out.WriteLine($"{count} source(s) of at most {Long(view, "maxSources").ToString(CultureInfo.InvariantCulture)}; {Num(Long(view, "overflowed"))} frame(s) of sessions past max-sources counted as other");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>A timestamp as ISO-8601 UTC (<c>2026-12-07T17:40:00.123Z</c>), "-" when null.</summary>
+    private static string Time(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && v.TryGetDateTimeOffset(out var t)
+            ? t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture)
+            : "-";
 
     /// <summary>"tap-mon0 (wait), pcap-1 (drop)": each sink with its when-full (a node that does not report it: names only).</summary>
     private static string SinksText(JsonElement pipeline)
