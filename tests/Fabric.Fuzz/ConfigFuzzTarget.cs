@@ -1,6 +1,6 @@
 using System.Text;
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Hosting;
 using Fabric.Actors.Mirrors;
 using Fabric.Actors.Pipelines;

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 
 namespace Fabric.Actors.Hosting;
 

@@ -1,5 +1,5 @@
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 
 namespace Fabric.Actors.Hosting;
 

@@ -6,8 +6,9 @@ using Akka.Actor.Setup;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.Remote.Transport.DotNetty;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Metrics;
+using Fabric.Protocols.Tls;
 
 namespace Fabric.Actors.Hosting;
 

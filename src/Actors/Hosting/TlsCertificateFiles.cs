@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 
 namespace Fabric.Actors.Hosting;
 

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.RegularExpressions;
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 
 namespace Fabric.Actors.Mirrors;
 

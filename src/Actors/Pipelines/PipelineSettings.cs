@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using Fabric.Actors.Capture;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.DataPlane;
 using Fabric.Actors.Decap;
 using Fabric.Actors.Sinks;

@@ -2,7 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using System.Runtime.Serialization;
 using Akka.Serialization;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 
 namespace Fabric.Actors.Serialization;
 

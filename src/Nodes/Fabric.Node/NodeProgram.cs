@@ -6,7 +6,7 @@ using Akka.Cluster;
 using Akka.Configuration;
 using Akka.Management.Cluster.Bootstrap;
 using Akka.Management.Dsl;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Hosting;
 using Fabric.Actors.Metrics;
 using Fabric.Actors.Persistence;

@@ -1,5 +1,5 @@
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Pipelines;
 using Fabric.Actors.Sinks;
 using Xunit;

@@ -1,5 +1,5 @@
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Decap;
 using Fabric.Protocols.Decap;
 using Xunit;

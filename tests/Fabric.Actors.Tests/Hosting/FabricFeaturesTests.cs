@@ -1,4 +1,4 @@
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Hosting;
 using Xunit;
 

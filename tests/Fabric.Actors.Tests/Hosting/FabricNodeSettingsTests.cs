@@ -1,5 +1,5 @@
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Hosting;
 using Fabric.Actors.Persistence;
 using Xunit;

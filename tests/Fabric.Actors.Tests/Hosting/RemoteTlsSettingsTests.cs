@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Akka.Configuration;
 using Akka.Event;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Hosting;
 using Xunit;
 

@@ -2,7 +2,7 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Hosting;
 using Xunit;
 using static Fabric.Actors.Tests.Hosting.InMemoryCertificates;

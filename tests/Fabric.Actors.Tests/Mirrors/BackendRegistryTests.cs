@@ -1,5 +1,5 @@
 using Akka.TestKit.Xunit2;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Mirrors;
 using Xunit;
 using Fabric.Actors.Mirrors.Registry;

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Decap;
 using Fabric.Actors.Pipelines;
 using Fabric.Actors.Tests.Mirrors.Fakes;

@@ -3,7 +3,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.DataPlane;
 using Fabric.Actors.Decap;
 using Fabric.Actors.Pipelines;

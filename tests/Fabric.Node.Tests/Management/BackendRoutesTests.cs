@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Mirrors;
 using Fabric.Actors.Mirrors.Registry;
 using Fabric.Node.Management;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Akka.Actor;
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Pipelines;
 using Xunit;
 

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.RegularExpressions;
 using Akka.Actor;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Mirrors.Backends;
 
 namespace Fabric.Actors.Mirrors.Aws;

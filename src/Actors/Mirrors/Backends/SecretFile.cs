@@ -1,4 +1,4 @@
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 
 namespace Fabric.Actors.Mirrors.Backends;
 

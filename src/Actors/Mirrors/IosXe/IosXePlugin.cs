@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Akka.Actor;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Mirrors.Backends;
 
 namespace Fabric.Actors.Mirrors.IosXe;

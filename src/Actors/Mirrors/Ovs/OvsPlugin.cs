@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Mirrors.Backends;
 using Fabric.Protocols.Ovsdb;
 

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 
 namespace Fabric.Actors.Mirrors.Tc;
 

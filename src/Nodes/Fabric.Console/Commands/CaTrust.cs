@@ -61,7 +61,7 @@ internal sealed class CaTrust
             return false;
         }
 
-        using var own = Fabric.Actors.Hosting.CustomRootChain.For(certificate, chain, _authorities);
+        using var own = Fabric.Protocols.Tls.CustomRootChain.For(certificate, chain, _authorities);
         return own.Build(certificate);
     }
 }

@@ -4,8 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using Fabric.Actors.Configuration;
-using Fabric.Actors.Decap;
+using Fabric.Configuration;
 using Fabric.Protocols.Decap;
 using Spectre.Console;
 

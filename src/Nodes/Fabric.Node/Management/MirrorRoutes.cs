@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using Akka.Actor;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Mirrors;
 using Fabric.Actors.Mirrors.Registry;
 using Microsoft.AspNetCore.Builder;

@@ -1,9 +1,8 @@
 using System.Globalization;
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
 using Fabric.Protocols.Decap;
 
-namespace Fabric.Actors.Decap;
+namespace Fabric.Configuration;
 
 /// <summary>
 /// Reads a <c>fabric.decap</c>-shaped section (hocon/fabric.conf documents every key, with its default) into

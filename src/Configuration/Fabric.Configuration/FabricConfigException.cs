@@ -1,4 +1,4 @@
-namespace Fabric.Actors.Configuration;
+namespace Fabric.Configuration;
 
 /// <summary>
 /// A configuration value Fabric cannot use. The message is one line that starts with the HOCON

@@ -2,7 +2,7 @@ using System.Globalization;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
 
-namespace Fabric.Actors.Configuration;
+namespace Fabric.Configuration;
 
 /// <summary>
 /// A typed, validating view of one HOCON object. Every getter throws

@@ -3,7 +3,7 @@ using System.Reflection;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
 
-namespace Fabric.Actors.Configuration;
+namespace Fabric.Configuration;
 
 /// <summary>
 /// Loads Fabric's configuration: the embedded reference <c>hocon/fabric.conf</c> under the

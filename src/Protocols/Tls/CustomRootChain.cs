@@ -1,6 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 
-namespace Fabric.Actors.Hosting;
+namespace Fabric.Protocols.Tls;
 
 /// <summary>
 /// The one chain check Fabric makes of a peer's certificate, for remoting TLS and for the console's

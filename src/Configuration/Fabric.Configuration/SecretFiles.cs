@@ -1,4 +1,4 @@
-namespace Fabric.Actors.Configuration;
+namespace Fabric.Configuration;
 
 /// <summary>Secret files: must exist and must not be readable or writable by others.</summary>
 public static class SecretFiles
