@@ -1,7 +1,8 @@
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Hosting;
 using Fabric.Protocols.NodeStream;
+using Fabric.Protocols.Tls;
 
 namespace Fabric.Actors.Pipelines;
 

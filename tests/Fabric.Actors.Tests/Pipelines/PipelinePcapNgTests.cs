@@ -2,7 +2,7 @@ using System.Globalization;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.Pipelines;
 using Fabric.Protocols.Decap;
 using Fabric.Protocols.Encap;

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.DataPlane;
 using Fabric.Actors.Pipelines;
 using Fabric.Actors.Sinks;

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
-using Fabric.Actors.Configuration;
+using Fabric.Configuration;
 using Fabric.Actors.DataPlane;
 using Fabric.Actors.Pipelines;
 using Xunit;
