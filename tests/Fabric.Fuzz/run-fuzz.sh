@@ -4,7 +4,8 @@
 # configuration loader with the pipeline/site/mirror settings readers (HOCON text).
 #   tests/Fabric.Fuzz/run-fuzz.sh TARGET SECONDS     TARGET: decap | pcap | ovsdb | hocon | stream | all (SECONDS split between the five)
 # stream: what a peer sends a stream source (records: header, limits, LZ4/zstd payload, frames).
-# Builds, instruments Fabric.Protocols.dll (and for hocon Fabric.Actors.dll), seeds from
+# Builds, instruments Fabric.Protocols.dll (and for hocon Fabric.Configuration.dll, the loader, and
+# Fabric.Actors.dll, the settings readers), seeds from
 # the real captures in tests/corpus (decap, pcap), hocon/fabric.conf and hocon/examples (hocon),
 # plus tests/Fabric.Fuzz/seeds/TARGET and regressions/TARGET, runs afl-fuzz for SECONDS, prints
 # executions and crashes, and exits 1 if any crash was found (the crashing inputs are copied to
@@ -60,6 +61,7 @@ done
 if [[ " $targets " == *" hocon "* ]]; then
   # The loader and settings readers. Not Akka.dll (its HOCON parser): instrumented, its caches made the
   # coverage unstable (8 %) and AFL++ spent its time re-calibrating at about 5 executions/s.
+  (cd "$root" && dotnet sharpfuzz "$bin/Fabric.Configuration.dll" >/dev/null)
   (cd "$root" && dotnet sharpfuzz "$bin/Fabric.Actors.dll" >/dev/null)
 fi
 
