@@ -15,9 +15,12 @@ public sealed class NodePipelineTests(DataPlaneFixture net)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    [Fact]
-    public async Task Node_serves_pipeline_stats_and_after_kill_9_and_restart_every_pcap_file_is_readable()
+    [Theory]
+    [InlineData("pcap")]
+    [InlineData("pcapng")]
+    public async Task Node_serves_pipeline_stats_and_after_kill_9_and_restart_every_pcap_file_is_readable(string format)
     {
+        string files = $"live-*.{format}";
         string root = Path.Combine(net.Directory, "node-" + Guid.NewGuid().ToString("N")[..6]);
         string pcap = Path.Combine(root, "pcap");
         Directory.CreateDirectory(root);
@@ -32,7 +35,7 @@ public sealed class NodePipelineTests(DataPlaneFixture net)
               pipelines = [ {
                 name = live
                 source { interface = {{net.CaptureInterface}} }
-                sinks = [ { type = pcap, directory = "{{pcap}}", rotate-size = 64KiB, flush-interval = 100ms } ]
+                sinks = [ { type = pcap, format = {{format}}, directory = "{{pcap}}", rotate-size = 64KiB, flush-interval = 100ms } ]
               } ]
             }
             akka.discovery.config.services.fabric-local.endpoints = [ "127.0.0.1:{{http}}" ]
@@ -59,7 +62,7 @@ public sealed class NodePipelineTests(DataPlaneFixture net)
                 });
                 try
                 {
-                    Shell.WaitUntil(() => Directory.GetFiles(pcap, "live-*.pcap").Length >= 4, Timeout,
+                    Shell.WaitUntil(() => Directory.GetFiles(pcap, files).Length >= 4, Timeout,
                         () => $"{Directory.GetFiles(pcap).Length} files");
 
                     // The routes, the console and /metrics see the same counters.
@@ -92,21 +95,26 @@ public sealed class NodePipelineTests(DataPlaneFixture net)
             }
         }
 
-        int before = Directory.GetFiles(pcap, "live-*.pcap").Length;
+        int before = Directory.GetFiles(pcap, files).Length;
         using (var node = StartNode(config, Path.Combine(root, "node-2.log")))
         {
             try
             {
                 WaitForPipeline(client, node);
-                var files = Directory.GetFiles(pcap, "live-*.pcap");
-                Assert.True(files.Length >= before, $"{files.Length} files after restart, {before} before");
-                foreach (var file in files)
+                var written = Directory.GetFiles(pcap, files);
+                Assert.True(written.Length >= before, $"{written.Length} files after restart, {before} before");
+                long frames = 0;
+                foreach (var file in written)
                 {
-                    var (exit, error) = Tcpdump(file);
-                    Assert.True(exit == 0 && !error.Contains("truncated", StringComparison.OrdinalIgnoreCase), $"{file}: tcpdump exit {exit}: {error}");
+                    // An independent reader of each format: tcpdump for classic pcap, tshark for pcapng
+                    // (which says "cut short in the middle of a packet" for a torn last block).
+                    var (exit, output, error) = format == "pcapng" ? Read("tshark", "-n", "-r", file) : Read("tcpdump", "-n", "-r", file);
+                    Assert.True(exit == 0 && !error.Contains("truncated", StringComparison.OrdinalIgnoreCase)
+                        && !error.Contains("cut short", StringComparison.OrdinalIgnoreCase), $"{file}: exit {exit}: {error}");
+                    frames += output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
                 }
 
-                Assert.True(files.Sum(f => Frames.Read(f).Count) > 0);
+                Assert.True(frames > 0);
                 var stopped = await client.PostAsync("pipelines/live/stop", null);
                 Assert.Equal(HttpStatusCode.OK, stopped.StatusCode);
                 var state = JsonDocument.Parse(await client.GetStringAsync("pipelines")).RootElement.GetProperty("pipelines")[0].GetProperty("state").GetString();
@@ -163,13 +171,13 @@ public sealed class NodePipelineTests(DataPlaneFixture net)
         return output;
     }
 
-    private static (int Exit, string Error) Tcpdump(string file)
+    private static (int Exit, string Output, string Error) Read(string tool, params string[] arguments)
     {
-        using var process = Process.Start(new ProcessStartInfo("tcpdump", ["-n", "-r", file]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        process.StandardOutput.ReadToEnd();
-        string error = process.StandardError.ReadToEnd();
+        using var process = Process.Start(new ProcessStartInfo(tool, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        return (process.ExitCode, error);
+        return (process.ExitCode, output, error.Result);
     }
 
     private static int FreePort() => Ports.Free();
