@@ -68,7 +68,7 @@ public sealed class BalanceAndPcapOverIpTests(DataPlaneFixture net)
             // member is down. Its flows move (each to one other TAP); the others' stay where they were.
             TakeAway(taps[1]);
             Shell.WaitUntil(() => Balance(manager).Events["member-down"] == 1, Timeout,
-                () => $"{taps[1]} is {(Directory.Exists($"/sys/class/net/{taps[1]}/tun_flags") ? "a TAP" : Directory.Exists($"/sys/class/net/{taps[1]}") ? "another device" : "gone")}; "
+                () => $"{taps[1]} is {(File.Exists($"/sys/class/net/{taps[1]}/tun_flags") ? "a TAP" : Directory.Exists($"/sys/class/net/{taps[1]}") ? "another device" : "gone")}; "
                     + Describe(DataPlaneFixture.Stats(manager)));
             string[] left = [taps[0], taps[2]];
             var second = Replay(manager, left, expected.Count, outer * 2, 2);
@@ -363,7 +363,7 @@ public sealed class BalanceAndPcapOverIpTests(DataPlaneFixture net)
             Shell.WaitUntil(() =>
             {
                 Shell.Ip($"-force -batch {batch}", check: false);
-                return File.Exists($"/sys/class/net/{tap}/type") && !Directory.Exists($"/sys/class/net/{tap}/tun_flags");
+                return File.Exists($"/sys/class/net/{tap}/type") && !File.Exists($"/sys/class/net/{tap}/tun_flags");
             }, Timeout, () => $"{tap} is still a TAP");
         }
         finally
