@@ -136,7 +136,13 @@ public sealed class SourceTable
     /// <summary>The largest configurable maximum (a source id is 16 bits, pcapng interface ids 32).</summary>
     public const int Limit = 4096;
 
-    private readonly Dictionary<SourceKey, ushort> _ids;
+    /// <summary>Open addressing, linear probing: each slot holds a source id (0: empty), at least twice as many
+    /// slots as ids, so a lookup is a cheap hash, one or two probes and a field-by-field key comparison.</summary>
+    private readonly ushort[] _slots;
+    private readonly int _mask;
+
+    /// <summary>The key of each id (by id), compared in place on a lookup.</summary>
+    private readonly SourceKey[] _keys;
     private readonly SourceInfo[] _entries;
     private int _count;
     private long _overflowed;
@@ -146,7 +152,9 @@ public sealed class SourceTable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxSources, 0);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxSources, Limit);
         MaxSources = maxSources;
-        _ids = new Dictionary<SourceKey, ushort>(maxSources + 1);
+        _slots = new ushort[(int)global::System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(2 * (maxSources + 1)))];
+        _mask = _slots.Length - 1;
+        _keys = new SourceKey[maxSources + 1];
         _entries = new SourceInfo[maxSources + 1];
         _entries[OtherId] = new SourceInfo(OtherId, default, "other", "frames without a tunnel, and sessions past the table's maximum");
         _count = 1;
@@ -173,9 +181,13 @@ public sealed class SourceTable
         {
             id = OtherId;
         }
-        else if (!_ids.TryGetValue(key, out id))
+        else
         {
-            id = Add(key, md);
+            id = Find(key, out var slot);
+            if (id == OtherId)
+            {
+                id = Add(key, slot, md);
+            }
         }
 
         _entries[id].Add(bytes, timestampNs);
@@ -191,7 +203,42 @@ public sealed class SourceTable
         return list;
     }
 
-    private ushort Add(SourceKey key, in PacketMetadata md)
+    /// <summary>The id of <paramref name="key"/>, or <see cref="OtherId"/> with the empty slot where it would go.</summary>
+    private ushort Find(in SourceKey key, out int slot)
+    {
+        var slots = _slots;
+        var keys = _keys;
+        var at = Hash(key) & _mask;
+        while (true)
+        {
+            var id = slots[at];
+            if (id == OtherId)
+            {
+                slot = at;
+                return OtherId;
+            }
+
+            ref readonly var candidate = ref keys[id];
+            if (candidate.Id == key.Id && candidate.Address == key.Address && candidate.Kind == key.Kind
+                && candidate.IpVersion == key.IpVersion && candidate.HasId == key.HasId)
+            {
+                slot = at;
+                return id;
+            }
+
+            at = (at + 1) & _mask;
+        }
+    }
+
+    private static int Hash(in SourceKey key)
+    {
+        var address = (ulong)key.Address ^ (ulong)(key.Address >> 64);
+        var h = (uint)address ^ (uint)(address >> 32) ^ (key.Id * 0x9E3779B1u) ^ ((uint)key.Kind << 24);
+        h *= 0x85EBCA6Bu;
+        return (int)(h ^ (h >> 15));
+    }
+
+    private ushort Add(SourceKey key, int slot, in PacketMetadata md)
     {
         if (_count > MaxSources)
         {
@@ -203,7 +250,8 @@ public sealed class SourceTable
         var destination = md.OuterDestinationAddress()?.ToString() ?? "?";
         var description = string.Create(CultureInfo.InvariantCulture, $"{key.AddressText()} -> {destination}, {md.ChainText()}");
         _entries[id] = new SourceInfo(id, key, key.Name(), description);
-        _ids[key] = id;
+        _keys[id] = key;
+        _slots[slot] = id;
         Volatile.Write(ref _count, id + 1);
         return id;
     }

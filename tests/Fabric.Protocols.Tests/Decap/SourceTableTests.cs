@@ -86,6 +86,37 @@ public class SourceTableTests
         Assert.Equal("other", table[SourceTable.OtherId].Name);
     }
 
+    /// <summary>The table's own hash table (open addressing): a full table of sessions that differ only in a byte or
+    /// two of the address (in its high or low half) and share VNIs across IPv4 and IPv6 keeps every session apart,
+    /// each on the id it got first.</summary>
+    [Fact]
+    public void A_full_table_of_near_identical_sessions_keeps_each_on_its_own_id()
+    {
+        var table = new SourceTable(SourceTable.Limit);
+        var sessions = new List<PacketMetadata>();
+        for (int i = 0; i < SourceTable.Limit; i++)
+        {
+            var md = new PacketMetadata { Depth = 1, OuterIpVersion = (byte)(i % 4 == 0 ? 4 : 6), Vni = (uint)(i / 8), HasVni = true };
+            md.Chain[0] = EncapKind.Vxlan;
+            md.OuterSource[0] = 0x20;
+            md.OuterSource[i % 2 == 0 ? 7 : 15] = (byte)(i % 8); // IPv6: a byte of the high or the low half
+            md.OuterSource[3] = (byte)(i % 8);                   // IPv4: its last byte
+            sessions.Add(md);
+        }
+
+        var first = sessions.Select((md, i) => table.Resolve(md, 10, i)).ToArray();
+        var again = sessions.Select((md, i) => table.Resolve(md, 10, i)).ToArray();
+
+        Assert.Equal(Enumerable.Range(1, SourceTable.Limit).Select(i => (ushort)i), first);
+        Assert.Equal(first, again);
+        Assert.Equal(SourceTable.Limit, table.Snapshot().Skip(1).Select(s => s.Key).Distinct().Count());
+        Assert.All(table.Snapshot().Skip(1), s => Assert.Equal(2, s.Frames));
+        var extra = new PacketMetadata { Depth = 1, OuterIpVersion = 4, Vni = 99_999, HasVni = true };
+        extra.Chain[0] = EncapKind.Vxlan;
+        Assert.Equal(SourceTable.OtherId, table.Resolve(extra, 10, 0));
+        Assert.Equal(1, table.Overflowed);
+    }
+
     [Fact]
     public void A_frame_without_a_tunnel_is_other()
     {
