@@ -13,7 +13,8 @@ namespace Fabric.System.Tests.DataPlane;
 /// scapy and replayed with tcpreplay, writes pcapng. tshark reads one interface per session, named after it,
 /// every frame on its sender's interface (told apart by the inner source address each sender uses), and as
 /// many frames per interface as each sender sent: the kernel's tx counter of each VXLAN device and tcpreplay's
-/// "Successful packets" of each replay. Needs root, tshark, tcpreplay and scapy.
+/// "Successful packets" of each replay. Session 8 is named in session-names: its if_description ends with
+/// "; mirror session branch-8", the others' do not. Needs root, tshark, tcpreplay and scapy.
 /// </summary>
 [Collection(DataPlaneCollection.Name)]
 public sealed partial class LivePcapNgTests(DataPlaneFixture net)
@@ -35,7 +36,7 @@ public sealed partial class LivePcapNgTests(DataPlaneFixture net)
             [$"vxlan {vxlanOuter} vni {DataPlaneFixture.SenderVni}"] = new($"192.168.{s}.1", $"{vxlanOuter} -> {tunnelEnd}, vxlan"),
             [$"vxlan {vxlanOuter} vni {SecondVni}"] = new($"172.16.{s}.1", $"{vxlanOuter} -> {tunnelEnd}, vxlan"),
             [$"erspan {erspanOuter} session 7"] = new($"10.200.{s}.7", $"{erspanOuter} -> {tunnelEnd}, erspan-ii"),
-            [$"erspan {erspanOuter} session 8"] = new($"10.200.{s}.8", $"{erspanOuter} -> {tunnelEnd}, erspan-iii"),
+            [$"erspan {erspanOuter} session 8"] = new($"10.200.{s}.8", $"{erspanOuter} -> {tunnelEnd}, erspan-iii; mirror session branch-8"),
         };
         var names = expected.Keys.ToArray();
         string output = Path.Combine(net.Directory, "pcapng-sessions");
@@ -60,6 +61,7 @@ public sealed partial class LivePcapNgTests(DataPlaneFixture net)
             manager = net.StartPipeline($$"""
                 name = live-pcapng
                 source { interface = {{net.CaptureInterface}}, filter = "udp dst port 4789 or ip proto 47" }
+                session-names = [ { source = "erspan {{erspanOuter}} session 8", name = "branch-8" } ]
                 sinks = [ { type = pcap, format = pcapng, precision = ns, directory = "{{output}}", flush-interval = 50ms } ]
                 """);
             Shell.WaitUntil(() => DataPlaneFixture.Stats(manager).Source.Up, Timeout, () => Describe(DataPlaneFixture.Stats(manager)));
