@@ -37,6 +37,9 @@ public sealed record DecapStageSettings
 
     /// <summary>Mirror sessions with a source id of their own (<c>max-sources</c>); later ones are "other".</summary>
     public int MaxSources { get; init; } = 256;
+
+    /// <summary>Mirror session names by source name (<c>session-names</c>), in the sources' descriptions.</summary>
+    public IReadOnlyDictionary<string, string> SessionNames { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 }
 
 /// <summary>A sink as the decap stage sees it: its bounded hand-off and its counters.</summary>
@@ -83,7 +86,7 @@ public sealed class DecapActor : BatchStageActor
         : base(queue, counters, settings.Cpu, handsOn: true)
     {
         _vnis = vnis;
-        _sources = sources ?? new SourceTable(settings.MaxSources);
+        _sources = sources ?? new SourceTable(settings.MaxSources, settings.SessionNames);
         _sourcesOverflowed = counters.EventIndex("sources-overflowed");
         _sliceFallback = counters.EventIndex("slice-fallback");
         _settings = settings;

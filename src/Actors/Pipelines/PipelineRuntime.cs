@@ -32,7 +32,7 @@ public sealed class PipelineRuntime
         Vnis = settings.Decap.VniCounters > 0 || settings.Decap.AllowedVnis.Count > 0
             ? new VniCounters(settings.Decap.VniCounters, [.. settings.Decap.AllowedVnis])
             : null;
-        Sources = new Fabric.Protocols.Decap.SourceTable(settings.Decap.MaxSources);
+        Sources = new Fabric.Protocols.Decap.SourceTable(settings.Decap.MaxSources, settings.Decap.SessionNames);
         Started = DateTimeOffset.UtcNow;
     }
 

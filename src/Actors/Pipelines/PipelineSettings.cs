@@ -56,7 +56,7 @@ public static partial class PipelineSettingsReader
     private static readonly string[] PipelineKeys =
     [
         "name", "source", "capture-cpu", "decap-cpu", "decap", "filter", "dedup", "snap-length", "sinks", "autostart",
-        "vni-counters", "allowed-vnis", "max-sources", "slice",
+        "vni-counters", "allowed-vnis", "max-sources", "session-names", "slice",
         "batch-packets", "batch-bytes", "batches", "queue-depth",
     ];
 
@@ -238,6 +238,7 @@ public static partial class PipelineSettingsReader
                 SliceAfter = sliceAfter,
                 SliceKeep = sliceKeep,
                 MaxSources = p.GetInt("max-sources", 0, Fabric.Protocols.Decap.SourceTable.Limit),
+                SessionNames = ReadSessionNames(p),
             },
             Sinks = sinkSettings,
             Autostart = p.GetBool("autostart"),
@@ -258,6 +259,30 @@ public static partial class PipelineSettingsReader
         }
 
         return settings;
+    }
+
+    /// <summary><c>session-names = [ { source = "erspan 198.18.1.10 session 7", name = "branch-12" } ]</c>.</summary>
+    private static Dictionary<string, string> ReadSessionNames(ConfigReader p)
+    {
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        var entries = p.GetObjectList("session-names");
+        for (int i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            entry.RejectUnknownKeys("source", "name");
+            string source = entry.GetString("source", allowEmpty: false);
+            if (Fabric.Protocols.Decap.SourceNames.Check(source) is string problem)
+            {
+                throw entry.Problem("source", problem);
+            }
+
+            if (!names.TryAdd(source, entry.GetString("name", allowEmpty: false)))
+            {
+                throw entry.Problem("source", $"\"{source}\" is named twice");
+            }
+        }
+
+        return names;
     }
 
     private static CaptureSettings ReadSource(Config config, ConfigReader source, ConfigReader pipeline)

@@ -72,6 +72,40 @@ public readonly record struct SourceKey(EncapKind Kind, byte IpVersion, UInt128 
     }
 }
 
+/// <summary>The syntax of source names (<see cref="SourceKey.Name"/>) where a configuration table is keyed by them.</summary>
+public static class SourceNames
+{
+    private static readonly string[] WithId = ["erspan session", "gre key", "vxlan vni", "vxlan-gpe vni", "geneve vni"];
+    private static readonly string[] WithoutId = ["erspan-i", "gre", "gre-in-udp", "ip-in-ip"];
+
+    /// <summary>Null when <paramref name="text"/> is a name a source can have (<c>erspan 198.18.1.10 session 7</c>,
+    /// <c>vxlan 10.0.0.5 vni 42</c>, <c>gre 198.18.1.11</c>, the address as .NET writes it), else what is wrong.</summary>
+    public static string? Check(string text)
+    {
+        const string Expected = "expected a source name such as \"erspan 198.18.1.10 session 7\", \"vxlan 10.0.0.5 vni 42\", \"gre 198.18.1.11 key 1001\" or \"gre 198.18.1.11\"";
+        var parts = text.Split(' ');
+        if (parts.Length is not (2 or 4))
+        {
+            return $"{Expected}, got \"{text}\"";
+        }
+
+        if (parts.Length == 4
+            ? !WithId.Contains(parts[0] + " " + parts[2], StringComparer.Ordinal)
+                || !uint.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id.ToString(CultureInfo.InvariantCulture) != parts[3]
+            : !WithoutId.Contains(parts[0], StringComparer.Ordinal))
+        {
+            return $"{Expected}, got \"{text}\"";
+        }
+
+        if (!IPAddress.TryParse(parts[1], out var address) || address.ToString() != parts[1])
+        {
+            return $"\"{parts[1]}\" is not an IP address as Fabric names it (e.g. 198.18.1.10, 2001:db8::1), in \"{text}\"";
+        }
+
+        return null;
+    }
+}
+
 /// <summary>One source id of a <see cref="SourceTable"/>: its name, what it was first seen with, and its counters.</summary>
 public sealed class SourceInfo
 {
@@ -80,12 +114,13 @@ public sealed class SourceInfo
     private long _firstSeen;
     private long _lastSeen;
 
-    internal SourceInfo(ushort id, SourceKey key, string name, string description)
+    internal SourceInfo(ushort id, SourceKey key, string name, string description, string? sessionName = null)
     {
         Id = id;
         Key = key;
         Name = name;
         Description = description;
+        SessionName = sessionName;
     }
 
     public ushort Id { get; }
@@ -95,8 +130,13 @@ public sealed class SourceInfo
     /// <summary>e.g. <c>erspan 198.18.1.10 session 7</c>; <c>other</c> for id 0.</summary>
     public string Name { get; }
 
-    /// <summary>Outer addresses and the tunnel chain, e.g. <c>198.18.1.10 -&gt; 198.18.1.20, erspan-iii</c>.</summary>
+    /// <summary>Outer addresses and the tunnel chain, e.g. <c>198.18.1.10 -&gt; 198.18.1.20, erspan-iii</c>, and the
+    /// mirror session's name when the table was given one for this source
+    /// (<c>198.18.1.10 -&gt; 198.18.1.20, erspan-iii; mirror session branch-12</c>).</summary>
     public string Description { get; }
+
+    /// <summary>The mirror session's name from the table's names (<c>session-names</c>), null when not named.</summary>
+    public string? SessionName { get; }
 
     public long Frames => Volatile.Read(ref _frames);
 
@@ -136,17 +176,30 @@ public sealed class SourceTable
     /// <summary>The largest configurable maximum (a source id is 16 bits, pcapng interface ids 32).</summary>
     public const int Limit = 4096;
 
-    private readonly Dictionary<SourceKey, ushort> _ids;
+    /// <summary>Open addressing, linear probing: each slot holds a source id (0: empty), at least twice as many
+    /// slots as ids, so a lookup is a cheap hash, one or two probes and a field-by-field key comparison.</summary>
+    private readonly ushort[] _slots;
+    private readonly int _mask;
+
+    /// <summary>The key of each id (by id), compared in place on a lookup.</summary>
+    private readonly SourceKey[] _keys;
     private readonly SourceInfo[] _entries;
+    private readonly IReadOnlyDictionary<string, string>? _sessionNames;
     private int _count;
     private long _overflowed;
 
-    public SourceTable(int maxSources)
+    /// <param name="maxSources">Most sessions with an id of their own (0-<see cref="Limit"/>).</param>
+    /// <param name="sessionNames">Mirror session names by source name (<see cref="SourceKey.Name"/>), put in the
+    /// description of the source when it first appears; null: none.</param>
+    public SourceTable(int maxSources, IReadOnlyDictionary<string, string>? sessionNames = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxSources, 0);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxSources, Limit);
         MaxSources = maxSources;
-        _ids = new Dictionary<SourceKey, ushort>(maxSources + 1);
+        _sessionNames = sessionNames;
+        _slots = new ushort[(int)global::System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(2 * (maxSources + 1)))];
+        _mask = _slots.Length - 1;
+        _keys = new SourceKey[maxSources + 1];
         _entries = new SourceInfo[maxSources + 1];
         _entries[OtherId] = new SourceInfo(OtherId, default, "other", "frames without a tunnel, and sessions past the table's maximum");
         _count = 1;
@@ -173,9 +226,13 @@ public sealed class SourceTable
         {
             id = OtherId;
         }
-        else if (!_ids.TryGetValue(key, out id))
+        else
         {
-            id = Add(key, md);
+            id = Find(key, out var slot);
+            if (id == OtherId)
+            {
+                id = Add(key, slot, md);
+            }
         }
 
         _entries[id].Add(bytes, timestampNs);
@@ -191,7 +248,42 @@ public sealed class SourceTable
         return list;
     }
 
-    private ushort Add(SourceKey key, in PacketMetadata md)
+    /// <summary>The id of <paramref name="key"/>, or <see cref="OtherId"/> with the empty slot where it would go.</summary>
+    private ushort Find(in SourceKey key, out int slot)
+    {
+        var slots = _slots;
+        var keys = _keys;
+        var at = Hash(key) & _mask;
+        while (true)
+        {
+            var id = slots[at];
+            if (id == OtherId)
+            {
+                slot = at;
+                return OtherId;
+            }
+
+            ref readonly var candidate = ref keys[id];
+            if (candidate.Id == key.Id && candidate.Address == key.Address && candidate.Kind == key.Kind
+                && candidate.IpVersion == key.IpVersion && candidate.HasId == key.HasId)
+            {
+                slot = at;
+                return id;
+            }
+
+            at = (at + 1) & _mask;
+        }
+    }
+
+    private static int Hash(in SourceKey key)
+    {
+        var address = (ulong)key.Address ^ (ulong)(key.Address >> 64);
+        var h = (uint)address ^ (uint)(address >> 32) ^ (key.Id * 0x9E3779B1u) ^ ((uint)key.Kind << 24);
+        h *= 0x85EBCA6Bu;
+        return (int)(h ^ (h >> 15));
+    }
+
+    private ushort Add(SourceKey key, int slot, in PacketMetadata md)
     {
         if (_count > MaxSources)
         {
@@ -202,8 +294,16 @@ public sealed class SourceTable
         var id = (ushort)_count;
         var destination = md.OuterDestinationAddress()?.ToString() ?? "?";
         var description = string.Create(CultureInfo.InvariantCulture, $"{key.AddressText()} -> {destination}, {md.ChainText()}");
-        _entries[id] = new SourceInfo(id, key, key.Name(), description);
-        _ids[key] = id;
+        var name = key.Name();
+        string? session = null;
+        if (_sessionNames is not null && _sessionNames.TryGetValue(name, out session))
+        {
+            description = string.Create(CultureInfo.InvariantCulture, $"{description}; mirror session {session}");
+        }
+
+        _entries[id] = new SourceInfo(id, key, name, description, session);
+        _keys[id] = key;
+        _slots[slot] = id;
         Volatile.Write(ref _count, id + 1);
         return id;
     }

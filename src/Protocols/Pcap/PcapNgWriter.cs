@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Fabric.Protocols.Pcap;
@@ -183,12 +185,27 @@ public sealed class PcapNgWriter : ICaptureFileWriter
         var padded = (captured + 3) & ~3;
         var length = EnhancedPacketHeaderLength + padded + (direction != 0 ? FlagsOptionLength : 0) + TrailerLength;
         var ticks = timestampNs <= 0 ? 0UL : _nanoseconds ? (ulong)timestampNs : (ulong)(timestampNs / 1_000L);
-        if (length > _buffer.Length)
+        if (length <= _buffer.Length - _used)
+        {
+            FillPacket(_buffer, _used, length, padded, interfaceId, ticks, frame[..captured], originalLength, direction);
+            _used += length;
+            BufferedRecords++;
+            BufferedFrameBytes += captured;
+        }
+        else if (length <= _buffer.Length)
+        {
+            FlushBuffer();
+            FillPacket(_buffer, 0, length, padded, interfaceId, ticks, frame[..captured], originalLength, direction);
+            _used = length;
+            BufferedRecords++;
+            BufferedFrameBytes += captured;
+        }
+        else
         {
             // Larger than the whole buffer (a huge snap length): written through a temporary block.
             FlushBuffer();
             var big = new byte[length];
-            FillPacket(big, length, interfaceId, ticks, frame[..captured], originalLength, direction);
+            FillPacket(big, 0, length, padded, interfaceId, ticks, frame[..captured], originalLength, direction);
             try
             {
                 _stream.Write(big);
@@ -200,14 +217,6 @@ public sealed class PcapNgWriter : ICaptureFileWriter
             }
 
             _written += length;
-        }
-        else
-        {
-            Reserve(length);
-            FillPacket(_buffer.AsSpan(_used, length), length, interfaceId, ticks, frame[..captured], originalLength, direction);
-            _used += length;
-            BufferedRecords++;
-            BufferedFrameBytes += captured;
         }
 
         Length += length;
@@ -243,29 +252,45 @@ public sealed class PcapNgWriter : ICaptureFileWriter
         }
     }
 
-    private static void FillPacket(Span<byte> block, int length, int interfaceId, ulong ticks, ReadOnlySpan<byte> data, int originalLength, byte direction)
+    /// <summary>Writes one EPB at <paramref name="offset"/> of <paramref name="buffer"/>, which the caller has checked
+    /// holds <paramref name="length"/> bytes there: the header as three 8-byte and one 4-byte store, the padding as
+    /// one zero word written before the data lands over its front, the flags option as one 8-byte and one 4-byte
+    /// store (no per-field span slicing or bounds checks on this per-packet path).</summary>
+    private static void FillPacket(byte[] buffer, int offset, int length, int padded, int interfaceId, ulong ticks,
+        ReadOnlySpan<byte> data, int originalLength, byte direction)
     {
-        BinaryPrimitives.WriteUInt32LittleEndian(block, BlockTypeEnhancedPacket);
-        BinaryPrimitives.WriteInt32LittleEndian(block[4..], length);
-        BinaryPrimitives.WriteUInt32LittleEndian(block[8..], (uint)interfaceId);
-        BinaryPrimitives.WriteUInt32LittleEndian(block[12..], (uint)(ticks >> 32));
-        BinaryPrimitives.WriteUInt32LittleEndian(block[16..], (uint)ticks);
-        BinaryPrimitives.WriteUInt32LittleEndian(block[20..], (uint)data.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(block[24..], (uint)Math.Max(originalLength, data.Length));
-        data.CopyTo(block[EnhancedPacketHeaderLength..]);
-        var at = EnhancedPacketHeaderLength + data.Length;
-        var padded = EnhancedPacketHeaderLength + ((data.Length + 3) & ~3);
-        block[at..padded].Clear();
-        if (direction != 0)
+        if ((uint)offset > (uint)buffer.Length || (uint)length > (uint)(buffer.Length - offset))
         {
-            BinaryPrimitives.WriteUInt16LittleEndian(block[padded..], OptionEpbFlags);
-            BinaryPrimitives.WriteUInt16LittleEndian(block[(padded + 2)..], 4);
-            BinaryPrimitives.WriteUInt32LittleEndian(block[(padded + 4)..], direction == 1 ? FlagsInbound : FlagsOutbound);
-            BinaryPrimitives.WriteUInt32LittleEndian(block[(padded + 8)..], 0);
+            throw new ArgumentOutOfRangeException(nameof(length), length, "block does not fit the buffer");
         }
 
-        BinaryPrimitives.WriteInt32LittleEndian(block[(length - 4)..], length);
+        ref var block = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(buffer), offset);
+        var captured = (uint)data.Length;
+        Store(ref block, BlockTypeEnhancedPacket | ((ulong)(uint)length << 32));
+        Store(ref Unsafe.Add(ref block, 8), (uint)interfaceId | ((ticks >> 32) << 32));
+        Store(ref Unsafe.Add(ref block, 16), (ticks & 0xFFFF_FFFFUL) | ((ulong)captured << 32));
+        Store(ref Unsafe.Add(ref block, 24), (uint)Math.Max(originalLength, data.Length));
+        if (padded != data.Length)
+        {
+            Store(ref Unsafe.Add(ref block, EnhancedPacketHeaderLength + padded - 4), 0u);
+        }
+
+        Unsafe.CopyBlockUnaligned(ref Unsafe.Add(ref block, EnhancedPacketHeaderLength), ref MemoryMarshal.GetReference(data), captured);
+        if (direction != 0)
+        {
+            ref var option = ref Unsafe.Add(ref block, EnhancedPacketHeaderLength + padded);
+            Store(ref option, OptionEpbFlags | (4UL << 16) | ((ulong)(direction == 1 ? FlagsInbound : FlagsOutbound) << 32));
+            Store(ref Unsafe.Add(ref option, 8), 0u);
+        }
+
+        Store(ref Unsafe.Add(ref block, length - 4), (uint)length);
     }
+
+    private static void Store(ref byte destination, ulong value) =>
+        Unsafe.WriteUnaligned(ref destination, BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
+
+    private static void Store(ref byte destination, uint value) =>
+        Unsafe.WriteUnaligned(ref destination, BitConverter.IsLittleEndian ? value : BinaryPrimitives.ReverseEndianness(value));
 
     private static int OptionLength(int valueLength) => 4 + ((valueLength + 3) & ~3);
 

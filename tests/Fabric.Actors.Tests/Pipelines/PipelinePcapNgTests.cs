@@ -224,6 +224,7 @@ public sealed partial class PipelinePcapNgTests : TestKit, IDisposable
         var manager = Start($$"""
             name = sessions
             source { file = "{{source}}" }
+            session-names = [ { source = "erspan 198.18.1.11 session 8", name = "branch-8" }, { source = "gre 198.18.9.9", name = "absent" } ]
             sinks = [ { type = pcap, format = pcapng, precision = ns, directory = "{{output}}", flush-interval = 50ms } ]
             """);
 
@@ -243,12 +244,14 @@ public sealed partial class PipelinePcapNgTests : TestKit, IDisposable
         Assert.Equal(sent, seen.GroupBy(l => l[0]).ToDictionary(g => g.Key, g => g.Count()));
         Assert.Equal("198.18.1.10 -> 198.18.0.1, erspan-ii", seen[order.IndexOf("erspan 198.18.1.10 session 7")][1]);
         Assert.Equal("10.0.0.6 -> 198.18.0.1, vxlan", seen[order.IndexOf("vxlan 10.0.0.6 vni 43")][1]);
+        Assert.Equal("198.18.1.11 -> 198.18.0.1, erspan-ii; mirror session branch-8", seen[order.IndexOf("erspan 198.18.1.11 session 8")][1]);
         var sources = Sources(manager, "sessions");
         Assert.Null(sources.Error);
         Assert.Equal(["other", .. sent.Keys], sources.Sources.Select(s => s.Name));
         Assert.All(sources.Sources.Skip(1), s => Assert.Equal(sent[s.Name], s.Frames));
         Assert.Equal(0, sources.Sources[0].Frames);
         Assert.All(sources.Sources, s => Assert.Empty(s.Vlans)); // no TAP sink marks them
+        Assert.Equal("198.18.1.11 -> 198.18.0.1, erspan-ii; mirror session branch-8", sources.Sources.Single(r => r.Name == "erspan 198.18.1.11 session 8").Description);
 
         // The same counts on /metrics, one sample per source id (bounded by max-sources).
         using var text = new StringWriter(CultureInfo.InvariantCulture);

@@ -63,6 +63,33 @@ public class PipelineSettingsReaderTests
         Assert.Equal([4242, 0, 16_777_215], pipeline.Decap.AllowedVnis);
     }
 
+    [Fact]
+    public void Session_names_are_read_by_source_name()
+    {
+        var pipeline = Assert.Single(PipelineSettingsReader.Read(Load(
+            "[ { name = a, source { interface = x0 }, session-names = [ { source = \"erspan 198.18.1.10 session 7\", name = branch-12 }, { source = \"gre 2001:db8::1\", name = \"lab core\" } ], sinks = [ { type = tap, device = t0 } ] } ]")));
+        Assert.Equal(new Dictionary<string, string> { ["erspan 198.18.1.10 session 7"] = "branch-12", ["gre 2001:db8::1"] = "lab core" }, pipeline.Decap.SessionNames);
+        Assert.Empty(Assert.Single(PipelineSettingsReader.Read(Load(
+            "[ { name = a, source { interface = x0 }, sinks = [ { type = tap, device = t0 } ] } ]"))).Decap.SessionNames);
+    }
+
+    [Theory]
+    [InlineData("[ { name = a, source { interface = x0 }, session-names = [ { source = \"erspan 198.18.1.10 vni 7\", name = x } ], sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].session-names[0].source")]
+    [InlineData("[ { name = a, source { interface = x0 }, session-names = [ { source = \"vxlan 10.0.0.5 vni 1\", name = x }, { source = \"vxlan 10.0.0.05 vni 1\", name = y } ], sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].session-names[1].source")]
+    [InlineData("[ { name = a, source { interface = x0 }, session-names = [ { source = \"vxlan 10.0.0.5 vni 1\", name = x }, { source = \"vxlan 10.0.0.5 vni 1\", name = y } ], sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].session-names[1].source")]
+    [InlineData("[ { name = a, source { interface = x0 }, session-names = [ { source = \"gre 10.0.0.5\", name = \"\" } ], sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].session-names[0].name")]
+    [InlineData("[ { name = a, source { interface = x0 }, session-names = [ { source = \"gre 10.0.0.5\", name = x, vlan = 3 } ], sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].session-names[0].vlan")]
+    public void Bad_session_names_are_refused_with_the_entry_path(string pipelines, string path)
+    {
+        var e = Assert.Throws<FabricConfigException>(() => PipelineSettingsReader.Read(Load(pipelines)));
+        Assert.Equal(path, e.Path);
+    }
+
     [Theory]
     [InlineData("[ { name = a, source { interface = x0 }, sinks = [ { type = tap, device = t0 }, { type = pcap, directory = \"/tmp/p\", rotate-size = lots } ] } ]",
         "fabric.pipelines[0].sinks[1].rotate-size")]

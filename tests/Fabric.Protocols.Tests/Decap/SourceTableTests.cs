@@ -86,6 +86,88 @@ public class SourceTableTests
         Assert.Equal("other", table[SourceTable.OtherId].Name);
     }
 
+    /// <summary>The table's own hash table (open addressing): a full table of sessions that differ only in a byte or
+    /// two of the address (in its high or low half) and share VNIs across IPv4 and IPv6 keeps every session apart,
+    /// each on the id it got first.</summary>
+    [Fact]
+    public void A_full_table_of_near_identical_sessions_keeps_each_on_its_own_id()
+    {
+        var table = new SourceTable(SourceTable.Limit);
+        var sessions = new List<PacketMetadata>();
+        for (int i = 0; i < SourceTable.Limit; i++)
+        {
+            var md = new PacketMetadata { Depth = 1, OuterIpVersion = (byte)(i % 4 == 0 ? 4 : 6), Vni = (uint)(i / 8), HasVni = true };
+            md.Chain[0] = EncapKind.Vxlan;
+            md.OuterSource[0] = 0x20;
+            md.OuterSource[i % 2 == 0 ? 7 : 15] = (byte)(i % 8); // IPv6: a byte of the high or the low half
+            md.OuterSource[3] = (byte)(i % 8);                   // IPv4: its last byte
+            sessions.Add(md);
+        }
+
+        var first = sessions.Select((md, i) => table.Resolve(md, 10, i)).ToArray();
+        var again = sessions.Select((md, i) => table.Resolve(md, 10, i)).ToArray();
+
+        Assert.Equal(Enumerable.Range(1, SourceTable.Limit).Select(i => (ushort)i), first);
+        Assert.Equal(first, again);
+        Assert.Equal(SourceTable.Limit, table.Snapshot().Skip(1).Select(s => s.Key).Distinct().Count());
+        Assert.All(table.Snapshot().Skip(1), s => Assert.Equal(2, s.Frames));
+        var extra = new PacketMetadata { Depth = 1, OuterIpVersion = 4, Vni = 99_999, HasVni = true };
+        extra.Chain[0] = EncapKind.Vxlan;
+        Assert.Equal(SourceTable.OtherId, table.Resolve(extra, 10, 0));
+        Assert.Equal(1, table.Overflowed);
+    }
+
+    [Fact]
+    public void A_named_session_has_its_name_in_the_description_and_the_others_do_not()
+    {
+        var names = new Dictionary<string, string> { ["vxlan 192.0.2.1 vni 200"] = "branch-12", ["vxlan 192.0.2.1 vni 999"] = "never seen" };
+        var table = new SourceTable(16, names);
+
+        var unnamed = table.Resolve(Decap(PacketBuilder.Vxlan(PacketBuilder.InnerFrame(), vni: 100)), 10, 1);
+        var named = table.Resolve(Decap(PacketBuilder.Vxlan(PacketBuilder.InnerFrame(), vni: 200)), 10, 2);
+
+        Assert.Equal("vxlan 192.0.2.1 vni 200", table[named].Name);
+        Assert.Equal("branch-12", table[named].SessionName);
+        Assert.Equal("192.0.2.1 -> 192.0.2.2, vxlan; mirror session branch-12", table[named].Description);
+        Assert.Null(table[unnamed].SessionName);
+        Assert.Equal("192.0.2.1 -> 192.0.2.2, vxlan", table[unnamed].Description);
+    }
+
+    [Theory]
+    [InlineData("erspan 198.18.1.10 session 7", true)]
+    [InlineData("vxlan 10.0.0.5 vni 42", true)]
+    [InlineData("vxlan-gpe 10.0.0.5 vni 0", true)]
+    [InlineData("geneve 2001:db8::1 vni 1193046", true)]
+    [InlineData("gre 198.18.1.11 key 1001", true)]
+    [InlineData("gre 198.18.1.11", true)]
+    [InlineData("erspan-i 198.18.1.11", true)]
+    [InlineData("ip-in-ip 198.18.1.11", true)]
+    [InlineData("gre-in-udp 198.18.1.11", true)]
+    [InlineData("erspan 198.18.1.10 vni 7", false)]     // ERSPAN carries a session, not a VNI
+    [InlineData("erspan 198.18.1.10", false)]           // ERSPAN II/III always have a session id
+    [InlineData("vxlan 10.0.0.5 vni 042", false)]       // not as Fabric writes the number
+    [InlineData("vxlan 10.0.0.5 vni -1", false)]
+    [InlineData("vxlan 2001:DB8::1 vni 4", false)]      // not as Fabric writes the address
+    [InlineData("vxlan host.example vni 4", false)]
+    [InlineData("vxlan  10.0.0.5 vni 4", false)]
+    [InlineData("other", false)]
+    [InlineData("", false)]
+    public void Source_names_in_configuration_are_checked_against_what_a_source_can_be_called(string text, bool valid)
+    {
+        Assert.Equal(valid, SourceNames.Check(text) is null);
+    }
+
+    /// <summary>Every name the table gives passes the check (the two agree).</summary>
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Every_name_a_source_gets_passes_the_check(string kind, string name)
+    {
+        var table = new SourceTable(16);
+        var id = table.Resolve(Decap(Build(kind)), 60, 5);
+        Assert.Equal(name, table[id].Name);
+        Assert.Null(SourceNames.Check(table[id].Name));
+    }
+
     [Fact]
     public void A_frame_without_a_tunnel_is_other()
     {
