@@ -24,6 +24,28 @@ public static partial class ExternalTool
         return result.Lines.Count(line => PacketLine().IsMatch(line));
     }
 
+    /// <summary>
+    /// `tshark -r FILE -T fields -E separator=| -e F1 -e F2 ...`: one line per frame, the fields separated by '|'.
+    /// Fails on a tshark error.
+    /// </summary>
+    public static string[] TsharkFields(string path, params string[] fields)
+    {
+        var arguments = new List<string> { "-r", path, "-T", "fields", "-E", "separator=|" };
+        foreach (var field in fields)
+        {
+            arguments.Add("-e");
+            arguments.Add(field);
+        }
+
+        var result = Run("tshark", [.. arguments]);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"tshark -r {path} failed ({result.ExitCode}): {result.Stderr}");
+        }
+
+        return result.Lines;
+    }
+
     [GeneratedRegex(@"^ *[0-9]+  [0-9]{2}:[0-9]{2}:[0-9]{2}\.")]
     private static partial Regex PacketLine();
 

@@ -49,7 +49,20 @@ public readonly record struct SourceKey(EncapKind Kind, byte IpVersion, UInt128 
     /// <c>gre 198.18.1.11 key 1001</c> (allocates; once per new source).</summary>
     public string Name()
     {
-        var (word, idWord) = Kind switch
+        var (word, idWord) = Words(Kind);
+        if (Kind == EncapKind.None)
+        {
+            return word;
+        }
+
+        return HasId && idWord.Length > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{word} {AddressText()} {idWord} {Id}")
+            : string.Create(CultureInfo.InvariantCulture, $"{word} {AddressText()}");
+    }
+
+    /// <summary>The words of a kind's source name: the tunnel's and, for kinds with one, the id's ("" if none).</summary>
+    internal static (string Word, string IdWord) Words(EncapKind kind) =>
+        kind switch
         {
             EncapKind.ErspanI => ("erspan-i", ""),
             EncapKind.ErspanII or EncapKind.ErspanIII => ("erspan", "session"),
@@ -61,22 +74,19 @@ public readonly record struct SourceKey(EncapKind Kind, byte IpVersion, UInt128 
             EncapKind.IpInIp => ("ip-in-ip", ""),
             _ => ("other", ""),
         };
-        if (Kind == EncapKind.None)
-        {
-            return word;
-        }
-
-        return HasId && idWord.Length > 0
-            ? string.Create(CultureInfo.InvariantCulture, $"{word} {AddressText()} {idWord} {Id}")
-            : string.Create(CultureInfo.InvariantCulture, $"{word} {AddressText()}");
-    }
 }
 
 /// <summary>The syntax of source names (<see cref="SourceKey.Name"/>) where a configuration table is keyed by them.</summary>
 public static class SourceNames
 {
-    private static readonly string[] WithId = ["erspan session", "gre key", "vxlan vni", "vxlan-gpe vni", "geneve vni"];
-    private static readonly string[] WithoutId = ["erspan-i", "gre", "gre-in-udp", "ip-in-ip"];
+    // Derived from SourceKey.Words, so the names accepted here are the names sources get. GRE is named without
+    // its id word when the frame has no key.
+    private static readonly (string Word, string IdWord)[] Kinds =
+        [.. Enum.GetValues<EncapKind>().Where(k => k != EncapKind.None).Select(SourceKey.Words).Distinct()];
+
+    private static readonly string[] WithId = [.. Kinds.Where(k => k.IdWord.Length > 0).Select(k => k.Word + " " + k.IdWord)];
+    private static readonly string[] WithoutId =
+        [.. Kinds.Where(k => k.IdWord.Length == 0).Select(k => k.Word), SourceKey.Words(EncapKind.Gre).Word];
 
     /// <summary>Null when <paramref name="text"/> is a name a source can have (<c>erspan 198.18.1.10 session 7</c>,
     /// <c>vxlan 10.0.0.5 vni 42</c>, <c>gre 198.18.1.11</c>, the address as .NET writes it), else what is wrong.</summary>
@@ -114,13 +124,12 @@ public sealed class SourceInfo
     private long _firstSeen;
     private long _lastSeen;
 
-    internal SourceInfo(ushort id, SourceKey key, string name, string description, string? sessionName = null)
+    internal SourceInfo(ushort id, SourceKey key, string name, string description)
     {
         Id = id;
         Key = key;
         Name = name;
         Description = description;
-        SessionName = sessionName;
     }
 
     public ushort Id { get; }
@@ -134,9 +143,6 @@ public sealed class SourceInfo
     /// mirror session's name when the table was given one for this source
     /// (<c>198.18.1.10 -&gt; 198.18.1.20, erspan-iii; mirror session branch-12</c>).</summary>
     public string Description { get; }
-
-    /// <summary>The mirror session's name from the table's names (<c>session-names</c>), null when not named.</summary>
-    public string? SessionName { get; }
 
     public long Frames => Volatile.Read(ref _frames);
 
@@ -295,13 +301,12 @@ public sealed class SourceTable
         var destination = md.OuterDestinationAddress()?.ToString() ?? "?";
         var description = string.Create(CultureInfo.InvariantCulture, $"{key.AddressText()} -> {destination}, {md.ChainText()}");
         var name = key.Name();
-        string? session = null;
-        if (_sessionNames is not null && _sessionNames.TryGetValue(name, out session))
+        if (_sessionNames is not null && _sessionNames.TryGetValue(name, out var session))
         {
             description = string.Create(CultureInfo.InvariantCulture, $"{description}; mirror session {session}");
         }
 
-        _entries[id] = new SourceInfo(id, key, name, description, session);
+        _entries[id] = new SourceInfo(id, key, name, description);
         _keys[id] = key;
         _slots[slot] = id;
         Volatile.Write(ref _count, id + 1);

@@ -185,18 +185,11 @@ public sealed class PcapNgWriter : ICaptureFileWriter
         var padded = (captured + 3) & ~3;
         var length = EnhancedPacketHeaderLength + padded + (direction != 0 ? FlagsOptionLength : 0) + TrailerLength;
         var ticks = timestampNs <= 0 ? 0UL : _nanoseconds ? (ulong)timestampNs : (ulong)(timestampNs / 1_000L);
-        if (length <= _buffer.Length - _used)
+        if (length <= _buffer.Length)
         {
+            Reserve(length);
             FillPacket(_buffer, _used, length, padded, interfaceId, ticks, frame[..captured], originalLength, direction);
             _used += length;
-            BufferedRecords++;
-            BufferedFrameBytes += captured;
-        }
-        else if (length <= _buffer.Length)
-        {
-            FlushBuffer();
-            FillPacket(_buffer, 0, length, padded, interfaceId, ticks, frame[..captured], originalLength, direction);
-            _used = length;
             BufferedRecords++;
             BufferedFrameBytes += captured;
         }

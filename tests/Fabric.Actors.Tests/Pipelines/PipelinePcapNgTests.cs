@@ -93,19 +93,7 @@ public sealed partial class PipelinePcapNgTests : TestKit, IDisposable
         return path;
     }
 
-    private static string[] Tshark(string path, params string[] fields)
-    {
-        var arguments = new List<string> { "-r", path, "-T", "fields", "-E", "separator=|" };
-        foreach (var field in fields)
-        {
-            arguments.Add("-e");
-            arguments.Add(field);
-        }
-
-        var result = ExternalTool.Run("tshark", [.. arguments]);
-        Assert.True(result.ExitCode == 0, $"tshark -r {path}: {result.Stderr}");
-        return result.Lines;
-    }
+    private static string[] Tshark(string path, params string[] fields) => ExternalTool.TsharkFields(path, fields);
 
     /// <summary>Issue 15 Must show 3: <c>mark-source = vlan</c> on a real TAP. tcpdump -e on the device shows each
     /// session on its own VLAN (allocated vlan-base + id, or from the vlans table), and every frame without that

@@ -127,9 +127,7 @@ public class SourceTableTests
         var named = table.Resolve(Decap(PacketBuilder.Vxlan(PacketBuilder.InnerFrame(), vni: 200)), 10, 2);
 
         Assert.Equal("vxlan 192.0.2.1 vni 200", table[named].Name);
-        Assert.Equal("branch-12", table[named].SessionName);
         Assert.Equal("192.0.2.1 -> 192.0.2.2, vxlan; mirror session branch-12", table[named].Description);
-        Assert.Null(table[unnamed].SessionName);
         Assert.Equal("192.0.2.1 -> 192.0.2.2, vxlan", table[unnamed].Description);
     }
 

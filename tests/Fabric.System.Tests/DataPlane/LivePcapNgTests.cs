@@ -180,19 +180,8 @@ public sealed partial class LivePcapNgTests(DataPlaneFixture net)
         Assert.All(lines, l => Assert.Equal([session, version], l));
     }
 
-    private static string[][] Tshark(string path, params string[] fields)
-    {
-        var arguments = new List<string> { "-r", path, "-T", "fields", "-E", "separator=|" };
-        foreach (var field in fields)
-        {
-            arguments.Add("-e");
-            arguments.Add(field);
-        }
-
-        var result = ExternalTool.Run("tshark", [.. arguments]);
-        Assert.True(result.ExitCode == 0, $"tshark -r {path}: {result.Stderr}");
-        return result.Lines.Select(l => l.Split('|')).ToArray();
-    }
+    private static string[][] Tshark(string path, params string[] fields) =>
+        ExternalTool.TsharkFields(path, fields).Select(l => l.Split('|')).ToArray();
 
     private static string Describe(PipelineStats stats) =>
         $"{stats.State} source up={stats.Source.Up} error={stats.Source.LastError} captured={stats.Captured} kernelDropped={stats.Source.KernelDropped}; "
