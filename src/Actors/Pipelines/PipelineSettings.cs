@@ -70,7 +70,7 @@ public static partial class PipelineSettingsReader
     private static readonly string[] StreamSourceKeys = ["listen", "max-connections", "max-record-bytes", "handshake-timeout"];
     private static readonly string[] StreamKeys = ["type", "when-full", "cpu", "destination", "compression", "level", "send-buffer", "connect-timeout", "write-timeout", "max-backoff", "wait-timeout"];
     private static readonly string[] DedupKeys = ["window", "entries"];
-    private static readonly string[] TapKeys = ["type", "when-full", "cpu", "device", "mtu", "persistent", "mark-source", "vlan-base", "vlans"];
+    private static readonly string[] TapKeys = ["type", "when-full", "cpu", "device", "mtu", "persistent", "mark-source", "vlan-base", "vlans", "io-uring"];
     private static readonly string[] SliceKeys = ["after", "keep"];
 
     private static readonly string[] PcapKeys = ["type", "when-full", "cpu", "directory", "rotate-size", "rotate-interval", "keep-size", "keep-age", "precision", "write-buffer", "flush-interval", "format", "timestamps"];
@@ -415,6 +415,7 @@ public static partial class PipelineSettingsReader
                     Vlans = vlans,
                     Mtu = sink.GetInt("mtu", 68, 65535),
                     Persistent = sink.GetBool("persistent"),
+                    IoUring = sink.GetBool("io-uring"),
                 };
             }
 

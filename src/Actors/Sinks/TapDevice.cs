@@ -91,6 +91,18 @@ public sealed unsafe class TapDevice : IDisposable
         }
     }
 
+    /// <summary>Writes frames <paramref name="start"/> .. start + count - 1 of <paramref name="batch"/> through
+    /// <paramref name="ring"/> and sets <paramref name="errnos"/>[k] (for frame start + k) to 0 or the errno, as
+    /// <see cref="Write"/> would. Returns how many frames have their result: fewer only when the ring failed
+    /// (<paramref name="ringErrno"/>), and the caller writes the rest one by one.</summary>
+    internal int WriteBatch(WriteRing ring, DataPlane.PacketBatch batch, int start, int count, Span<int> errnos, out int ringErrno)
+    {
+        fixed (byte* buffer = batch.Buffer)
+        {
+            return ring.Write(_fd, buffer, batch.Offsets.AsSpan(start, count), batch.CapturedLengths.AsSpan(start, count), errnos, out ringErrno);
+        }
+    }
+
     /// <summary>False once the device behind this descriptor was deleted (TUNGETIFF fails with EBADFD: the queue
     /// is detached). A device moved to another network namespace is still attached.</summary>
     public bool IsAttached()

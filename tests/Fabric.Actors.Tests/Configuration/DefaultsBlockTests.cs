@@ -29,6 +29,18 @@ public class DefaultsBlockTests
     }
 
     [Fact]
+    public void A_tap_sink_writes_through_an_io_uring_unless_told_not_to_and_a_bad_value_is_named()
+    {
+        static TapSinkSettings Tap(string sink) => Assert.IsType<TapSinkSettings>(Assert.Single(Assert.Single(PipelineSettingsReader.Read(Load(
+            $"fabric.pipelines = [ {{ name = p, source {{ interface = ens4 }}, sinks = [ {sink} ] }} ]"))).Sinks));
+
+        Assert.True(Tap("{ type = tap, device = mon0 }").IoUring);
+        Assert.False(Tap("{ type = tap, device = mon0, io-uring = off }").IoUring);
+        var e = Assert.Throws<FabricConfigException>(() => Tap("{ type = tap, device = mon0, io-uring = sometimes }"));
+        Assert.Equal("fabric.pipelines[0].sinks[0].io-uring", e.Path);
+    }
+
+    [Fact]
     public void A_bad_value_from_the_block_is_named_by_the_elements_path()
     {
         var config = Load("""
