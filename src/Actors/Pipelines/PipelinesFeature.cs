@@ -8,12 +8,16 @@ public sealed class PipelinesFeature : IFabricFeature
 {
     public const string Role = "capture";
 
+    /// <summary>What <see cref="Validate"/> read, and from which configuration: the start reuses it rather than read
+    /// (and compile every BPF filter) twice.</summary>
+    private (Akka.Configuration.Config Config, IReadOnlyList<PipelineSettings> Pipelines)? _validated;
+
     public string Name => "pipelines";
 
     public void Validate(FabricStartupInfo startup)
     {
         ArgumentNullException.ThrowIfNull(startup);
-        PipelineSettingsReader.Read(startup.Config);
+        _validated = (startup.Config, PipelineSettingsReader.Read(startup.Config));
     }
 
     public bool ShouldStart(FabricStartupInfo startup)
@@ -25,7 +29,9 @@ public sealed class PipelinesFeature : IFabricFeature
     public Task StartAsync(FabricNodeContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var pipelines = PipelineSettingsReader.Read(context.Config);
+        var pipelines = _validated is { } validated && ReferenceEquals(validated.Config, context.Config)
+            ? validated.Pipelines
+            : PipelineSettingsReader.Read(context.Config);
         context.System.ActorOf(PipelineManager.Props(pipelines), PipelineManager.Name);
         return Task.CompletedTask;
     }
