@@ -61,9 +61,10 @@ internal static class DecapFile
         ICaptureFileWriter writer;
         try
         {
+            // Write-behind: the kernel's copy into the output's pages (most of a decap's time) runs on a second core.
             writer = outputFormat.PcapNg
-                ? PcapNgWriter.Create(temporary, nanoseconds)
-                : PcapWriter.Create(temporary, LinkTypes.Ethernet, nanoseconds: nanoseconds);
+                ? PcapNgWriter.Create(temporary, nanoseconds, writeBehind: true)
+                : PcapWriter.Create(temporary, LinkTypes.Ethernet, nanoseconds: nanoseconds, writeBehind: true);
         }
         catch (DirectoryNotFoundException e)
         {
