@@ -51,6 +51,7 @@ for run in $(seq 1 "$RUNS"); do
     path=${paths[(run + k) % ${#paths[@]}]}
     rm -rf "$WORK/files"; mkdir -p "$WORK/files"
     if [ "$path" = tcpdump ]; then
+      : > "$WORK/tcpdump.err"
       tcpdump -i "$IF" -n -w "$WORK/files/tcpdump.pcap" 2> "$WORK/tcpdump.err" &
       TCPDUMP_PID=$!
       until grep -q "listening on" "$WORK/tcpdump.err"; do sleep 0.05; done
