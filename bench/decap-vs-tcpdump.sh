@@ -14,6 +14,8 @@
 #   FABRIC         the fabric command to time (words split on spaces), e.g. artifacts/console/fabric or
 #                  "dotnet /path/fabric.dll"; default: the console of this checkout, built in Release into the work dir
 #   FABRIC_BEFORE  an older build to time in the same rounds (before/after in one run); default: none
+#   BENCH_NICE     run every timed command (cat, tcpdump, fabric alike) at this nice value, e.g. -10 on a machine
+#                  shared with other work, to see what each does with the cores it can get (default: not changed)
 #   BENCH_DIR      work directory, on tmpfs for the page-cache limit (default: a temp dir under /dev/shm, else /var/tmp;
 #                  removed at the end unless given); the generated capture is kept there and reused when given
 set -euo pipefail
@@ -76,7 +78,7 @@ check fabric "${fabric[@]}"
 measure() {
   rm -f "$out"
   sync   # untimed: on a disk, no command pays for the previous one's write-back (no-op on tmpfs)
-  /usr/bin/time -f "%e %U %S" -o "$work/time.txt" "$@" > /dev/null 2>&1
+  /usr/bin/time -f "%e %U %S" -o "$work/time.txt" ${BENCH_NICE:+nice -n "$BENCH_NICE"} "$@" > /dev/null 2>&1
   local wall user sys
   read -r wall user sys < "$work/time.txt"
   rm -f "$out"
@@ -96,6 +98,7 @@ run_one() {
   esac
 }
 
+[[ -n ${BENCH_NICE:-} ]] && echo "bench: every timed command runs at nice $BENCH_NICE"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A walls cpus
 for ((i = 0; i < runs; i++)); do

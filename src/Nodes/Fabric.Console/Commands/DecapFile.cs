@@ -61,10 +61,9 @@ internal static class DecapFile
         ICaptureFileWriter writer;
         try
         {
-            // Write-behind: the kernel's copy into the output's pages (most of a decap's time) runs on a second core.
             writer = outputFormat.PcapNg
-                ? PcapNgWriter.Create(temporary, nanoseconds, writeBehind: true)
-                : PcapWriter.Create(temporary, LinkTypes.Ethernet, nanoseconds: nanoseconds, writeBehind: true);
+                ? PcapNgWriter.Create(temporary, nanoseconds)
+                : PcapWriter.Create(temporary, LinkTypes.Ethernet, nanoseconds: nanoseconds);
         }
         catch (DirectoryNotFoundException e)
         {
