@@ -8,7 +8,9 @@ namespace Fabric.Protocols.Pcap;
 /// <para>
 /// With write-behind, there are two buffers: when one is full, a thread-pool worker writes it while the caller fills
 /// the other, so the write syscall (on tmpfs or the page cache, the kernel's copy into the file's pages: most of a
-/// file decap's time) runs on the second core. At most one write is in flight; the next fill waits for it.
+/// file decap's time) runs on a second core. At most one write is in flight; the next fill waits for it. It pays
+/// only with a core to spare: on the saturated 2-core development machine it cost 15-17 % more CPU than writing
+/// synchronously (docs/benchmarks.md, issue 16), so nothing turns it on by default.
 /// </para>
 /// <para>
 /// Failures: a write that fails (disk full, I/O error) is cut back on a seekable stream to the end of the last

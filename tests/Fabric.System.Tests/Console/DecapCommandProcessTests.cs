@@ -242,7 +242,7 @@ public sealed partial class DecapCommandProcessTests : IDisposable
     }
 
     // The fast paths at scale: 30 000 ERSPAN II IMIX packets (12.6 MB, bench/gen-erspan-imix.py) are a dozen fills of
-    // the reader's 1 MiB buffer, records split at each fill's end, and about 40 fills of the writer's 256 KiB buffer.
+    // the reader's 1 MiB buffer, records split at each fill's end, and ten fills of the writer's 1 MiB buffer.
     // The output must be, byte for byte, the generator's expected inner frames; torn, the input ends 10 bytes into its
     // last record (a 1500-byte inner frame), and the output is every frame before it.
     [Theory]
