@@ -1,70 +1,134 @@
 #!/usr/bin/env bash
-# `fabric decap IN OUT` against `tcpdump -r IN -w OUT` on the same generated capture, same run.
-#   bench/decap-vs-tcpdump.sh [PACKETS] [RUNS]      defaults: 5000000 packets, 5 runs of each
-# Generates a PACKETS-packet ERSPAN II capture whose inner frames are a 7:4:1 IMIX of 64/576/1500
-# bytes (bench/gen-erspan-imix.py), builds the console in Release, then alternates the two commands
-# RUNS times each (tcpdump first, then fabric, then tcpdump...), all reading the file from the page
-# cache (one untimed warm-up read first) and writing to the same directory, with an untimed `sync`
-# before each command so that neither pays for the other's write-back. Prints every wall time,
-# the medians and the ratio fabric/tcpdump (goal <= 1.0). Work files go to $BENCH_DIR (default a
-# temp dir under /var/tmp, removed at the end); the two outputs go to $BENCH_OUT (default the same
-# dir; e.g. BENCH_OUT=/dev/shm takes the disk's write-back out of the measurement).
+# `fabric decap IN OUT` against the copy limit (`cat IN > OUT`) and tcpdump's copy (`tcpdump -r IN -w OUT`) on the
+# same generated capture, in the same rotated rounds.
+#   bench/decap-vs-tcpdump.sh [PACKETS] [RUNS]      defaults: 5000000 packets, 5 rounds
+# Generates a PACKETS-packet ERSPAN II capture whose inner frames are a 7:4:1 IMIX of 64/576/1500 bytes
+# (bench/gen-erspan-imix.py, with --expected: the inner frames fabric must write), then runs RUNS rounds of
+# cat, tcpdump, fabric (and FABRIC_BEFORE when given), each round starting one command further on, so that no
+# command always runs first or after the same neighbour. Every command reads IN from the page cache (warmed once,
+# untimed) and writes a new OUT in the same directory: the previous OUT is removed before each command, untimed,
+# so that no command pays for freeing another's output pages. Fabric's output is compared with the expected
+# inner frames (cmp: 0 bytes may differ) before timing. Prints every wall and CPU time, medians, ranges (min-max),
+# the ratios to cat and to tcpdump (goals: fabric <= 2x cat, <= 0.4x tcpdump), and the load average before and after.
+# Environment:
+#   FABRIC         the fabric command to time (words split on spaces), e.g. artifacts/console/fabric or
+#                  "dotnet /path/fabric.dll"; default: the console of this checkout, built in Release into the work dir
+#   FABRIC_BEFORE  an older build to time in the same rounds (before/after in one run); default: none
+#   BENCH_NICE     run every timed command (cat, tcpdump, fabric alike) at this nice value, e.g. -10 on a machine
+#                  shared with other work, to see what each does with the cores it can get (default: not changed)
+#   BENCH_DIR      work directory, on tmpfs for the page-cache limit (default: a temp dir under /dev/shm, else /var/tmp;
+#                  removed at the end unless given); the generated capture is kept there and reused when given
 set -euo pipefail
 packets=${1:-5000000}
 runs=${2:-5}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-work=${BENCH_DIR:-$(mktemp -d /var/tmp/fabric-bench.XXXXXX)}
-keep=${BENCH_DIR:+1}
-out=${BENCH_OUT:-$work}
-mkdir -p "$work" "$out"
-trap 'rm -f "$out/fabric-out.pcap" "$out/tcpdump-out.pcap"; [[ -n "$keep" ]] || rm -rf "$work"' EXIT
-
-echo "bench: building fabric (Release)"
-dotnet build "$root/src/Nodes/Fabric.Console" -c Release -nologo -v quiet -clp:ErrorsOnly -o "$work/fabric-bin" >/dev/null
-fabric=$work/fabric-bin/fabric
-
-input=$work/erspan-imix-$packets.pcap
-if [[ ! -f $input ]]; then
-  echo "bench: generating $packets ERSPAN II IMIX packets"
-  python3 "$here/gen-erspan-imix.py" "$input" "$packets"
+if [[ -n ${BENCH_DIR:-} ]]; then
+  work=$BENCH_DIR
+  keep=1
+else
+  base=/var/tmp
+  [[ -d /dev/shm && -w /dev/shm ]] && base=/dev/shm
+  work=$(mktemp -d "$base/fabric-bench.XXXXXX")
+  keep=
 fi
-size=$(stat -c %s "$input")
-echo "bench: input $input, $size bytes"
-cat "$input" > /dev/null   # warm the page cache once, untimed
+mkdir -p "$work"
+out=$work/out.pcap
+trap 'rm -f "$out" "$work/check.pcap" "$work/time.txt"; [[ -n "$keep" ]] || rm -rf "$work"' EXIT
 
 [[ -x /usr/bin/time ]] || { echo "bench: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
-# Wall time and CPU time (user + system) of one command: "WALL CPU".
+command -v tcpdump >/dev/null || { echo "bench: needs tcpdump (scripts/prereqs.sh installs it)" >&2; exit 2; }
+
+if [[ -n ${FABRIC:-} ]]; then
+  read -ra fabric <<< "$FABRIC"
+else
+  echo "bench: building fabric (Release)"
+  dotnet build "$root/src/Nodes/Fabric.Console" -c Release -nologo -v quiet -clp:ErrorsOnly -o "$work/fabric-bin" >/dev/null
+  fabric=("$work/fabric-bin/fabric")
+fi
+before=()
+[[ -n ${FABRIC_BEFORE:-} ]] && read -ra before <<< "$FABRIC_BEFORE"
+
+input=$work/erspan-imix-$packets.pcap
+expected=$work/erspan-imix-$packets.inner.pcap
+if [[ ! -f $input || ! -f $expected ]]; then
+  echo "bench: generating $packets ERSPAN II IMIX packets and their expected inner frames"
+  python3 "$here/gen-erspan-imix.py" "$input" "$packets" --expected "$expected"
+fi
+size=$(stat -c %s "$input")
+echo "bench: input $input, $size bytes; work dir $work ($(stat -f -c %T "$work"))"
+cat "$input" > /dev/null   # warm the page cache once, untimed
+
+# Correctness first: fabric's output is the expected inner frames, byte for byte.
+check() {
+  local name=$1; shift
+  rm -f "$work/check.pcap"
+  "$@" decap "$input" "$work/check.pcap" > /dev/null
+  if ! cmp -s "$work/check.pcap" "$expected"; then
+    echo "bench: $name's output differs from the expected inner frames ($(cmp "$work/check.pcap" "$expected" 2>&1 | head -1))" >&2
+    exit 1
+  fi
+  echo "bench: $name: output identical to the expected inner frames ($packets frames, 0 differ)"
+  rm -f "$work/check.pcap"
+}
+check fabric "${fabric[@]}"
+(( ${#before[@]} )) && check fabric-before "${before[@]}"
+
+# Wall time and CPU time (user + system) of one command, writing a new OUT: "WALL CPU".
 measure() {
-  /usr/bin/time -f "%e %U %S" -o "$work/time.txt" "$@" > /dev/null 2>&1
+  rm -f "$out"
+  sync   # untimed: on a disk, no command pays for the previous one's write-back (no-op on tmpfs)
+  /usr/bin/time -f "%e %U %S" -o "$work/time.txt" ${BENCH_NICE:+nice -n "$BENCH_NICE"} "$@" > /dev/null 2>&1
   local wall user sys
   read -r wall user sys < "$work/time.txt"
+  rm -f "$out"
   echo "$wall $(echo "$user + $sys" | bc -l)"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+range() { printf '%s\n' "$@" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%.2f-%.2f", lo, hi}'; }
 
-# Correctness first: every packet is ERSPAN, so fabric must write as many frames as it reads.
-written=$("$fabric" decap "$input" "$out/fabric-out.pcap" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["written"])')
-[[ $written == "$packets" ]] || { echo "bench: fabric wrote $written frames, expected $packets" >&2; exit 1; }
+names=(cat tcpdump fabric)
+(( ${#before[@]} )) && names+=(fabric-before)
+run_one() {
+  case $1 in
+    cat) measure sh -c 'cat "$1" > "$2"' sh "$input" "$out" ;;
+    tcpdump) measure tcpdump -r "$input" -w "$out" ;;
+    fabric) measure "${fabric[@]}" decap "$input" "$out" ;;
+    fabric-before) measure "${before[@]}" decap "$input" "$out" ;;
+  esac
+}
 
-tcpdump_times=() fabric_times=() tcpdump_cpu=() fabric_cpu=()
-for ((i = 1; i <= runs; i++)); do
-  # sync (untimed) before each command: each starts with no dirty pages left by the other one.
-  sync
-  read -r t tc < <(measure tcpdump -r "$input" -w "$out/tcpdump-out.pcap")
-  sync
-  read -r f fc < <(measure "$fabric" decap "$input" "$out/fabric-out.pcap")
-  tcpdump_times+=("$t") fabric_times+=("$f") tcpdump_cpu+=("$tc") fabric_cpu+=("$fc")
-  printf 'bench: run %d: tcpdump %.2f s (cpu %.2f s), fabric %.2f s (cpu %.2f s)\n' "$i" "$t" "$tc" "$f" "$fc"
+[[ -n ${BENCH_NICE:-} ]] && echo "bench: every timed command runs at nice $BENCH_NICE"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A walls cpus
+for ((i = 0; i < runs; i++)); do
+  line="bench: round $((i + 1)):"
+  for ((k = 0; k < ${#names[@]}; k++)); do
+    name=${names[(i + k) % ${#names[@]}]}
+    read -r w c < <(run_one "$name")
+    walls[$name]+="$w " cpus[$name]+="$c "
+    line+=$(printf ' %s %.2f s (cpu %.2f)' "$name" "$w" "$c")
+  done
+  echo "$line; load $(cut -d' ' -f1 /proc/loadavg)"
 done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-mt=$(median "${tcpdump_times[@]}")
-mf=$(median "${fabric_times[@]}")
-mtc=$(median "${tcpdump_cpu[@]}")
-mfc=$(median "${fabric_cpu[@]}")
-ratio=$(echo "$mf / $mt" | bc -l)
-printf 'bench: %s packets, %s bytes, %d runs each (alternating), outputs in %s\n' "$packets" "$size" "$runs" "$out"
-printf 'bench: median tcpdump -r IN -w OUT : %.3f s (%.2f Mpps)\n' "$mt" "$(echo "$packets / $mt / 1000000" | bc -l)"
-printf 'bench: median fabric decap IN OUT  : %.3f s (%.2f Mpps)\n' "$mf" "$(echo "$packets / $mf / 1000000" | bc -l)"
-printf 'bench: ratio fabric/tcpdump        : %.3f (goal <= 1.0)\n' "$ratio"
-printf 'bench: median cpu (user+sys): tcpdump %.2f s, fabric %.2f s, ratio %.3f\n' "$mtc" "$mfc" "$(echo "$mfc / $mtc" | bc -l)"
+declare -A med
+printf 'bench: %s packets, %s bytes, %d rounds (rotated); load average %s before, %s after (%d CPUs)\n' \
+  "$packets" "$size" "$runs" "$load_before" "$load_after" "$(nproc)"
+for name in "${names[@]}"; do
+  read -ra w <<< "${walls[$name]}"
+  read -ra c <<< "${cpus[$name]}"
+  med[$name]=$(median "${w[@]}")
+  printf 'bench: %-13s wall median %.3f s (range %s, %.2f Mpps), cpu median %.2f s (range %s)\n' \
+    "$name" "${med[$name]}" "$(range "${w[@]}")" "$(echo "$packets / ${med[$name]} / 1000000" | bc -l)" \
+    "$(median "${c[@]}")" "$(range "${c[@]}")"
+done
+for name in fabric fabric-before; do
+  [[ -n ${med[$name]:-} ]] || continue
+  printf 'bench: %-13s / cat %.3f (goal <= 2), / tcpdump %.3f (goal <= 0.4)\n' "$name" \
+    "$(echo "${med[$name]} / ${med[cat]}" | bc -l)" "$(echo "${med[$name]} / ${med[tcpdump]}" | bc -l)"
+done
+if [[ -n ${med[fabric-before]:-} ]]; then
+  printf 'bench: fabric / fabric-before %.3f\n' "$(echo "${med[fabric]} / ${med[fabric-before]}" | bc -l)"
+fi

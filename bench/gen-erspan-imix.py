@@ -2,7 +2,11 @@
 """Writes a classic pcap of ERSPAN Type II packets whose inner frames follow a 7:4:1 IMIX of
 64/576/1500-byte Ethernet frames (IPv4/UDP inside), for bench/decap-vs-tcpdump.sh.
 
-usage: gen-erspan-imix.py OUT.pcap [PACKETS]   (default 5 000 000)
+usage: gen-erspan-imix.py OUT.pcap [PACKETS] [--expected INNER.pcap]   (default 5 000 000 packets)
+
+--expected also writes INNER.pcap: the inner frames alone, with the same timestamps, as a classic pcap exactly as
+`fabric decap OUT.pcap X.pcap` must write it (microseconds, snap length 262144, Ethernet), so that the benchmark
+and the tests check Fabric's output byte for byte (`cmp`).
 
 Outer: Ethernet / IPv4 (proto 47) / GRE with the sequence bit (0x1000, 0x88BE) / ERSPAN II
 (version 1, VLAN 100, En 2, session 42, index 7) / inner frame. The GRE sequence number and the
@@ -46,31 +50,53 @@ def outer_prefix_and_suffix(inner: bytes):
 
 
 def main() -> int:
-    if len(sys.argv) not in (2, 3):
+    args = sys.argv[1:]
+    expected = None
+    if "--expected" in args:
+        at = args.index("--expected")
+        if at + 1 >= len(args):
+            print(__doc__, file=sys.stderr)
+            return 2
+        expected = args[at + 1]
+        del args[at:at + 2]
+    if len(args) not in (1, 2):
         print(__doc__, file=sys.stderr)
         return 2
-    out = sys.argv[1]
-    packets = int(sys.argv[2]) if len(sys.argv) == 3 else 5_000_000
+    out = args[0]
+    packets = int(args[1]) if len(args) == 2 else 5_000_000
     imix = [64] * 7 + [576] * 4 + [1500]
-    templates = {size: outer_prefix_and_suffix(inner_frame(size)) for size in set(imix)}
+    inners = {size: inner_frame(size) for size in set(imix)}
+    templates = {size: outer_prefix_and_suffix(inners[size]) for size in set(imix)}
     base = 1_700_000_000
-    with open(out, "wb", buffering=8 << 20) as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+    file_header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
+    with open(out, "wb", buffering=8 << 20) as f, \
+            (open(expected, "wb", buffering=8 << 20) if expected else open("/dev/null", "wb")) as g:
+        f.write(file_header)
+        g.write(file_header)
         pack_record = struct.Struct("<IIII").pack
         pack_seq = struct.Struct("!I").pack
         chunk = []
+        inner_chunk = []
         for n in range(packets):
-            before, after = templates[imix[n % 12]]
+            size = imix[n % 12]
+            before, after = templates[size]
             length = len(before) + 4 + len(after)
             micros = n
-            chunk.append(pack_record(base + micros // 1_000_000, micros % 1_000_000, length, length))
+            seconds, fraction = base + micros // 1_000_000, micros % 1_000_000
+            chunk.append(pack_record(seconds, fraction, length, length))
             chunk.append(before)
             chunk.append(pack_seq(n & 0xFFFFFFFF))
             chunk.append(after)
+            if expected:
+                inner_chunk.append(pack_record(seconds, fraction, size, size))
+                inner_chunk.append(inners[size])
             if len(chunk) >= 400_000:
                 f.write(b"".join(chunk))
                 chunk.clear()
+                g.write(b"".join(inner_chunk))
+                inner_chunk.clear()
         f.write(b"".join(chunk))
+        g.write(b"".join(inner_chunk))
     return 0
 
 

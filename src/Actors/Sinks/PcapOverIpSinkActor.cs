@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -63,11 +62,7 @@ public sealed class PcapOverIpSinkActor : BatchStageActor
     public static byte[] FileHeader()
     {
         var header = new byte[PcapWriter.FileHeaderLength];
-        BinaryPrimitives.WriteUInt32LittleEndian(header, 0xA1B2C3D4);
-        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(4), 2);
-        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(6), 4);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(16), PcapWriter.DefaultSnapLength);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(20), LinkTypeEthernet);
+        PcapWriter.WriteFileHeader(header, LinkTypeEthernet, PcapWriter.DefaultSnapLength, nanoseconds: false);
         return header;
     }
 
@@ -184,14 +179,7 @@ public sealed class PcapOverIpSinkActor : BatchStageActor
         {
             var frame = batch.Packet(i);
             int captured = Math.Min(frame.Length, PcapWriter.DefaultSnapLength);
-            long ns = batch.Timestamps[i];
-            long seconds = ns <= 0 ? 0 : Math.Min(ns / 1_000_000_000L, uint.MaxValue);
-            long micros = ns <= 0 ? 0 : ns % 1_000_000_000L / 1_000L;
-            var header = span.Slice(used, PcapWriter.RecordHeaderLength);
-            BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)seconds);
-            BinaryPrimitives.WriteUInt32LittleEndian(header[4..], (uint)micros);
-            BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)captured);
-            BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (uint)Math.Max(batch.OriginalLengths[i], captured));
+            PcapWriter.WriteRecordHeader(span[used..], batch.Timestamps[i], captured, batch.OriginalLengths[i], nanoseconds: false);
             frame[..captured].CopyTo(span[(used + PcapWriter.RecordHeaderLength)..]);
             used += PcapWriter.RecordHeaderLength + captured;
         }

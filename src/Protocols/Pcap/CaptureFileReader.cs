@@ -349,6 +349,37 @@ public sealed class CaptureFileReader : IDisposable
 
     private CaptureReadStatus ReadClassic(out CaptureRecord record)
     {
+        // Fast path, for every record but the one that crosses the end of the buffered bytes: the header and the
+        // data are read where they lie, no refill check, no copy.
+        var headerLength = _classicRecordHeaderLength;
+        var available = _end - _pos;
+        if (available >= headerLength)
+        {
+            var header = _buffer.AsSpan(_pos, headerLength);
+            var captured = U32(header[8..]);
+            if (captured <= (uint)(available - headerLength) && captured <= (uint)_maxRecordLength)
+            {
+                record = new CaptureRecord(
+                    _buffer.AsSpan(_pos + headerLength, (int)captured),
+                    ClassicTimestamp(U32(header), U32(header[4..])),
+                    (int)Math.Min(U32(header[12..]), int.MaxValue),
+                    _classicLinkType,
+                    0);
+                _pos += headerLength + (int)captured;
+                return CaptureReadStatus.Packet;
+            }
+        }
+
+        return ReadClassicAcrossRefill(out record);
+    }
+
+    private long ClassicTimestamp(uint seconds, uint fraction) =>
+        (long)seconds * 1_000_000_000L + (_classicNanoseconds ? fraction : fraction * 1_000L);
+
+    /// <summary>The record is not wholly in the buffer: refilled (moved to the front, grown if need be), or the file
+    /// ends inside it.</summary>
+    private CaptureReadStatus ReadClassicAcrossRefill(out CaptureRecord record)
+    {
         record = default;
         var headerLength = _classicRecordHeaderLength;
         if (!Fill(headerLength))
@@ -374,7 +405,7 @@ public sealed class CaptureFileReader : IDisposable
             return Torn($"record needs {total} bytes, the file ends after {_end - _pos}");
         }
 
-        var timestamp = (long)seconds * 1_000_000_000L + (_classicNanoseconds ? fraction : fraction * 1_000L);
+        var timestamp = ClassicTimestamp(seconds, fraction);
         record = new CaptureRecord(
             _buffer.AsSpan(_pos + headerLength, (int)captured),
             timestamp,
@@ -658,7 +689,8 @@ public sealed class CaptureFileReader : IDisposable
             _end = remaining;
             if (count > _buffer.Length)
             {
-                Array.Resize(ref _buffer, count);
+                // Doubling: a run of ever larger records costs a logarithmic number of copies.
+                Array.Resize(ref _buffer, (int)Math.Min(Math.Max(count, 2L * _buffer.Length), Array.MaxLength));
             }
         }
 

@@ -63,14 +63,9 @@ public sealed class PcapNgWriter : ICaptureFileWriter
     /// <summary>Trailing block total length.</summary>
     private const int TrailerLength = 4;
 
-    private readonly Stream _stream;
-    private readonly bool _leaveOpen;
-    private readonly byte[] _buffer;
+    private readonly BufferedBlockWriter _out;
     private readonly int _snapLength;
     private readonly bool _nanoseconds;
-    private readonly long _origin;
-    private int _used;
-    private long _written;
     private bool _disposed;
 
     /// <summary>Writes the Section Header Block (buffered).</summary>
@@ -80,22 +75,20 @@ public sealed class PcapNgWriter : ICaptureFileWriter
     /// <param name="leaveOpen">Keep <paramref name="stream"/> open on dispose.</param>
     /// <param name="bufferSize">Size of the write buffer.</param>
     /// <param name="application"><c>shb_userappl</c>.</param>
+    /// <param name="writeBehind">Two buffers: a worker writes one while blocks fill the other (see <see cref="PcapWriter"/>).</param>
     public PcapNgWriter(Stream stream, bool nanoseconds = false, int snapLength = PcapWriter.DefaultSnapLength, bool leaveOpen = false,
-        int bufferSize = PcapWriter.DefaultBufferSize, string application = "Fabric")
+        int bufferSize = PcapWriter.DefaultBufferSize, string application = "Fabric", bool writeBehind = false)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentOutOfRangeException.ThrowIfLessThan(snapLength, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 4096);
-        _stream = stream;
-        _leaveOpen = leaveOpen;
         _snapLength = snapLength;
         _nanoseconds = nanoseconds;
-        _buffer = new byte[bufferSize];
-        _origin = stream.CanSeek ? stream.Position : 0;
+        _out = new BufferedBlockWriter(stream, leaveOpen, bufferSize, writeBehind);
 
         var appl = Encoding.UTF8.GetBytes(application);
         var length = 16 + 8 + OptionLength(appl.Length) + 4 + TrailerLength;
-        var block = _buffer.AsSpan(0, length);
+        var block = _out.Reserve(length);
         BinaryPrimitives.WriteUInt32LittleEndian(block, BlockTypeSectionHeader);
         BinaryPrimitives.WriteInt32LittleEndian(block[4..], length);
         BinaryPrimitives.WriteUInt32LittleEndian(block[8..], ByteOrderMagic);
@@ -105,17 +98,16 @@ public sealed class PcapNgWriter : ICaptureFileWriter
         var at = 24 + WriteOption(block[24..], OptionShbUserApplication, appl);
         BinaryPrimitives.WriteUInt32LittleEndian(block[at..], 0);
         BinaryPrimitives.WriteInt32LittleEndian(block[(length - 4)..], length);
-        _used = length;
-        Length = length;
+        _out.Commit(length, 0, record: false);
     }
 
     /// <summary>Creates (or replaces) a file and writes its Section Header Block.</summary>
-    public static PcapNgWriter Create(string path, bool nanoseconds = false, int bufferSize = PcapWriter.DefaultBufferSize)
+    public static PcapNgWriter Create(string path, bool nanoseconds = false, int bufferSize = PcapWriter.DefaultBufferSize, bool writeBehind = false)
     {
         var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
         try
         {
-            return new PcapNgWriter(stream, nanoseconds, leaveOpen: false, bufferSize: bufferSize);
+            return new PcapNgWriter(stream, nanoseconds, leaveOpen: false, bufferSize: bufferSize, writeBehind: writeBehind);
         }
         catch
         {
@@ -124,13 +116,13 @@ public sealed class PcapNgWriter : ICaptureFileWriter
         }
     }
 
-    public long Length { get; private set; }
+    public long Length => _out.Length;
 
     public long RecordCount { get; private set; }
 
-    public int BufferedRecords { get; private set; }
+    public int BufferedRecords => _out.BufferedRecords;
 
-    public long BufferedFrameBytes { get; private set; }
+    public long BufferedFrameBytes => _out.BufferedFrameBytes;
 
     /// <summary>Interfaces described so far; the next <see cref="AddInterface"/> gets this index.</summary>
     public int InterfaceCount { get; private set; }
@@ -146,8 +138,7 @@ public sealed class PcapNgWriter : ICaptureFileWriter
         var descriptionBytes = description is null ? [] : Encoding.UTF8.GetBytes(description);
         var length = 16 + OptionLength(nameBytes.Length) + (description is null ? 0 : OptionLength(descriptionBytes.Length))
             + OptionLength(1) + 4 + TrailerLength;
-        Reserve(length);
-        var block = _buffer.AsSpan(_used, length);
+        var block = _out.Reserve(length);
         BinaryPrimitives.WriteUInt32LittleEndian(block, BlockTypeInterfaceDescription);
         BinaryPrimitives.WriteInt32LittleEndian(block[4..], length);
         BinaryPrimitives.WriteUInt16LittleEndian(block[8..], (ushort)linkType);
@@ -162,8 +153,7 @@ public sealed class PcapNgWriter : ICaptureFileWriter
         at += WriteOption(block[at..], OptionIfTsresol, [_nanoseconds ? (byte)9 : (byte)6]);
         BinaryPrimitives.WriteUInt32LittleEndian(block[at..], 0);
         BinaryPrimitives.WriteInt32LittleEndian(block[(length - 4)..], length);
-        _used += length;
-        Length += length;
+        _out.Commit(length, 0, record: false);
         return InterfaceCount++;
     }
 
@@ -185,42 +175,27 @@ public sealed class PcapNgWriter : ICaptureFileWriter
         var padded = (captured + 3) & ~3;
         var length = EnhancedPacketHeaderLength + padded + (direction != 0 ? FlagsOptionLength : 0) + TrailerLength;
         var ticks = timestampNs <= 0 ? 0UL : _nanoseconds ? (ulong)timestampNs : (ulong)(timestampNs / 1_000L);
-        if (length <= _buffer.Length)
+        if (length <= _out.Capacity)
         {
-            Reserve(length);
-            FillPacket(_buffer, _used, length, padded, interfaceId, ticks, frame[..captured], originalLength, direction);
-            _used += length;
-            BufferedRecords++;
-            BufferedFrameBytes += captured;
+            var buffer = _out.Reserve(length, out var offset);
+            FillPacket(buffer, offset, length, padded, interfaceId, ticks, frame[..captured], originalLength, direction);
+            _out.Commit(length, captured, record: true);
         }
         else
         {
             // Larger than the whole buffer (a huge snap length): written through a temporary block.
-            FlushBuffer();
             var big = new byte[length];
             FillPacket(big, 0, length, padded, interfaceId, ticks, frame[..captured], originalLength, direction);
-            try
-            {
-                _stream.Write(big);
-            }
-            catch (IOException)
-            {
-                Rewind();
-                throw;
-            }
-
-            _written += length;
+            _out.WriteThrough(big, default);
         }
 
-        Length += length;
         RecordCount++;
     }
 
     public void Flush()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        FlushBuffer();
-        _stream.Flush();
+        _out.Flush();
     }
 
     public void Dispose()
@@ -230,19 +205,8 @@ public sealed class PcapNgWriter : ICaptureFileWriter
             return;
         }
 
-        try
-        {
-            FlushBuffer();
-            _stream.Flush();
-        }
-        finally
-        {
-            _disposed = true;
-            if (!_leaveOpen)
-            {
-                _stream.Dispose();
-            }
-        }
+        _disposed = true;
+        _out.Dispose();
     }
 
     /// <summary>Writes one EPB at <paramref name="offset"/> of <paramref name="buffer"/>, which the caller has checked
@@ -295,59 +259,5 @@ public sealed class PcapNgWriter : ICaptureFileWriter
         value.CopyTo(destination[4..]);
         destination[(4 + value.Length)..length].Clear();
         return length;
-    }
-
-    private void Reserve(int length)
-    {
-        if (_buffer.Length - _used < length)
-        {
-            FlushBuffer();
-        }
-
-        if (_buffer.Length < length)
-        {
-            throw new ArgumentOutOfRangeException(nameof(length), length, "block larger than the write buffer");
-        }
-    }
-
-    private void FlushBuffer()
-    {
-        if (_used == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            _stream.Write(_buffer, 0, _used);
-        }
-        catch (IOException)
-        {
-            Rewind();
-            throw;
-        }
-
-        _written += _used;
-        _used = 0;
-        BufferedRecords = 0;
-        BufferedFrameBytes = 0;
-    }
-
-    private void Rewind()
-    {
-        if (!_stream.CanSeek)
-        {
-            return;
-        }
-
-        try
-        {
-            _stream.SetLength(_origin + _written);
-            _stream.Position = _origin + _written;
-        }
-        catch (IOException)
-        {
-            // Cannot even be cut back; a reader sees a torn last block (PcapFiles.Repair trims it).
-        }
     }
 }

@@ -4,9 +4,10 @@ namespace Fabric.Protocols.Pcap;
 
 /// <summary>
 /// Writes classic pcap (https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-04.html), little-endian,
-/// with microsecond or nanosecond timestamps. Records are gathered in an own buffer (1 MiB by default)
-/// and written by large sequential writes; the buffer only ever holds whole records, so after
-/// <see cref="Flush"/> or a normal <see cref="Dispose"/> the file ends on a record boundary.
+/// with microsecond or nanosecond timestamps. Records are encoded straight into a large buffer (1 MiB by default)
+/// and written by large sequential writes, optionally by a worker while the next buffer fills (write-behind); see
+/// <see cref="BufferedBlockWriter"/>. The buffer only ever holds whole records, so after <see cref="Flush"/> or a
+/// normal <see cref="Dispose"/> the file ends on a record boundary.
 /// When writing the buffer fails (disk full, I/O error), a seekable stream is cut back to the end of the last
 /// successful write, so the file never ends inside a record, and the buffer keeps its records: a later
 /// <see cref="Flush"/> writes them when the stream accepts data again. Writing a record allocates nothing.
@@ -25,14 +26,9 @@ public sealed class PcapWriter : ICaptureFileWriter
     /// <summary>Bytes of each record header.</summary>
     public const int RecordHeaderLength = 16;
 
-    private readonly Stream _stream;
-    private readonly bool _leaveOpen;
-    private readonly byte[] _buffer;
+    private readonly BufferedBlockWriter _out;
     private readonly int _snapLength;
     private readonly bool _nanoseconds;
-    private readonly long _origin;
-    private int _used;
-    private long _written;
     private bool _disposed;
 
     /// <summary>Writes the file header to <paramref name="stream"/> (buffered) and gets ready for records.</summary>
@@ -42,38 +38,30 @@ public sealed class PcapWriter : ICaptureFileWriter
     /// <param name="nanoseconds">Nanosecond magic (0xa1b23c4d) instead of microseconds.</param>
     /// <param name="leaveOpen">Keep <paramref name="stream"/> open on dispose.</param>
     /// <param name="bufferSize">Size of the write buffer.</param>
-    public PcapWriter(Stream stream, uint linkType, int snapLength = DefaultSnapLength, bool nanoseconds = false, bool leaveOpen = false, int bufferSize = DefaultBufferSize)
+    /// <param name="writeBehind">Two buffers: a worker writes one while records fill the other. A write failure then
+    /// surfaces on a later <see cref="Write(ReadOnlySpan{byte}, long, int)"/>, <see cref="Flush"/> or <see cref="Dispose"/>.</param>
+    public PcapWriter(Stream stream, uint linkType, int snapLength = DefaultSnapLength, bool nanoseconds = false, bool leaveOpen = false,
+        int bufferSize = DefaultBufferSize, bool writeBehind = false)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentOutOfRangeException.ThrowIfLessThan(snapLength, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 4096);
-        _stream = stream;
-        _leaveOpen = leaveOpen;
         _snapLength = snapLength;
         _nanoseconds = nanoseconds;
         LinkType = linkType;
-        _buffer = new byte[bufferSize];
-        _origin = stream.CanSeek ? stream.Position : 0;
-
-        var header = _buffer.AsSpan(0, FileHeaderLength);
-        BinaryPrimitives.WriteUInt32LittleEndian(header, nanoseconds ? 0xA1B23C4Du : 0xA1B2C3D4u);
-        BinaryPrimitives.WriteUInt16LittleEndian(header[4..], 2);
-        BinaryPrimitives.WriteUInt16LittleEndian(header[6..], 4);
-        BinaryPrimitives.WriteInt32LittleEndian(header[8..], 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[12..], 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], (uint)snapLength);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[20..], linkType);
-        _used = FileHeaderLength;
-        Length = FileHeaderLength;
+        _out = new BufferedBlockWriter(stream, leaveOpen, bufferSize, writeBehind);
+        WriteFileHeader(_out.Reserve(FileHeaderLength), linkType, snapLength, nanoseconds);
+        _out.Commit(FileHeaderLength, 0, record: false);
     }
 
     /// <summary>Creates (or replaces) a file and writes its header.</summary>
-    public static PcapWriter Create(string path, uint linkType, int snapLength = DefaultSnapLength, bool nanoseconds = false, int bufferSize = DefaultBufferSize)
+    public static PcapWriter Create(string path, uint linkType, int snapLength = DefaultSnapLength, bool nanoseconds = false,
+        int bufferSize = DefaultBufferSize, bool writeBehind = false)
     {
         var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
         try
         {
-            return new PcapWriter(stream, linkType, snapLength, nanoseconds, leaveOpen: false, bufferSize);
+            return new PcapWriter(stream, linkType, snapLength, nanoseconds, leaveOpen: false, bufferSize, writeBehind);
         }
         catch
         {
@@ -89,17 +77,51 @@ public sealed class PcapWriter : ICaptureFileWriter
     public uint LinkType { get; }
 
     /// <summary>Bytes of the file so far, including what is still buffered (for size-based rotation).</summary>
-    public long Length { get; private set; }
+    public long Length => _out.Length;
 
     /// <summary>Records written so far.</summary>
     public long RecordCount { get; private set; }
 
-    /// <summary>Records accepted by <see cref="Write(ReadOnlySpan{byte}, long, int)"/> that are still in the buffer,
-    /// not yet written to the stream (they are lost if the stream never accepts them again).</summary>
-    public int BufferedRecords { get; private set; }
+    /// <summary>Records accepted by <see cref="Write(ReadOnlySpan{byte}, long, int)"/> that are still in the buffer (or
+    /// in flight), not yet written to the stream (they are lost if the stream never accepts them again).</summary>
+    public int BufferedRecords => _out.BufferedRecords;
 
     /// <summary>Captured bytes of the <see cref="BufferedRecords"/> (without record headers).</summary>
-    public long BufferedFrameBytes { get; private set; }
+    public long BufferedFrameBytes => _out.BufferedFrameBytes;
+
+    /// <summary>Encodes a classic pcap file header (version 2.4, little-endian) into the first
+    /// <see cref="FileHeaderLength"/> bytes of <paramref name="destination"/>.</summary>
+    public static void WriteFileHeader(Span<byte> destination, uint linkType, int snapLength, bool nanoseconds)
+    {
+        var header = destination[..FileHeaderLength];
+        BinaryPrimitives.WriteUInt32LittleEndian(header, nanoseconds ? 0xA1B23C4Du : 0xA1B2C3D4u);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[4..], 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[6..], 4);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[12..], 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], (uint)snapLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[20..], linkType);
+    }
+
+    /// <summary>Encodes a record header into the first <see cref="RecordHeaderLength"/> bytes of
+    /// <paramref name="destination"/>: the time (negative: 0; beyond 2106: the last representable second), the captured
+    /// length, and the original length, never below the captured one.</summary>
+    public static void WriteRecordHeader(Span<byte> destination, long timestampNs, int captured, int originalLength, bool nanoseconds)
+    {
+        var header = destination[..RecordHeaderLength];
+        var seconds = timestampNs <= 0 ? 0L : timestampNs / 1_000_000_000L;
+        var fraction = timestampNs <= 0 ? 0L : timestampNs % 1_000_000_000L;
+        if (seconds > uint.MaxValue)
+        {
+            seconds = uint.MaxValue;
+            fraction = 999_999_999L;
+        }
+
+        BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)seconds);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], (uint)(nanoseconds ? fraction : fraction / 1_000L));
+        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)captured);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (uint)Math.Max(originalLength, captured));
+    }
 
     /// <summary>Appends one record. Frames longer than the snapshot length are cut to it.</summary>
     /// <param name="frame">The captured bytes.</param>
@@ -110,51 +132,22 @@ public sealed class PcapWriter : ICaptureFileWriter
         ObjectDisposedException.ThrowIf(_disposed, this);
         var captured = Math.Min(frame.Length, _snapLength);
         var total = RecordHeaderLength + captured;
-        if (_buffer.Length - _used < total)
+        if (total <= _out.Capacity)
         {
-            FlushBuffer();
-        }
-
-        var seconds = timestampNs <= 0 ? 0L : timestampNs / 1_000_000_000L;
-        var fraction = timestampNs <= 0 ? 0L : timestampNs % 1_000_000_000L;
-        if (seconds > uint.MaxValue)
-        {
-            seconds = uint.MaxValue;
-            fraction = 999_999_999L;
-        }
-
-        Span<byte> header = stackalloc byte[RecordHeaderLength];
-        BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)seconds);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], (uint)(_nanoseconds ? fraction : fraction / 1_000L));
-        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)captured);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (uint)Math.Max(originalLength, captured));
-
-        if (total <= _buffer.Length)
-        {
-            header.CopyTo(_buffer.AsSpan(_used));
-            frame[..captured].CopyTo(_buffer.AsSpan(_used + RecordHeaderLength));
-            _used += total;
-            BufferedRecords++;
-            BufferedFrameBytes += captured;
+            var buffer = _out.Reserve(total, out var offset);
+            var record = buffer.AsSpan(offset, total);
+            WriteRecordHeader(record, timestampNs, captured, originalLength, _nanoseconds);
+            frame[..captured].CopyTo(record[RecordHeaderLength..]);
+            _out.Commit(total, captured, record: true);
         }
         else
         {
-            // Larger than the whole buffer (a huge snap length): write it through; the buffer is empty here.
-            try
-            {
-                _stream.Write(header);
-                _stream.Write(frame[..captured]);
-            }
-            catch (IOException)
-            {
-                Rewind();
-                throw;
-            }
-
-            _written += total;
+            // Larger than the whole buffer (a huge snap length): written through, after what is buffered.
+            Span<byte> header = stackalloc byte[RecordHeaderLength];
+            WriteRecordHeader(header, timestampNs, captured, originalLength, _nanoseconds);
+            _out.WriteThrough(header, frame[..captured]);
         }
 
-        Length += total;
         RecordCount++;
     }
 
@@ -165,8 +158,7 @@ public sealed class PcapWriter : ICaptureFileWriter
     public void Flush()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        FlushBuffer();
-        _stream.Flush();
+        _out.Flush();
     }
 
     public void Dispose()
@@ -176,61 +168,7 @@ public sealed class PcapWriter : ICaptureFileWriter
             return;
         }
 
-        try
-        {
-            FlushBuffer();
-            _stream.Flush();
-        }
-        finally
-        {
-            _disposed = true;
-            if (!_leaveOpen)
-            {
-                _stream.Dispose();
-            }
-        }
-    }
-
-    private void FlushBuffer()
-    {
-        if (_used == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            _stream.Write(_buffer, 0, _used);
-        }
-        catch (IOException)
-        {
-            Rewind();
-            throw;
-        }
-
-        _written += _used;
-        _used = 0;
-        BufferedRecords = 0;
-        BufferedFrameBytes = 0;
-    }
-
-    /// <summary>After a failed write: cuts off whatever part of it reached the stream (a write can stop in the
-    /// middle, e.g. when the disk fills), so the stream ends on a record boundary again.</summary>
-    private void Rewind()
-    {
-        if (!_stream.CanSeek)
-        {
-            return;
-        }
-
-        try
-        {
-            _stream.SetLength(_origin + _written);
-            _stream.Position = _origin + _written;
-        }
-        catch (IOException)
-        {
-            // The stream cannot even be cut back; a reader sees a torn last record (PcapFiles.Repair trims it).
-        }
+        _disposed = true;
+        _out.Dispose();
     }
 }

@@ -253,6 +253,62 @@ public sealed class CaptureFileReaderTests
         Assert.Equal(expected, records);
     }
 
+    [Fact]
+    public void Records_split_at_the_buffer_end_are_read_whole_at_every_split_position()
+    {
+        // 76-byte records (16-byte header, 60-byte frame) behind a filler record of 16 + shift bytes: as shift goes
+        // from 0 to 75, the record that crosses the end of the reader's first buffer fill is cut there at every one
+        // of its 76 offsets (header split, data split, and on the boundary); later refills cross at other offsets.
+        for (var shift = 0; shift < 76; shift++)
+        {
+            var writer = new CaptureBytes().ClassicHeader(0xA1B2C3D4, LinkTypes.Ethernet, 65535, false);
+            var filler = Frame(999, shift);
+            writer.ClassicRecord(0, 0, filler, (uint)filler.Length);
+            var expected = new List<Rec> { new(filler, 0, filler.Length, LinkTypes.Ethernet, 0) };
+            for (var i = 1; i <= 2000; i++)
+            {
+                var frame = Frame(i);
+                writer.ClassicRecord((uint)i, (uint)i, frame, 1500);
+                expected.Add(new Rec(frame, (i * 1_000_000_000L) + (i * 1_000L), 1500, LinkTypes.Ethernet, 0));
+            }
+
+            // A 100-byte cap keeps the buffer at its minimum (the cap plus the pcapng allowance), far below the file.
+            using var reader = CaptureFileReader.Open(new MemoryStream(writer.ToArray()), false, "x", bufferSize: 4096, maxRecordLength: 100);
+            var (records, status) = ReadAll(reader);
+
+            Assert.Equal(CaptureReadStatus.EndOfFile, status);
+            Assert.Equal(expected, records);
+        }
+    }
+
+    [Fact]
+    public void A_truncated_last_record_is_reported_and_every_record_before_it_is_intact()
+    {
+        // 3000 records across several buffer fills, then a last record cut at every offset inside it.
+        var writer = new CaptureBytes().ClassicHeader(0xA1B2C3D4, LinkTypes.Ethernet, 65535, false);
+        var expected = new List<Rec>();
+        for (var i = 0; i < 3000; i++)
+        {
+            var frame = Frame(i, 60 + (i % 40));
+            writer.ClassicRecord((uint)i, 0, frame, (uint)frame.Length);
+            expected.Add(new Rec(frame, i * 1_000_000_000L, frame.Length, LinkTypes.Ethernet, 0));
+        }
+
+        var good = writer.ToArray().Length;
+        var last = Frame(3000, 200);
+        var whole = writer.ClassicRecord(3000, 0, last, (uint)last.Length).ToArray();
+        for (var cut = good + 1; cut < whole.Length; cut++)
+        {
+            using var reader = CaptureFileReader.Open(new MemoryStream(whole[..cut]), false, "torn.pcap", bufferSize: 4096, maxRecordLength: 300);
+            var (records, status) = ReadAll(reader);
+
+            Assert.Equal(CaptureReadStatus.TruncatedRecord, status);
+            Assert.Equal(expected, records);
+            Assert.StartsWith($"torn.pcap: the last record is cut short at byte {good} after 3000 good records", reader.Problem, StringComparison.Ordinal);
+            Assert.Equal(CaptureReadStatus.TruncatedRecord, reader.ReadNext(out _));
+        }
+    }
+
     // Every prefix of a classic and of a pcapng file: either the one clear exception at open, or the
     // records wholly inside the prefix followed by EndOfFile (cut on a boundary) or TruncatedRecord.
     [Theory]

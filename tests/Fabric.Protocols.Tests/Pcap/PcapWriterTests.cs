@@ -170,6 +170,170 @@ public sealed class PcapWriterTests : IDisposable
         Assert.Equal([.. Enumerable.Range(0, accepted).Select(i => i * 1_000L), 999_000L], records.Select(r => r.TimestampNs));
     }
 
+    [Fact]
+    public void Write_behind_puts_every_record_on_the_stream_in_order_by_flush_and_by_dispose()
+    {
+        // 4 KiB buffers and a stream that takes its time: several buffers go through the worker while records fill
+        // the other one. Flush waits for the write in flight and writes the rest; Dispose does the same, then closes.
+        var stream = new SlowStream();
+        var writer = new PcapWriter(stream, LinkTypes.Ethernet, leaveOpen: true, bufferSize: 4096, writeBehind: true);
+        for (var i = 0; i < 100; i++)
+        {
+            writer.Write(FrameOf(i, 100 + i), i * 1_000L, 100 + i);
+        }
+
+        writer.Flush();
+        Assert.Equal(0, writer.BufferedRecords);
+        Assert.Equal(writer.Length, stream.Length);
+        Assert.Equal(100, ReadAll(stream).Records.Count);
+
+        for (var i = 100; i < 250; i++)
+        {
+            writer.Write(FrameOf(i, 100 + i), i * 1_000L, 100 + i);
+        }
+
+        writer.Dispose();
+        Assert.False(stream.WroteAfterClose);
+        var (records, status) = ReadAll(stream);
+        Assert.Equal(CaptureReadStatus.EndOfFile, status);
+        Assert.Equal(Enumerable.Range(0, 250).Select(i => i * 1_000L), records.Select(r => r.TimestampNs));
+        Assert.All(records, (r, i) => Assert.Equal(FrameOf(i, 100 + i), r.Data));
+        Assert.True(stream.Writes > 10, $"{stream.Writes} writes");
+    }
+
+    [Fact]
+    public void Dispose_with_write_behind_waits_for_the_write_in_flight_before_closing_the_stream()
+    {
+        var stream = new SlowStream();
+        var writer = new PcapWriter(stream, LinkTypes.Ethernet, leaveOpen: false, bufferSize: 4096, writeBehind: true);
+        for (var i = 0; i < 40; i++)
+        {
+            writer.Write(FrameOf(i, 300), i, 300);
+        }
+
+        writer.Dispose();
+
+        Assert.True(stream.Closed);
+        Assert.False(stream.WroteAfterClose);
+        Assert.Equal(PcapWriter.FileHeaderLength + (40 * 316), stream.BytesBeforeClose);
+    }
+
+    [Fact]
+    public void A_failed_write_behind_surfaces_on_a_later_write_keeps_its_records_and_writes_them_on_a_retry()
+    {
+        // As the synchronous case above, but the failing write runs on the worker: the caller learns of it when it
+        // next needs that buffer (a later Write), and nothing accepted is lost: the records of the failed buffer and
+        // of the one being filled are counted as buffered and written, in order, once space returns.
+        var stream = new FullDiskStream(room: 6000);
+        var writer = new PcapWriter(stream, LinkTypes.Ethernet, leaveOpen: true, bufferSize: 4096, writeBehind: true);
+        var accepted = 0;
+        var failure = Assert.Throws<IOException>(() =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                writer.Write(new byte[300], i * 1_000L, 300);
+                accepted++;
+            }
+        });
+
+        Assert.Equal(28, failure.HResult);
+        Assert.True(accepted > 12, $"only {accepted} accepted: the failure should surface one buffer after the failing one");
+        Assert.Equal(0, (stream.Length - PcapWriter.FileHeaderLength) % (PcapWriter.RecordHeaderLength + 300));
+        Assert.Equal(stream.Length, stream.Position);
+        long onDisk = (stream.Length - PcapWriter.FileHeaderLength) / (PcapWriter.RecordHeaderLength + 300);
+        Assert.Equal(accepted, onDisk + writer.BufferedRecords);
+        Assert.Equal(writer.BufferedRecords * 300L, writer.BufferedFrameBytes);
+        Assert.Equal(CaptureReadStatus.EndOfFile, ReadAll(stream).Status);
+
+        Assert.Throws<IOException>(writer.Flush);
+        Assert.Equal(PcapWriter.FileHeaderLength + (onDisk * 316), stream.Length);
+
+        stream.Room = long.MaxValue;
+        writer.Flush();
+        Assert.Equal(0, writer.BufferedRecords);
+        writer.Write(new byte[300], 999_000L, 300);
+        writer.Dispose();
+        var (records, status) = ReadAll(stream);
+        Assert.Equal(CaptureReadStatus.EndOfFile, status);
+        Assert.Equal([.. Enumerable.Range(0, accepted).Select(i => i * 1_000L), 999_000L], records.Select(r => r.TimestampNs));
+    }
+
+    [Fact]
+    public void A_write_behind_failure_at_dispose_is_thrown_and_the_stream_is_still_closed()
+    {
+        var stream = new FullDiskStream(room: 3000);
+        var writer = new PcapWriter(stream, LinkTypes.Ethernet, leaveOpen: false, bufferSize: 4096, writeBehind: true);
+        for (var i = 0; i < 20; i++)
+        {
+            writer.Write(new byte[300], i, 300); // 20 records: one buffer handed to the worker, which fails
+        }
+
+        var failure = Assert.Throws<IOException>(writer.Dispose);
+
+        Assert.Equal(28, failure.HResult);
+        Assert.True(stream.Closed);
+        Assert.True(writer.BufferedRecords > 0);
+        writer.Dispose(); // once disposed, disposing again does nothing
+    }
+
+    [Fact]
+    public void Pcapng_with_write_behind_gives_the_same_bytes_as_without()
+    {
+        byte[] Write(bool writeBehind)
+        {
+            var stream = new MemoryStream();
+            using (var writer = new PcapNgWriter(stream, leaveOpen: true, bufferSize: 4096, writeBehind: writeBehind))
+            {
+                writer.AddInterface(LinkTypes.Ethernet, "erspan-42", "session 42");
+                for (var i = 0; i < 200; i++)
+                {
+                    writer.Write(FrameOf(i, 61 + i), 0, i * 1_000L, 61 + i, (byte)(i % 3));
+                }
+            }
+
+            return stream.ToArray();
+        }
+
+        var behind = Write(true);
+        Assert.Equal(Write(false), behind);
+        Assert.True(behind.Length > 4 * 4096);
+    }
+
+    private static byte[] FrameOf(int seed, int length) => [.. Enumerable.Range(0, length).Select(i => (byte)(seed + i))];
+
+    /// <summary>A stream whose writes take a millisecond each (a slow disk) and that notes any write after it was closed.</summary>
+    private sealed class SlowStream : MemoryStream
+    {
+        private int _writing;
+
+        public int Writes { get; private set; }
+
+        public bool Closed { get; private set; }
+
+        public bool WroteAfterClose { get; private set; }
+
+        public long BytesBeforeClose { get; private set; }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            Interlocked.Increment(ref _writing);
+            Thread.Sleep(1);
+            WroteAfterClose |= Closed;
+            base.Write(buffer, offset, count);
+            Writes++;
+            Interlocked.Decrement(ref _writing);
+        }
+
+        public override void Write(ReadOnlySpan<byte> buffer) => Write(buffer.ToArray(), 0, buffer.Length);
+
+        protected override void Dispose(bool disposing)
+        {
+            WroteAfterClose |= Volatile.Read(ref _writing) != 0;
+            BytesBeforeClose = Length;
+            Closed = true;
+        }
+    }
+
     private static (List<CaptureFileReaderTests.Rec> Records, CaptureReadStatus Status) ReadAll(MemoryStream stream)
     {
         var copy = new MemoryStream(stream.ToArray());
@@ -183,6 +347,14 @@ public sealed class PcapWriterTests : IDisposable
     private sealed class FullDiskStream(long room) : MemoryStream
     {
         public long Room { get; set; } = room;
+
+        public bool Closed { get; private set; }
+
+        protected override void Dispose(bool disposing)
+        {
+            Closed = true;
+            base.Dispose(disposing);
+        }
 
         public override void Write(ReadOnlySpan<byte> buffer) => Write(buffer.ToArray(), 0, buffer.Length);
 

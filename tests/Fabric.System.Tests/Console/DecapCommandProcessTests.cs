@@ -241,6 +241,50 @@ public sealed partial class DecapCommandProcessTests : IDisposable
         Assert.Empty(Directory.GetFiles(_directory, "*.partial"));
     }
 
+    // The fast paths at scale: 30 000 ERSPAN II IMIX packets (12.6 MB, bench/gen-erspan-imix.py) are a dozen fills of
+    // the reader's 1 MiB buffer, records split at each fill's end, and ten fills of the writer's 1 MiB buffer.
+    // The output must be, byte for byte, the generator's expected inner frames; torn, the input ends 10 bytes into its
+    // last record (a 1500-byte inner frame), and the output is every frame before it.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Decap_of_a_capture_larger_than_its_buffers_writes_exactly_the_expected_inner_frames(bool tornAtTheEnd)
+    {
+        var input = Path.Combine(_directory, "erspan.pcap");
+        var expectedPath = Path.Combine(_directory, "expected.pcap");
+        var generator = ExternalTool.Run("python3", Path.Combine(TestPaths.RepoRoot, "bench", "gen-erspan-imix.py"), input, "30000", "--expected", expectedPath);
+        Assert.True(generator.ExitCode == 0, generator.Stderr);
+        var expected = File.ReadAllBytes(expectedPath);
+        const int lastInner = PcapWriter.RecordHeaderLength + 1500;
+        const int lastOuter = lastInner + 50; // outer Ethernet 14, IPv4 20, GRE with sequence 8, ERSPAN II 8
+        if (tornAtTheEnd)
+        {
+            var bytes = File.ReadAllBytes(input);
+            File.WriteAllBytes(input, bytes[..^(lastOuter - 10)]);
+            expected = expected[..^lastInner];
+        }
+
+        var output = Path.Combine(_directory, "inner.pcap");
+        var run = Fabric("decap", input, output, "--json");
+
+        Assert.Equal(tornAtTheEnd ? 1 : 0, run.ExitCode);
+        using var json = JsonDocument.Parse(run.Stdout);
+        Assert.Equal(tornAtTheEnd ? 29_999 : 30_000, json.RootElement.GetProperty("written").GetInt64());
+        if (tornAtTheEnd)
+        {
+            Assert.Matches($@"^fabric: {Regex.Escape(input)}: the last record is cut short at byte \d+ after 29999 good records: ", OneLine(run.Stderr));
+        }
+        else
+        {
+            Assert.Equal("", run.Stderr);
+        }
+
+        var written = File.ReadAllBytes(output);
+        Assert.Equal(expected.Length, written.Length);
+        Assert.True(expected.AsSpan().SequenceEqual(written), "fabric's output differs from the expected inner frames");
+        Assert.Empty(Directory.GetFiles(_directory, "*.partial"));
+    }
+
     [Fact]
     public void Output_that_is_a_directory_or_the_input_itself_exits_2()
     {
