@@ -40,7 +40,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }   # utime + stime (fields 14, 15)
+cpu_ticks() {  # utime + stime (fields 14, 15) of a running process
+  [ -r "/proc/$1/stat" ] || { echo "process $1 is gone$( [ -f "$WORK/rcdcap.log" ] && echo "; rcdcap said: $(tail -5 "$WORK/rcdcap.log")")" >&2; exit 1; }
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
 rx() { cat "/sys/class/net/$1/statistics/rx_packets"; }
 # wait_still CMD: until CMD's output has not changed for 1 s (at most 60 s)
 wait_still() { local last=-1 now; for _ in $(seq 1 120); do now=$("$@"); [ "$now" = "$last" ] && return 0; last=$now; sleep 0.5; done; }
@@ -147,7 +150,7 @@ PY
 }
 
 run_rcdcap() {  # run_rcdcap RATE
-  "$RCDCAP" -i "$IF" --erspan --tap-persist --tap-device "$TAP_R" > "$WORK/rcdcap.log" 2>&1 &
+  "$RCDCAP" -i "$IF" --erspan --tap-persist --tap-device "$TAP_R" -s 9000 < /dev/null > "$WORK/rcdcap.log" 2>&1 &
   CHILD_PID=$!
   for _ in $(seq 1 100); do [ -e "/sys/class/net/$TAP_R" ] && break; sleep 0.1; done
   echo 1 > "/proc/sys/net/ipv6/conf/$TAP_R/disable_ipv6" 2>/dev/null || true

@@ -63,6 +63,9 @@ internal sealed class Tcpdump : IDisposable
 
     public string File { get; }
 
+    /// <summary>What tcpdump printed so far (after <see cref="Stop"/>: its "packets captured" lines too).</summary>
+    public string Output => _process.Output;
+
     /// <summary>Stops tcpdump with SIGINT (it writes out what it has) and waits for it.</summary>
     public void Stop()
     {
