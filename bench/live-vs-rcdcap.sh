@@ -16,7 +16,8 @@
 # CONTEND=1: two equal-priority (nice 0) busy loops run during the whole run (stress-ng --cpu 2 if installed),
 # killed by pid at the end; the replayer then runs at nice -15 so the offered load does not slow down with
 # the machine, as a NIC's would not. FABRIC_NICE: the new node's fabric.pipelines[].nice (unset: its default;
-# `null`: the old behaviour). RATE=N: the fixed rate in packets/s. PERTHREAD=1: after each Fabric round, its
+# `null`: the old behaviour). CAPTURE_NICE=N runs RCDCap and tcpdump at nice N (as a unit's Nice= would; e.g. -10,
+# what Fabric's data-plane threads ask for by default): like with like under contention. RATE=N: the fixed rate in packets/s. PERTHREAD=1: after each Fabric round, its
 # threads' run-queue wait and CPU time from /proc/PID/task/*/schedstat.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,7 +98,7 @@ if [ "${CONTEND:-0}" = 1 ]; then
   BUSY_NICE=-15; sleep 2
   echo "contention: two busy loops at nice 0 (pids ${BUSY_PIDS[*]}); tcpreplay at nice $BUSY_NICE"
 fi
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); receivers: ${RECEIVERS[*]}; nproc $(nproc)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); receivers: ${RECEIVERS[*]}; nproc $(nproc); rcdcap/tcpdump nice ${CAPTURE_NICE:-0}; fabric nice ${FABRIC_NICE:-default (-10)}"
 
 replay() {  # replay top|RATE -> sets SENT, PPS
   local speed=--topspeed; [ "$1" != top ] && speed="--pps=$1"
@@ -150,7 +151,7 @@ PY
 }
 
 run_rcdcap() {  # run_rcdcap RATE
-  "$RCDCAP" -i "$IF" --erspan --tap-persist --tap-device "$TAP_R" -s 9000 < /dev/null > "$WORK/rcdcap.log" 2>&1 &
+  ${CAPTURE_NICE:+nice -n "$CAPTURE_NICE"} "$RCDCAP" -i "$IF" --erspan --tap-persist --tap-device "$TAP_R" -s 9000 < /dev/null > "$WORK/rcdcap.log" 2>&1 &
   CHILD_PID=$!
   for _ in $(seq 1 100); do [ -e "/sys/class/net/$TAP_R" ] && break; sleep 0.1; done
   echo 1 > "/proc/sys/net/ipv6/conf/$TAP_R/disable_ipv6" 2>/dev/null || true
@@ -169,7 +170,7 @@ run_rcdcap() {  # run_rcdcap RATE
 }
 
 run_tcpdump() {  # run_tcpdump RATE
-  tcpdump -i "$IF" -n -w /dev/null 2> "$WORK/tcpdump.err" &
+  ${CAPTURE_NICE:+nice -n "$CAPTURE_NICE"} tcpdump -i "$IF" -n -w /dev/null 2> "$WORK/tcpdump.err" &
   CHILD_PID=$!
   until grep -q "listening on" "$WORK/tcpdump.err"; do sleep 0.05; done
   local c0 c1; c0=$(cpu_ticks "$CHILD_PID")
