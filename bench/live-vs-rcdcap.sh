@@ -25,8 +25,8 @@ PACKETS=${1:-1000000}; ROUNDS=${2:-3}; RATE=${RATE:-100000}
 WORK=$(mktemp -d /tmp/fd-rcdbench-XXXX)
 NODE_DLL=$WORK/node/fabric-node.dll
 source bench/node.sh
-ID=$((RANDOM % 9000 + 1000)); NS=fdr${ID}a; IF=fdr${ID}c; PEER=fdr${ID}p
-TAP_R=fdr${ID}r; TAP_F=fdr${ID}f; TAP_B=fdr${ID}b; TAP_C=fdr${ID}w
+ID=$((RANDOM % 9000 + 1000)); NS=frc${ID}a; IF=frc${ID}c; PEER=frc${ID}p
+TAP_R=frc${ID}r; TAP_F=frc${ID}f; TAP_B=frc${ID}b; TAP_C=frc${ID}w
 HZ=$(getconf CLK_TCK)
 BUSY_PIDS=(); CHILD_PID=; BEFORE_PID=; BEFORE_HTTP=; NEW_PID=; NEW_HTTP=
 cleanup() {
