@@ -49,11 +49,18 @@ public sealed class CaptureActor : UntypedActor
             }
         }
 
-        _thread = new Thread(_stream is not null ? _stream.Run : _loop!.Run)
+        // Thread.Priority is not applied on Linux: the pipeline's nice (setpriority on the thread) is.
+        ThreadStart body = _stream is not null ? _stream.Run : _loop!.Run;
+        var nice = _settings.Nice;
+        var log = _log;
+        _thread = new Thread(() =>
+        {
+            nice?.ApplyToCurrentThread(log, "capture");
+            body();
+        })
         {
             IsBackground = true,
             Name = $"capture-{_settings.SourceName}",
-            Priority = ThreadPriority.AboveNormal,
         };
         _thread.Start();
     }

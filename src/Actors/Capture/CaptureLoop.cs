@@ -62,7 +62,12 @@ internal sealed unsafe class CaptureLoop
     private PcapDevice? _liveDevice;
     private long _lastStats;
 
-    public void Stop() => _stop.Set();
+    public void Stop()
+    {
+        _stop.Set();
+        _pool.Room.Set();
+        _downstream.Room.Set();
+    }
 
     /// <summary>The thread's entry point: an unexpected failure stops this capture (status down, the
     /// error in <c>source.lastError</c>, logged once) instead of taking the node down with it.</summary>
@@ -268,19 +273,23 @@ internal sealed unsafe class CaptureLoop
         }
     }
 
-    /// <summary>Waits a moment for the decap stage (a short spin, then 1 ms sleeps) while keeping the kernel
-    /// counters current. False when the loop is asked to stop.</summary>
-    private bool WaitForDecap(ref SpinWait spin)
+    /// <summary>Waits for room at <paramref name="room"/> (the decap queue's or the pool's, set by the stage that
+    /// frees a slot or a batch): a short spin, then a blocking wait on the event, never a fixed sleep (a 1 ms sleep
+    /// costs a whole time slice on a contended machine while the kernel ring fills). Wakes at least every
+    /// <see cref="RoomWaitMs"/> to keep the kernel counters current. False when the loop is asked to stop.</summary>
+    private bool WaitForDecap(RoomSignal room, ref SpinWait spin)
     {
-        if (!spin.NextSpinWillYield)
+        if (_stop.IsSet)
         {
-            spin.SpinOnce(sleep1Threshold: -1);
-            return !_stop.IsSet;
+            return false;
         }
 
+        room.WaitStep(ref spin, RoomWaitMs);
         PublishStatsEveryHalfSecond(Stopwatch.GetTimestamp());
-        return !_stop.Wait(1);
+        return !_stop.IsSet;
     }
+
+    private const int RoomWaitMs = 100;
 
     /// <summary>Reads the file to its end; returns the reader's one-line problem when the file ends abnormally
     /// (a torn last record, a malformed block), after the good records before it were handed on. The source's
@@ -378,7 +387,7 @@ internal sealed unsafe class CaptureLoop
     {
         _batch = _pool.TryRent();
         var spin = default(SpinWait);
-        while (_batch is null && WaitForDecap(ref spin))
+        while (_batch is null && WaitForDecap(_pool.Room, ref spin))
         {
             _batch = _pool.TryRent();
         }
@@ -404,7 +413,7 @@ internal sealed unsafe class CaptureLoop
         batch.Sequence = ++_sequence;
         bool posted = _downstream.TryPost(batch);
         var spin = default(SpinWait);
-        while (!posted && WaitForDecap(ref spin))
+        while (!posted && WaitForDecap(_downstream.Room, ref spin))
         {
             posted = _downstream.TryPost(batch);
         }

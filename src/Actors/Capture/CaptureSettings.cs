@@ -1,3 +1,4 @@
+using Fabric.Actors.DataPlane;
 namespace Fabric.Actors.Capture;
 
 /// <summary>How a pcap file source is replayed.</summary>
@@ -29,6 +30,9 @@ public sealed record CaptureSettings
 
     /// <summary>CPU the capture thread is pinned to; null: not pinned.</summary>
     public int? Cpu { get; init; }
+
+    /// <summary>The pipeline's <c>nice</c> for the capture thread; null: left alone.</summary>
+    public ThreadNice? Nice { get; init; }
 
     public int Snaplen { get; init; } = 65535;
 

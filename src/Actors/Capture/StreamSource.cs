@@ -86,6 +86,8 @@ internal sealed class StreamSource
     public void Stop()
     {
         _stop.Cancel();
+        _pool.Room.Set(); // wake a connection waiting for room
+        _downstream.Room.Set();
         foreach (var socket in _connections.Keys)
         {
             socket.Dispose();
@@ -388,7 +390,7 @@ internal sealed class StreamSource
                 return null;
             }
 
-            Wait(ref spin);
+            _pool.Room.WaitStep(ref spin, RoomWaitMs);
         }
 
         return batch;
@@ -413,7 +415,7 @@ internal sealed class StreamSource
                 return false;
             }
 
-            Wait(ref spin);
+            _downstream.Room.WaitStep(ref spin, RoomWaitMs);
         }
 
         _counters.AddOut(count, bytes);
@@ -421,17 +423,8 @@ internal sealed class StreamSource
         return true;
     }
 
-    private void Wait(ref SpinWait spin)
-    {
-        if (spin.NextSpinWillYield)
-        {
-            _stop.Token.WaitHandle.WaitOne(1);
-        }
-        else
-        {
-            spin.SpinOnce();
-        }
-    }
+    /// <summary>Longest wait for room before the stop flag is checked again (Stop also wakes the waits).</summary>
+    private const int RoomWaitMs = 100;
 
     /// <summary>What one sender stream has delivered: the highest sequence, the frames expected before the next,
     /// and the ranges of sequences not (yet) seen, to tell a late record from a duplicate.</summary>

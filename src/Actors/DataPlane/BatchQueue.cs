@@ -9,7 +9,8 @@ namespace Fabric.Actors.DataPlane;
 /// kernel ring), the decap stage drops the batch for that sink as "queue-full" (a sink with
 /// <c>when-full = wait</c>, and every stage of a file source, has a queue as deep as the batch pool, so it is
 /// never refused). The stage calls <see cref="Completed"/> once for every batch it received, after it is done
-/// with it (<see cref="BatchStageActor"/> does), so a slot stays taken while its batch is worked on.
+/// with it (<see cref="BatchStageActor"/> does), so a slot stays taken while its batch is worked on; each
+/// completion sets <see cref="Room"/>, which a producer waiting for a slot blocks on.
 /// </summary>
 public sealed class BatchQueue
 {
@@ -23,6 +24,9 @@ public sealed class BatchQueue
     }
 
     public int Capacity { get; }
+
+    /// <summary>Set whenever a slot is freed: a producer refused by <see cref="TryPost"/> waits on it.</summary>
+    public RoomSignal Room { get; } = new();
 
     /// <summary>The stage. Set once, when the stage's actor is created (the stage is created with this queue, so
     /// the queue exists first); a second assignment throws.</summary>
@@ -54,5 +58,9 @@ public sealed class BatchQueue
         return true;
     }
 
-    public void Completed() => Interlocked.Decrement(ref _pending);
+    public void Completed()
+    {
+        Interlocked.Decrement(ref _pending);
+        Room.Set();
+    }
 }

@@ -30,6 +30,9 @@ public sealed class PacketBatchPool
         _freeCount = batches;
     }
 
+    /// <summary>Set whenever a batch comes back: the capture thread waits on it while the pool is empty.</summary>
+    public RoomSignal Room { get; } = new();
+
     /// <summary>Number of batches the pool owns.</summary>
     public int Size { get; }
 
@@ -73,5 +76,7 @@ public sealed class PacketBatchPool
 
             _free[_freeCount++] = batch;
         }
+
+        Room.Set();
     }
 }

@@ -23,6 +23,10 @@ public sealed record DecapStageSettings
     /// <summary>CPU the stage's own thread is pinned to (the actor then runs on a pinned dispatcher); null: not pinned.</summary>
     public int? Cpu { get; init; }
 
+    /// <summary>The pipeline's <c>nice</c> for the stage's own thread (the actor then runs on a pinned
+    /// dispatcher); null: left alone.</summary>
+    public ThreadNice? Nice { get; init; }
+
     /// <summary>VNIs counted one by one (first seen), besides <see cref="AllowedVnis"/>; 0 with no allowed VNIs: no per-VNI counting.</summary>
     public int VniCounters { get; init; } = 64;
 
@@ -83,7 +87,7 @@ public sealed class DecapActor : BatchStageActor
 
     public DecapActor(DecapStageSettings settings, BatchQueue queue, StageCounters counters, IReadOnlyList<SinkPort> sinks, VniCounters? vnis = null,
         SourceTable? sources = null)
-        : base(queue, counters, settings.Cpu, handsOn: true)
+        : base(queue, counters, settings.Cpu, handsOn: true, nice: settings.Nice)
     {
         _vnis = vnis;
         _sources = sources ?? new SourceTable(settings.MaxSources, settings.SessionNames);

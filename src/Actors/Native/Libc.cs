@@ -42,6 +42,17 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial int sched_getaffinity(int pid, nint cpuSetSize, ulong* mask);
 
+    public const int PRIO_PROCESS = 0;
+
+    /// <summary>setpriority(2): with <see cref="PRIO_PROCESS"/> and a thread id (gettid), the nice value of that
+    /// one thread on Linux.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int setpriority(int which, uint who, int prio);
+
+    /// <summary>getpriority(2): -1 is a valid result; clear errno (Marshal.SetLastPInvokeError(0)) to tell it from a failure.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int getpriority(int which, uint who);
+
     [LibraryImport("libc", SetLastError = true)]
     public static partial int poll(PollFd* fds, nuint count, int timeoutMs);
 

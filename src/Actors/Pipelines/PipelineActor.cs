@@ -1,7 +1,7 @@
 using Akka.Actor;
-using Akka.Configuration;
 using Akka.Event;
 using Fabric.Actors.Capture;
+using Fabric.Actors.DataPlane;
 using Fabric.Actors.Decap;
 
 namespace Fabric.Actors.Pipelines;
@@ -13,8 +13,8 @@ namespace Fabric.Actors.Pipelines;
 /// </summary>
 public sealed class PipelineActor : UntypedActor
 {
-    /// <summary>Dispatcher id for stages pinned to a CPU (one dedicated thread per actor).</summary>
-    public const string PinnedDispatcherId = "fabric-pinned-dispatcher";
+    /// <summary>Dispatcher id for stages on a thread of their own (<see cref="StageDispatcher"/>).</summary>
+    public const string PinnedDispatcherId = StageDispatcher.PinnedDispatcherId;
 
     private readonly PipelineRuntime _runtime;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -38,11 +38,11 @@ public sealed class PipelineActor : UntypedActor
         {
             var port = _runtime.Sinks[i];
             var props = settings.Sinks[i].CreateProps(port.Queue, port.Counters);
-            port.Queue.Target = Context.Watch(Context.ActorOf(OnOwnThreadIfPinned(props, settings.Sinks[i].Cpu), $"sink-{i}"));
+            port.Queue.Target = Context.Watch(Context.ActorOf(StageDispatcher.OnOwnThreadIfNeeded(Context.System, props, settings.Sinks[i].Cpu, settings.Sinks[i].Nice), $"sink-{i}"));
         }
 
         var decapProps = DecapActor.Props(settings.Decap, _runtime.DecapQueue, _runtime.Decap, _runtime.Sinks, _runtime.Vnis, _runtime.Sources);
-        _runtime.DecapQueue.Target = Context.Watch(Context.ActorOf(OnOwnThreadIfPinned(decapProps, settings.Decap.Cpu), "decap"));
+        _runtime.DecapQueue.Target = Context.Watch(Context.ActorOf(StageDispatcher.OnOwnThreadIfNeeded(Context.System, decapProps, settings.Decap.Cpu, settings.Decap.Nice), "decap"));
         Context.Watch(Context.ActorOf(
             CaptureActor.Props(settings.Source, _runtime.Pool, _runtime.DecapQueue, _runtime.Capture, _runtime.CaptureStatus),
             "capture"));
@@ -60,29 +60,6 @@ public sealed class PipelineActor : UntypedActor
                 Unhandled(message);
                 break;
         }
-    }
-
-    /// <summary>A stage with a <c>cpu</c> runs on a dedicated thread (the pinned dispatcher), which the stage
-    /// pins in its PreStart; one without runs on the shared dispatcher.</summary>
-    private static Props OnOwnThreadIfPinned(Props props, int? cpu)
-    {
-        if (cpu is null)
-        {
-            return props;
-        }
-
-        EnsurePinnedDispatcher(Context.System);
-        return props.WithDispatcher(PinnedDispatcherId);
-    }
-
-    private static void EnsurePinnedDispatcher(ActorSystem system)
-    {
-        if (system.Dispatchers.HasDispatcher(PinnedDispatcherId))
-        {
-            return;
-        }
-
-        system.Settings.InjectTopLevelFallback(ConfigurationFactory.ParseString($"{PinnedDispatcherId} {{ type = PinnedDispatcher }}"));
     }
 }
 

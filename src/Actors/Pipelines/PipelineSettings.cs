@@ -57,7 +57,7 @@ public static partial class PipelineSettingsReader
     [
         "name", "source", "capture-cpu", "decap-cpu", "decap", "filter", "dedup", "snap-length", "sinks", "autostart",
         "vni-counters", "allowed-vnis", "max-sources", "session-names", "slice",
-        "batch-packets", "batch-bytes", "batches", "queue-depth",
+        "batch-packets", "batch-bytes", "batches", "queue-depth", "nice",
     ];
 
     /// <summary>The block every pipeline is read over.</summary>
@@ -146,6 +146,8 @@ public static partial class PipelineSettingsReader
         }
 
         int? decapCpu = p.Has("decap-cpu") ? Cpu(p, "decap-cpu") : null;
+        var nice = ReadNice(p, name);
+        source = source with { Nice = nice };
         var options = ReadDecap(config, p);
         string? filter = p.GetOptionalString("filter");
         if (filter is not null && BpfFilter.Check(filter) is string problem)
@@ -207,11 +209,18 @@ public static partial class PipelineSettingsReader
         for (int s = 0; s < sinks.Count; s++)
         {
             var sink = WithSinkDefaults(config, sinks[s]);
-            sinkSettings.Add(ReadSink(config, sink, s.ToString(System.Globalization.CultureInfo.InvariantCulture), name) with
+            var read = ReadSink(config, sink, s.ToString(System.Globalization.CultureInfo.InvariantCulture), name) with
             {
                 WhenFull = ReadWhenFull(sink, sinks.Count),
                 Cpu = sink.Has("cpu") ? Cpu(sink, "cpu") : null,
-            });
+                Nice = nice,
+            };
+            if (read is BalanceSinkSettings balance)
+            {
+                read = balance with { Members = [.. balance.Members.Select(m => m with { Nice = nice })] };
+            }
+
+            sinkSettings.Add(read);
         }
 
         var taps = sinkSettings.SelectMany(s => s is BalanceSinkSettings b ? b.Members : [s]).OfType<TapSinkSettings>()
@@ -233,6 +242,7 @@ public static partial class PipelineSettingsReader
                 DedupEntries = entries,
                 SnapLength = snapLength,
                 Cpu = decapCpu,
+                Nice = nice,
                 VniCounters = vniCounters,
                 AllowedVnis = allowedVnis,
                 SliceAfter = sliceAfter,
@@ -336,6 +346,24 @@ public static partial class PipelineSettingsReader
             Promiscuous = source.GetBool("promiscuous"),
             Filter = outerFilter,
         };
+    }
+
+    /// <summary><c>nice</c>: an integer -20..19 for the pipeline's data-plane threads, or null (leave them alone).</summary>
+    private static DataPlane.ThreadNice? ReadNice(ConfigReader p, string pipeline)
+    {
+        if (!p.Has("nice"))
+        {
+            return null;
+        }
+
+        string text = p.GetString("nice");
+        if (!int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out int value)
+            || value is < DataPlane.ThreadNice.Min or > DataPlane.ThreadNice.Max)
+        {
+            throw p.Problem("nice", $"expected an integer -20..19 or null, got \"{text}\"");
+        }
+
+        return new DataPlane.ThreadNice(pipeline, value);
     }
 
     private static int Cpu(ConfigReader p, string key)

@@ -47,7 +47,7 @@ public sealed class BalanceSinkActor : BatchStageActor, IWithTimers
     private ulong _lastUp;
 
     public BalanceSinkActor(BalanceSinkSettings settings, BatchQueue queue, StageCounters counters)
-        : base(queue, counters, settings.Cpu)
+        : base(queue, counters, settings.Cpu, nice: settings.Nice)
     {
         _settings = settings;
         _queueCapacity = queue.Capacity;
@@ -102,7 +102,8 @@ public sealed class BalanceSinkActor : BatchStageActor, IWithTimers
         base.PreStart();
         for (int i = 0; i < _queues.Length; i++)
         {
-            var props = _settings.Members[i].CreateProps(_queues[i], _memberCounters[i], _health[i]);
+            var props = StageDispatcher.OnOwnThreadIfNeeded(Context.System,
+                _settings.Members[i].CreateProps(_queues[i], _memberCounters[i], _health[i]), _settings.Members[i].Cpu, _settings.Members[i].Nice);
             _queues[i].Target = Context.Watch(Context.ActorOf(props, $"member-{i}"));
         }
 

@@ -53,7 +53,7 @@ public sealed class ForwarderSinkActor : BatchStageActor
     private DateTime _lastFailure;
 
     public ForwarderSinkActor(ForwardSinkSettings settings, BatchQueue queue, StageCounters counters)
-        : base(queue, counters, settings.Cpu)
+        : base(queue, counters, settings.Cpu, nice: settings.Nice)
     {
         _settings = settings;
         _writeError = counters.ReasonIndex("write-error");

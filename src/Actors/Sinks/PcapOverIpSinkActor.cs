@@ -43,7 +43,7 @@ public sealed class PcapOverIpSinkActor : BatchStageActor
     private TcpListener? _listener;
 
     public PcapOverIpSinkActor(PcapOverIpSinkSettings settings, BatchQueue queue, StageCounters counters, SinkHealth? health = null)
-        : base(queue, counters, settings.Cpu)
+        : base(queue, counters, settings.Cpu, nice: settings.Nice)
     {
         _settings = settings;
         _health = health ?? new SinkHealth();

@@ -57,7 +57,7 @@ public sealed class PcapSinkActor : BatchStageActor, IWithTimers
     private int _stalled = NotStalled;
 
     public PcapSinkActor(PcapSinkSettings settings, BatchQueue queue, StageCounters counters)
-        : base(queue, counters, settings.Cpu)
+        : base(queue, counters, settings.Cpu, nice: settings.Nice)
     {
         _settings = settings;
         // Normalised, so retention recognises the current file whatever the configured spelling ("/a//b/").

@@ -40,6 +40,11 @@ public abstract record SinkSettings
     /// costliest step of a pipeline.</summary>
     public int? Cpu { get; init; }
 
+    /// <summary>The pipeline's <c>nice</c> for this sink's thread (set by the pipeline reader on every sink and
+    /// balance member); null: the thread's nice is left alone and, without a <see cref="Cpu"/>, the sink runs on
+    /// the shared dispatcher.</summary>
+    public ThreadNice? Nice { get; init; }
+
     /// <summary>Fresh counters for this sink: its stage name, drop reasons and event names.</summary>
     public virtual StageCounters NewCounters() => new(Stage, DropReasons, EventNames);
 

@@ -48,7 +48,7 @@ public sealed class StreamSinkActor : BatchStageActor
     private volatile bool _connected;
 
     public StreamSinkActor(StreamSinkSettings settings, BatchQueue queue, StageCounters counters)
-        : base(queue, counters, settings.Cpu)
+        : base(queue, counters, settings.Cpu, nice: settings.Nice)
     {
         _settings = settings;
         _encoder = new StreamRecordEncoder(settings.Compression, settings.Level);

@@ -42,7 +42,7 @@ public sealed class TapSinkActor : BatchStageActor, IWithTimers
     private bool _wasOpen;
 
     public TapSinkActor(TapSinkSettings settings, BatchQueue queue, StageCounters counters, SinkHealth? health = null)
-        : base(queue, counters, settings.Cpu)
+        : base(queue, counters, settings.Cpu, nice: settings.Nice)
     {
         _settings = settings;
         _health = health ?? new SinkHealth();

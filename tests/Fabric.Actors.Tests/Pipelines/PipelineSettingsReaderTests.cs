@@ -123,6 +123,14 @@ public class PipelineSettingsReaderTests
         "fabric.pipelines[0].sinks[0].cpu")]
     [InlineData("[ { name = a, source { interface = x0 }, allowed-vnis = [1, 16777216], sinks = [ { type = tap, device = t0 } ] } ]",
         "fabric.pipelines[0].allowed-vnis[1]")]
+    [InlineData("[ { name = a, source { interface = x0 }, nice = -21, sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].nice")]
+    [InlineData("[ { name = a, source { interface = x0 }, nice = 20, sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].nice")]
+    [InlineData("[ { name = a, source { interface = x0 }, nice = high, sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].nice")]
+    [InlineData("[ { name = a, source { interface = x0 }, nice = 1.5, sinks = [ { type = tap, device = t0 } ] } ]",
+        "fabric.pipelines[0].nice")]
     public void Bad_values_and_unknown_keys_are_refused_with_their_path(string pipelines, string path)
     {
         var e = Assert.Throws<FabricConfigException>(() => PipelineSettingsReader.Read(Load(pipelines)));
@@ -145,5 +153,47 @@ public class PipelineSettingsReaderTests
     public void No_pipelines_is_an_empty_list()
     {
         Assert.Empty(PipelineSettingsReader.Read(FabricConfig.Reference));
+    }
+
+    [Fact]
+    public void Nice_defaults_to_minus_10_on_every_data_plane_thread_of_the_pipeline()
+    {
+        var pipeline = Assert.Single(PipelineSettingsReader.Read(Load("""
+            [ { name = a, source { interface = x0 }, sinks = [
+                { type = tap, device = t0 }
+                { type = balance, members = [ { type = tap, device = t1 }, { type = tap, device = t2 } ] }
+            ] } ]
+            """)));
+
+        var nice = Assert.IsType<Fabric.Actors.DataPlane.ThreadNice>(pipeline.Source.Nice);
+        Assert.Equal(-10, nice.Value);
+        Assert.Equal("a", nice.Pipeline);
+        Assert.Same(nice, pipeline.Decap.Nice);
+        Assert.All(pipeline.Sinks, s => Assert.Same(nice, s.Nice));
+        Assert.All(Assert.IsType<BalanceSinkSettings>(pipeline.Sinks[1]).Members, m => Assert.Same(nice, m.Nice));
+    }
+
+    [Theory]
+    [InlineData("nice = null", null)]
+    [InlineData("nice = 5", 5)]
+    [InlineData("nice = -20", -20)]
+    [InlineData("nice = 19", 19)]
+    public void Nice_is_an_integer_minus_20_to_19_or_null(string setting, int? expected)
+    {
+        var pipeline = Assert.Single(PipelineSettingsReader.Read(Load(
+            $"[ {{ name = a, source {{ interface = x0 }}, {setting}, sinks = [ {{ type = tap, device = t0 }} ] }} ]")));
+
+        Assert.Equal(expected, pipeline.Source.Nice?.Value);
+        Assert.Equal(expected, pipeline.Decap.Nice?.Value);
+        Assert.Equal(expected, Assert.Single(pipeline.Sinks).Nice?.Value);
+    }
+
+    [Fact]
+    public void A_bad_nice_is_one_line_naming_the_range_and_null()
+    {
+        var e = Assert.Throws<FabricConfigException>(() => PipelineSettingsReader.Read(Load(
+            "[ { name = a, source { interface = x0 }, nice = 42, sinks = [ { type = tap, device = t0 } ] } ]")));
+
+        Assert.Equal("fabric.pipelines[0].nice: expected an integer -20..19 or null, got \"42\"", e.Message);
     }
 }

@@ -40,13 +40,19 @@ internal sealed class Tcpdump : IDisposable
     private readonly CapturedProcess _process;
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Tcpdump(string device, string file, string? ns = null, string extra = "")
+    /// <param name="nice">Run tcpdump at this nice value (nice -n), as a unit's Nice= would; null: the test's.</param>
+    public Tcpdump(string device, string file, string? ns = null, string extra = "", int? nice = null)
     {
         File = file;
         string arguments = $"-i {device} -U -n -w {file} {extra}";
         var info = ns is null
             ? new ProcessStartInfo("tcpdump", arguments)
             : new ProcessStartInfo("ip", $"netns exec {ns} tcpdump {arguments}");
+        if (nice is int value)
+        {
+            info = new ProcessStartInfo("nice", $"-n {value} {info.FileName} {info.Arguments}");
+        }
+
         _process = CapturedProcess.Start(info, onLine: line =>
         {
             if (line.Contains("listening on", StringComparison.Ordinal))
@@ -62,6 +68,9 @@ internal sealed class Tcpdump : IDisposable
     }
 
     public string File { get; }
+
+    /// <summary>What tcpdump printed so far (after <see cref="Stop"/>: its "packets captured" lines too).</summary>
+    public string Output => _process.Output;
 
     /// <summary>Stops tcpdump with SIGINT (it writes out what it has) and waits for it.</summary>
     public void Stop()

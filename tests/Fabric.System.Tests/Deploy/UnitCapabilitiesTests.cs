@@ -41,6 +41,8 @@ public sealed class UnitCapabilitiesTests(DataPlaneFixture net)
         Assert.Equal("true", unit["ProtectHome"]);
         Assert.Equal("true", unit["PrivateTmp"]);
         Assert.Equal("infinity", unit["LimitMEMLOCK"]);
+        // fabric.pipelines[].nice's default (-10) without CAP_SYS_NICE (issue 16).
+        Assert.Equal("-10", unit["LimitNICE"]);
         // No command of the unit runs with full privileges ("+" or "!" prefixes, PermissionsStartOnly).
         Assert.All(unit.Where(k => k.Key.StartsWith("Exec", StringComparison.Ordinal)), k => Assert.DoesNotMatch("^[-@:]*[+!]", k.Value));
         Assert.False(unit.ContainsKey("PermissionsStartOnly"));
