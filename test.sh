@@ -33,6 +33,9 @@ bash scripts/prereqs.sh || { echo "test.sh: installing prerequisites failed" >&2
 step "build"
 
 dotnet build Fabric.sln -c Release -nologo -v quiet -clp:ErrorsOnly || { echo "test.sh: build failed" >&2; exit 1; }
+# The console as it ships (NativeAOT, artifacts/console/fabric): bin/fabric and the console tests run it.
+step "publish console (NativeAOT)"
+bash scripts/publish-console.sh >/dev/null || { echo "test.sh: publishing the console failed" >&2; exit 1; }
 
 results=$(mktemp -d)
 failed_projects=()
