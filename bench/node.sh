@@ -60,3 +60,40 @@ veth_into_namespace() {
   ip link set "$if" mtu 9000 up
   ip netns exec "$ns" ip link set "$peer" mtu 9000 up
 }
+
+# build_node DIR -> sets NODE_DLL. Today's build (dotnet build -c Release) into DIR; with R2R=1 the node
+# published ReadyToRun instead (framework-dependent linux-x64, PublishReadyToRun=true; TieredCompilation stays
+# off as the project sets it), kept in $R2R_DIR (default artifacts/node-r2r) and reused while the node's inputs
+# (src/Nodes/Fabric.Node, src/Actors, src/Configuration, src/Protocols, the build props; committed and not) are
+# the ones it was published from: the ReadyToRun publish takes minutes (crossgen of every dependency).
+build_node() {
+  local dir=$1 repo
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  if [ "${R2R:-0}" = 1 ]; then
+    local r2r=${R2R_DIR:-$repo/artifacts/node-r2r} hash
+    hash=$(node_inputs_hash "$repo")
+    if [ -z "$hash" ] || [ ! -f "$r2r/fabric-node.dll" ] || [ "$(cat "$r2r/.inputs" 2>/dev/null)" != "$hash" ]; then
+      echo "bench: publishing fabric-node ReadyToRun into $r2r (minutes)" >&2
+      rm -rf "$r2r"
+      dotnet publish "$repo/src/Nodes/Fabric.Node" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+        --artifacts-path "$repo/artifacts/node-r2r-build" -o "$r2r" -nologo -v quiet -clp:ErrorsOnly >/dev/null
+      [ -n "$hash" ] && echo "$hash" > "$r2r/.inputs"
+    fi
+    NODE_DLL=$r2r/fabric-node.dll
+  else
+    dotnet build -c Release "$repo/src/Nodes/Fabric.Node" -o "$dir" -nologo -v quiet -clp:ErrorsOnly >/dev/null
+    NODE_DLL=$dir/fabric-node.dll
+  fi
+}
+
+# node_inputs_hash REPO: the tree ids and uncommitted changes of what fabric-node is built from (empty outside git).
+node_inputs_hash() {
+  local repo=$1 paths=(src/Nodes/Fabric.Node src/Actors src/Configuration src/Protocols hocon/fabric.conf
+    Directory.Build.props Directory.Packages.props src/Directory.Build.props global.json)
+  git -C "$repo" rev-parse --verify -q HEAD >/dev/null 2>&1 || return 0
+  {
+    for p in "${paths[@]}"; do git -C "$repo" rev-parse "HEAD:$p"; done
+    git -C "$repo" diff HEAD --binary -- "${paths[@]}"
+    git -C "$repo" ls-files --others --exclude-standard -z -- "${paths[@]}" | (cd "$repo" && xargs -0 -r sha256sum)
+  } | sha256sum | cut -d' ' -f1
+}

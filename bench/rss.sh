@@ -3,13 +3,13 @@
 # tcpreplay offering a large ERSPAN II capture in a loop at a fixed rate for DURATION seconds; VmRSS of the
 # node sampled every 10 s. Prints the samples, the first and last, and the maximum.
 #   sudo bash bench/rss.sh [DURATION_S] [PPS]      (PPS = topspeed: as fast as tcpreplay goes, in a loop)
+# R2R=1 runs the node published ReadyToRun (bench/node.sh build_node) instead of today's build.
 # BUSY=N runs N busy loops during the run and the replayer at nice -15 (so the load reaches the node and its
 # pipeline falls behind: the memory of an overloaded node). FABRIC_BUFFER sets source.buffer-size (unset: the node's default, 16MiB; the ring is mapped into the node, part of its RSS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-300}; PPS=${2:-50000}
 WORK=$(mktemp -d /tmp/fd-rssbench-XXXX)
-NODE_DLL=$WORK/node/fabric-node.dll
 source bench/node.sh
 ID=$((RANDOM % 9000 + 1000)); NS=fdr${ID}a; IF=fdr${ID}c; PEER=fdr${ID}p; TAP=fdr${ID}t
 REPLAY_PID=
@@ -23,7 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-dotnet build -c Release src/Nodes/Fabric.Node -o "$WORK/node" -nologo -v quiet -clp:ErrorsOnly >/dev/null
+build_node "$WORK/node"
+echo "node: $NODE_DLL; load before: $(uptime)"
 python3 bench/make_capture.py "$(corpus)/zeek/erspanII.pcap" "$WORK/outer.pcap" 25000
 veth_into_namespace "$NS" "$IF" "$PEER"
 start_node "$WORK/node-run" "    name = rss
@@ -47,4 +48,5 @@ for t in $(seq 0 10 "$DURATION"); do
   echo "t=${t}s rss=${r}MiB $c"
 done
 max=$(printf '%s\n' "${samples[@]}" | sort -n | tail -1)
+echo "load after: $(uptime)"
 echo "rss first ${samples[0]} MiB, last ${samples[-1]} MiB, max $max MiB over ${DURATION}s at ${PPS} packets/s offered"
