@@ -64,7 +64,7 @@ veth_into_namespace() {
 # build_node DIR -> sets NODE_DLL. Today's build (dotnet build -c Release) into DIR; with R2R=1 the node
 # published ReadyToRun instead (framework-dependent linux-x64, PublishReadyToRun=true; TieredCompilation stays
 # off as the project sets it), kept in $R2R_DIR (default artifacts/node-r2r) and reused while the node's inputs
-# (src/Nodes/Fabric.Node, src/Actors, src/Configuration, src/Protocols, the build props; committed and not) are
+# (src/Nodes/Fabric.Node, src/Actors, src/Configuration, src/Protocols, the build props: their contents) are
 # the ones it was published from: the ReadyToRun publish takes minutes (crossgen of every dependency).
 build_node() {
   local dir=$1 repo
@@ -86,14 +86,12 @@ build_node() {
   fi
 }
 
-# node_inputs_hash REPO: the tree ids and uncommitted changes of what fabric-node is built from (empty outside git).
+# node_inputs_hash REPO: a hash over the contents of the files fabric-node is built from (tracked and untracked,
+# not ignored), so a commit alone does not make a new publish; empty outside git.
 node_inputs_hash() {
   local repo=$1 paths=(src/Nodes/Fabric.Node src/Actors src/Configuration src/Protocols hocon/fabric.conf
     Directory.Build.props Directory.Packages.props src/Directory.Build.props global.json)
   git -C "$repo" rev-parse --verify -q HEAD >/dev/null 2>&1 || return 0
-  {
-    for p in "${paths[@]}"; do git -C "$repo" rev-parse "HEAD:$p"; done
-    git -C "$repo" diff HEAD --binary -- "${paths[@]}"
-    git -C "$repo" ls-files --others --exclude-standard -z -- "${paths[@]}" | (cd "$repo" && xargs -0 -r sha256sum)
-  } | sha256sum | cut -d' ' -f1
+  (cd "$repo" && git ls-files -co --exclude-standard -- "${paths[@]}" | sort -u |
+    while IFS= read -r f; do [ -f "$f" ] && sha256sum "$f"; done) | sha256sum | cut -d' ' -f1
 }

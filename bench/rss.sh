@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Steady-state memory of a fabric-node under load: a live pipeline (capture + decap + TAP sink) on a veth,
 # tcpreplay offering a large ERSPAN II capture in a loop at a fixed rate for DURATION seconds; VmRSS of the
-# node sampled every 10 s. Prints the samples, the first and last, and the maximum.
+# node sampled every 10 s. Prints the samples, the first and last, the maximum, and the node's CPU seconds per
+# million packets delivered between the first sample and the last.
 #   sudo bash bench/rss.sh [DURATION_S] [PPS]      (PPS = topspeed: as fast as tcpreplay goes, in a loop)
 # R2R=1 runs the node published ReadyToRun (bench/node.sh build_node) instead of today's build.
 # BUSY=N runs N busy loops during the run and the replayer at nice -15 (so the load reaches the node and its
@@ -40,13 +41,19 @@ done
 ${BUSY:+nice -n -15} ip netns exec "$NS" tcpreplay --loop=0 "$RATE" -q -i "$PEER" "$WORK/outer.pcap" >/dev/null 2>&1 &
 REPLAY_PID=$!
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$NODE_PID/status"; }
+# The node's CPU time (user + system) in seconds, from /proc/PID/stat.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$NODE_PID/stat"; }
 samples=()
 for t in $(seq 0 10 "$DURATION"); do
   [ "$t" -gt 0 ] && sleep 10
-  r=$(rss); samples+=("$r")
+  r=$(rss); samples+=("$r"); u=$(cpu)
   c=$(stats rss | jq -c '{captured, delivered: .stages[2].out.packets, dropped: ([.stages[].dropped[].packets] | add), kernelDropped: .source.kernelDropped}')
-  echo "t=${t}s rss=${r}MiB $c"
+  echo "t=${t}s rss=${r}MiB cpu=${u}s $c"
+  [ "$t" -eq 0 ] && { cpu0=$u; delivered0=$(jq -r .delivered <<< "$c"); }
 done
+delivered=$(jq -r .delivered <<< "$c")
 max=$(printf '%s\n' "${samples[@]}" | sort -n | tail -1)
 echo "load after: $(uptime)"
 echo "rss first ${samples[0]} MiB, last ${samples[-1]} MiB, max $max MiB over ${DURATION}s at ${PPS} packets/s offered"
+# CPU per million packets delivered over the run (from t=0, so start-up's compilation is not in it).
+echo "node cpu $(echo "$u - $cpu0" | bc) s for $((delivered - delivered0)) packets delivered: $(echo "($u - $cpu0) * 1000000 / ($delivered - $delivered0)" | bc -l | xargs printf '%.2f') cpu-s per million"
