@@ -62,8 +62,8 @@ veth_into_namespace() {
 }
 
 # build_node DIR -> sets NODE_DLL. Today's build (dotnet build -c Release) into DIR; with R2R=1 the node
-# published ReadyToRun instead (framework-dependent linux-x64, PublishReadyToRun=true; TieredCompilation stays
-# off as the project sets it), kept in $R2R_DIR (default artifacts/node-r2r) and reused while the node's inputs
+# published as the .deb publishes it, ReadyToRun (framework-dependent linux-x64 here; Fabric.Node.csproj sets
+# PublishReadyToRun and which assemblies stay IL; TieredCompilation stays off as the project sets it), kept in $R2R_DIR (default artifacts/node-r2r) and reused while the node's inputs
 # (src/Nodes/Fabric.Node, src/Actors, src/Configuration, src/Protocols, the build props: their contents) are
 # the ones it was published from: the ReadyToRun publish takes minutes (crossgen of every dependency).
 build_node() {

@@ -47,7 +47,7 @@ if [[ -z "$publish" ]]; then
   publish="$work/publish"
 fi
 
-# 1. Publish: the node self-contained for linux-x64; the console is the NativeAOT executable of
+# 1. Publish: the node self-contained for linux-x64 and ReadyToRun (Fabric.Node.csproj); the console is the NativeAOT executable of
 #    scripts/publish-console.sh (artifacts/console/fabric, the one bin/fabric and the tests run),
 #    published there when it is missing or out of date. Each in its own directory.
 if [[ ! -x "$publish/node/fabric-node" ]]; then
