@@ -219,13 +219,15 @@ up() {
     down
   fi
 
-  step "building fabric-node and fabric (Release)"
-  for project in src/Nodes/Fabric.Node/Fabric.Node.csproj src/Nodes/Fabric.Console/Fabric.Console.csproj; do
-    if ! out=$(dotnet build "$project" -c Release -nologo -v quiet -clp:ErrorsOnly 2>&1); then
-      echo "$out" >&2
-      fail "build of $project failed"
-    fi
-  done
+  step "building fabric-node (Release) and publishing fabric (NativeAOT, artifacts/console/fabric)"
+  if ! out=$(dotnet build src/Nodes/Fabric.Node/Fabric.Node.csproj -c Release -nologo -v quiet -clp:ErrorsOnly 2>&1); then
+    echo "$out" >&2
+    fail "build of src/Nodes/Fabric.Node/Fabric.Node.csproj failed"
+  fi
+  if ! out=$(bash scripts/publish-console.sh 2>&1); then
+    echo "$out" >&2
+    fail "publishing the console (scripts/publish-console.sh) failed"
+  fi
   echo "built; the commands are bin/fabric and bin/fabric-node (export PATH=\"$repo/bin:\$PATH\" to type fabric …)"
   T0=$EPOCHREALTIME
 

@@ -39,6 +39,12 @@ failed_projects=()
 # Unit tests first, then process-level tests (real nodes, namespaces, OVS) one project at a time:
 # they share 2 cores and must not starve each other.
 projects=${FABRIC_TEST_PROJECTS-Fabric.Protocols.Tests Fabric.Actors.Tests Fabric.Console.Tests Fabric.Node.Tests Fabric.System.Tests}
+# The console as it ships (NativeAOT, artifacts/console/fabric): bin/fabric and the console and system tests
+# run it (skipped when it is up to date, and when only other projects run, as in the fresh-clone step).
+if [[ " $projects " == *" Fabric.Console.Tests "* || " $projects " == *" Fabric.System.Tests "* ]]; then
+  step "publish console (NativeAOT)"
+  bash scripts/publish-console.sh >/dev/null || { echo "test.sh: publishing the console failed" >&2; exit 1; }
+fi
 for project in $projects; do
   step "$project"
   if ! dotnet test "tests/$project" -c Release --no-build -nologo \

@@ -60,3 +60,38 @@ veth_into_namespace() {
   ip link set "$if" mtu 9000 up
   ip netns exec "$ns" ip link set "$peer" mtu 9000 up
 }
+
+# build_node DIR -> sets NODE_DLL. Today's build (dotnet build -c Release) into DIR; with R2R=1 the node
+# published as the .deb publishes it, ReadyToRun (framework-dependent linux-x64 here; Fabric.Node.csproj sets
+# PublishReadyToRun and which assemblies stay IL; TieredCompilation stays off as the project sets it), kept in $R2R_DIR (default artifacts/node-r2r) and reused while the node's inputs
+# (src/Nodes/Fabric.Node, src/Actors, src/Configuration, src/Protocols, the build props: their contents) are
+# the ones it was published from: the ReadyToRun publish takes minutes (crossgen of every dependency).
+build_node() {
+  local dir=$1 repo
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  if [ "${R2R:-0}" = 1 ]; then
+    local r2r=${R2R_DIR:-$repo/artifacts/node-r2r} hash
+    hash=$(node_inputs_hash "$repo")
+    if [ -z "$hash" ] || [ ! -f "$r2r/fabric-node.dll" ] || [ "$(cat "$r2r/.inputs" 2>/dev/null)" != "$hash" ]; then
+      echo "bench: publishing fabric-node ReadyToRun into $r2r (minutes)" >&2
+      rm -rf "$r2r"
+      dotnet publish "$repo/src/Nodes/Fabric.Node" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+        --artifacts-path "$repo/artifacts/node-r2r-build" -o "$r2r" -nologo -v quiet -clp:ErrorsOnly >/dev/null
+      [ -n "$hash" ] && echo "$hash" > "$r2r/.inputs"
+    fi
+    NODE_DLL=$r2r/fabric-node.dll
+  else
+    dotnet build -c Release "$repo/src/Nodes/Fabric.Node" -o "$dir" -nologo -v quiet -clp:ErrorsOnly >/dev/null
+    NODE_DLL=$dir/fabric-node.dll
+  fi
+}
+
+# node_inputs_hash REPO: a hash over the contents of the files fabric-node is built from (tracked and untracked,
+# not ignored), so a commit alone does not make a new publish; empty outside git.
+node_inputs_hash() {
+  local repo=$1 paths=(src/Nodes/Fabric.Node src/Actors src/Configuration src/Protocols hocon/fabric.conf
+    Directory.Build.props Directory.Packages.props src/Directory.Build.props global.json)
+  git -C "$repo" rev-parse --verify -q HEAD >/dev/null 2>&1 || return 0
+  (cd "$repo" && git ls-files -co --exclude-standard -- "${paths[@]}" | sort -u |
+    while IFS= read -r f; do [ -f "$f" ] && sha256sum "$f"; done) | sha256sum | cut -d' ' -f1
+}

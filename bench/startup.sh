@@ -2,6 +2,8 @@
 # Start-up time of one fabric-node: from exec to GET /ready answering 200 (a one-node cluster, SQLite journal
 # warmed), RUNS times; prints each time in seconds and the median. The environment is passed to the node:
 # DOTNET_TieredCompilation=1 measures with tiered compilation, which fabric-node turns off in its runtimeconfig.
+# R2R=1 measures the node published ReadyToRun (bench/node.sh build_node; tiered compilation still off);
+# R2R=both alternates today's build and the ReadyToRun one, run by run, and prints the median and range of each.
 #   bash bench/startup.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,24 +14,44 @@ cleanup() { [ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null || true; rm -rf "
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-dotnet build -c Release src/Nodes/Fabric.Node -o "$WORK/node" -nologo -v quiet -clp:ErrorsOnly >/dev/null
-times=()
+source bench/node.sh
+builds=()
+if [ "${R2R:-0}" = both ]; then
+  R2R=0 build_node "$WORK/node"; builds+=("jit:$NODE_DLL")
+  R2R=1 build_node "$WORK/node"; builds+=("r2r:$NODE_DLL")
+else
+  build_node "$WORK/node"; builds+=("$([ "${R2R:-0}" = 1 ] && echo r2r || echo jit):$NODE_DLL")
+fi
+declare -A times
+echo "load before: $(uptime)"
 for i in $(seq 1 "$RUNS"); do
+ order=("${builds[@]}")
+ ((i % 2)) || order=($(printf '%s\n' "${builds[@]}" | tac))   # which build goes first alternates
+ for b in "${order[@]}"; do
+  kind=${b%%:*} dll=${b#*:}
   http=$(free_port); remoting=$(free_port)
-  mkdir -p "$WORK/run$i"
-  cat > "$WORK/run$i/node.conf" <<CONF
+  run=$WORK/run$i-$kind
+  mkdir -p "$run"
+  cat > "$run/node.conf" <<CONF
 akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = $remoting }
-fabric { data-dir = "$WORK/run$i", management.http { host = 127.0.0.1, port = $http } }
+fabric { data-dir = "$run", management.http { host = 127.0.0.1, port = $http } }
 CONF
   start=$(date +%s.%N)
-  dotnet "$WORK/node/fabric-node.dll" --config "$WORK/run$i/node.conf" > "$WORK/run$i/node.log" 2>&1 &
+  dotnet "$dll" --config "$run/node.conf" > "$run/node.log" 2>&1 &
   NODE_PID=$!
   until curl -sf "http://127.0.0.1:$http/ready" >/dev/null 2>&1; do
-    kill -0 "$NODE_PID" 2>/dev/null || { echo "fabric-node exited; see its log:" >&2; tail -5 "$WORK/run$i/node.log" >&2; exit 1; }
+    kill -0 "$NODE_PID" 2>/dev/null || { echo "fabric-node exited; see its log:" >&2; tail -5 "$run/node.log" >&2; exit 1; }
     sleep 0.05
   done
   t=$(echo "$(date +%s.%N) - $start" | bc)
   kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=
-  times+=("$t"); echo "run $i: $t s"
+  times[$kind]="${times[$kind]:-} $t"; echo "run $i $kind: $t s"
+ done
 done
-echo "median start to /ready: $(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') s over $RUNS runs"
+echo "load after: $(uptime)"
+for b in "${builds[@]}"; do
+  kind=${b%%:*}
+  # shellcheck disable=SC2086
+  printf '%s\n' ${times[$kind]} | sort -n | awk -v k="$kind" -v n="$RUNS" \
+    '{a[NR]=$1} END {printf "%s: median start to /ready %s s (range %s-%s) over %d runs\n", k, a[int((NR+1)/2)], a[1], a[NR], n}'
+done

@@ -13,6 +13,7 @@ packages=(
   iproute2 jq tmux procps psmisc # namespaces, veths, taps; scripts
   ansible python3-apt prometheus # deploy/ansible checks (apt module); promtool for /metrics and rules
   debootstrap systemd-container curl # the .deb under a real systemd (nspawn container), /ready from its netns
+  clang zlib1g-dev               # NativeAOT publish of the console (scripts/publish-console.sh)
 )
 
 missing=()

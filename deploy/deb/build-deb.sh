@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds fabric_<version>_amd64.deb: both executables published self-contained for linux-x64
-# (no .NET runtime needed on the sensor), installed under /usr/lib/fabric/{node,console} with
+# Builds fabric_<version>_amd64.deb: fabric-node published self-contained for linux-x64 and the
+# console's NativeAOT executable (no .NET runtime needed on the sensor for either), installed under /usr/lib/fabric/{node,console} with
 # /usr/bin/fabric-node and /usr/bin/fabric links, the fabric-node systemd unit, the default
 # /etc/fabric/fabric.conf (a conffile) and the maintainer scripts (fabric system user,
 # /var/lib/fabric, purge).
@@ -47,17 +47,19 @@ if [[ -z "$publish" ]]; then
   publish="$work/publish"
 fi
 
-# 1. Publish (self-contained linux-x64; each executable in its own directory, because the
-#    node's ASP.NET Core runtime and the console's NuGet Microsoft.Extensions.* differ in version).
-if [[ ! -x "$publish/node/fabric-node" || ! -x "$publish/console/fabric" ]]; then
-  for app in "Fabric.Node:node" "Fabric.Console:console"; do
-    project="${app%%:*}"; dir="${app##*:}"
-    echo "build-deb.sh: publishing $project" >&2
-    # --artifacts-path: its own obj/ and bin/, so a build running meanwhile in the
-    # repository (tests, an IDE) neither sees nor disturbs the linux-x64 restore.
-    dotnet publish "$repo/src/Nodes/$project" -c Release -r linux-x64 --self-contained \
-      --artifacts-path "$work/artifacts" -p:DebugType=none -p:GenerateDocumentationFile=false -o "$publish/$dir" -v quiet -nologo >&2
-  done
+# 1. Publish: the node self-contained for linux-x64 and ReadyToRun (Fabric.Node.csproj); the console is the NativeAOT executable of
+#    scripts/publish-console.sh (artifacts/console/fabric, the one bin/fabric and the tests run),
+#    published there when it is missing or out of date. Each in its own directory.
+if [[ ! -x "$publish/node/fabric-node" ]]; then
+  echo "build-deb.sh: publishing Fabric.Node" >&2
+  # --artifacts-path: its own obj/ and bin/, so a build running meanwhile in the
+  # repository (tests, an IDE) neither sees nor disturbs the linux-x64 restore.
+  dotnet publish "$repo/src/Nodes/Fabric.Node" -c Release -r linux-x64 --self-contained \
+    --artifacts-path "$work/artifacts" -p:DebugType=none -p:GenerateDocumentationFile=false -o "$publish/node" -v quiet -nologo >&2
+fi
+if [[ ! -x "$publish/console/fabric" ]]; then
+  console="$(bash "$repo/scripts/publish-console.sh")"
+  install -D -m 0755 "$console" "$publish/console/fabric"
 fi
 
 # 2. Package tree.

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Fabric.Tests;
 
 /// <summary>
@@ -10,6 +12,7 @@ public static class TestPaths
 {
     private static readonly Lazy<string> s_repoRoot = new(FindRepoRoot);
     private static readonly Lazy<string> s_corpusRoot = new(FindCorpusRoot);
+    private static readonly Lazy<string> s_publishedConsole = new(PublishConsole);
 
     /// <summary>The directory holding Fabric.sln.</summary>
     public static string RepoRoot => s_repoRoot.Value;
@@ -19,6 +22,36 @@ public static class TestPaths
 
     /// <summary>Absolute path of a corpus file given as in INDEX.tsv, e.g. <c>zeek/tunnels_vxlan.pcap</c>.</summary>
     public static string Corpus(string relative) => Path.Combine(CorpusRoot, relative);
+
+    /// <summary>
+    /// The console as it ships: the NativeAOT executable artifacts/console/fabric that bin/fabric and the .deb run.
+    /// The first use in a test process runs scripts/publish-console.sh, which publishes it only when its inputs
+    /// changed (test.sh has published it already after the build), so tests never run a stale console.
+    /// </summary>
+    public static string PublishedConsole => s_publishedConsole.Value;
+
+    private static string PublishConsole()
+    {
+        var script = Path.Combine(RepoRoot, "scripts", "publish-console.sh");
+        var info = new ProcessStartInfo("bash", [script]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start bash {script}");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(20)))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            throw new InvalidOperationException($"{script} did not finish within 20 minutes");
+        }
+
+        var path = stdout.TrimEnd().Split('\n')[^1];
+        if (process.ExitCode != 0 || !File.Exists(path))
+        {
+            throw new InvalidOperationException($"{script} exited {process.ExitCode} without the executable: {stderr.Result.Trim()}");
+        }
+
+        return path;
+    }
 
     private static string FindRepoRoot()
     {

@@ -1,17 +1,16 @@
 using System.CommandLine;
-using System.Reflection;
 using Fabric.Console.Commands;
 
 namespace Fabric.Console;
 
-/// <summary>Builds the command tree from every <see cref="ICommandGroup"/> and runs one command line.</summary>
+/// <summary>Builds the command tree from the <see cref="ICommandGroup"/>s in <see cref="Groups"/> and runs one command line.</summary>
 internal static class ConsoleApp
 {
     public static RootCommand BuildRoot(GlobalOptions globals)
     {
         var root = new RootCommand("fabric: the Fabric cluster console. Talks to any node's management HTTP.");
         globals.AddTo(root);
-        foreach (var group in DiscoverGroups())
+        foreach (var group in Groups())
         {
             root.Subcommands.Add(group.Build(globals));
         }
@@ -51,9 +50,18 @@ internal static class ConsoleApp
         parse.CommandResult.Command == root && parse.UnmatchedTokens.Count == 0 &&
         !args.Any(a => a is "-h" or "--help" or "-?" or "/?" or "--version");
 
-    private static IEnumerable<ICommandGroup> DiscoverGroups() =>
-        typeof(ConsoleApp).Assembly.GetTypes()
-            .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(ICommandGroup).IsAssignableFrom(t))
-            .OrderBy(t => t.Name, StringComparer.Ordinal)
-            .Select(t => (ICommandGroup)Activator.CreateInstance(t, nonPublic: true)!);
+    /// <summary>
+    /// Every command group, in the order help lists them (by class name, as the reflection discovery before it did).
+    /// An explicit list, not reflection: the console is published with NativeAOT, where finding types by reflection
+    /// is not supported. ConsoleAppTests checks that every ICommandGroup class is here.
+    /// </summary>
+    internal static IReadOnlyList<ICommandGroup> Groups() =>
+    [
+        new ClusterCommands(),
+        new DecapCommand(),
+        new MirrorsCommands(),
+        new PipelinesCommands(),
+        new SitesCommands(),
+        new TopCommand(),
+    ];
 }

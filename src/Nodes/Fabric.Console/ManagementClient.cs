@@ -5,6 +5,7 @@ using System.Security.Authentication;
 using Fabric.Console.Commands;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Fabric.Console;
 
@@ -40,7 +41,7 @@ internal sealed class ManagementClient : IDisposable
     public Task<JsonElement> GetAsync(string path, CancellationToken ct) =>
         SendAsync(HttpMethod.Get, path, body: null, ct);
 
-    public Task<JsonElement> PostAsync(string path, object? body, CancellationToken ct) =>
+    public Task<JsonElement> PostAsync(string path, JsonObject? body, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, path, body, ct);
 
     public Task<JsonElement> DeleteAsync(string path, CancellationToken ct) =>
@@ -48,12 +49,12 @@ internal sealed class ManagementClient : IDisposable
 
     public void Dispose() => _http.Dispose();
 
-    private async Task<JsonElement> SendAsync(HttpMethod method, string path, object? body, CancellationToken ct)
+    private async Task<JsonElement> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, path.TrimStart('/'));
         if (body is not null)
         {
-            request.Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
         }
 
         HttpResponseMessage response;

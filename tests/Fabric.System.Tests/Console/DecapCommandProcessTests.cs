@@ -6,7 +6,7 @@ using Fabric.Protocols.Pcap;
 namespace Fabric.System.Tests.Console;
 
 /// <summary>
-/// Must show 7 (and 3 at the file level): the built <c>fabric</c> executable, run as a process, on
+/// Must show 7 (and 3 at the file level): the published <c>fabric</c> executable (NativeAOT), run as a process, on
 /// corpus captures read in place: the output is read by tcpdump with the expected frame count,
 /// malformed captures are counted under named outcomes, and error cases exit non-zero with one clear
 /// line on stderr and nothing half-written.
@@ -329,7 +329,7 @@ public sealed partial class DecapCommandProcessTests : IDisposable
             vxlan = first.Data.ToArray();
         }
 
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "fabric"))
+        var start = new ProcessStartInfo(TestPaths.PublishedConsole)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -406,7 +406,7 @@ public sealed partial class DecapCommandProcessTests : IDisposable
     }
 
     private static ToolResult Fabric(params string[] arguments) =>
-        ExternalTool.Run(Path.Combine(AppContext.BaseDirectory, "fabric"), arguments);
+        ExternalTool.Run(TestPaths.PublishedConsole, arguments); // the NativeAOT console, as shipped
 
     private static string Corpus(string relative) => TestPaths.Corpus(relative);
 }

@@ -122,11 +122,11 @@ public sealed class LivePipelineTests(DataPlaneFixture net)
         }
     }
 
-    /// <summary>The inner frames `fabric decap` (the console executable) writes for <paramref name="source"/>.</summary>
+    /// <summary>The inner frames `fabric decap` (the published console, NativeAOT) writes for <paramref name="source"/>.</summary>
     private List<byte[]> FabricDecap(string source)
     {
         string output = Path.Combine(net.Directory, Path.GetFileNameWithoutExtension(source) + "-fabric-decap.pcap");
-        var run = Deploy.Run.Process(Path.Combine(AppContext.BaseDirectory, "fabric"), TimeSpan.FromSeconds(60), ["decap", source, output]);
+        var run = Deploy.Run.Process(TestPaths.PublishedConsole, TimeSpan.FromSeconds(60), ["decap", source, output]);
         Assert.True(run.ExitCode == 0, run.ToString());
         return Frames.Read(output);
     }

@@ -157,8 +157,7 @@ public sealed class NodePipelineTests(DataPlaneFixture net)
 
     private static string RunConsole(int port, params string[] arguments)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "fabric.dll");
-        var info = new ProcessStartInfo("dotnet", [dll, "--node", $"http://127.0.0.1:{port}", .. arguments])
+        var info = new ProcessStartInfo(TestPaths.PublishedConsole, ["--node", $"http://127.0.0.1:{port}", .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

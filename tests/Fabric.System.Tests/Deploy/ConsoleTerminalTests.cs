@@ -9,7 +9,7 @@ namespace Fabric.System.Tests.Deploy;
 /// </summary>
 public sealed partial class ConsoleTerminalTests(RunningNode node) : IClassFixture<RunningNode>
 {
-    private static readonly string Fabric = Path.Combine(AppContext.BaseDirectory, "fabric");
+    private static string Fabric => TestPaths.PublishedConsole; // the NativeAOT console, as shipped
 
     [Fact]
     public async Task Top_shows_pipelines_and_mirrors_with_live_counters_and_q_restores_the_terminal()

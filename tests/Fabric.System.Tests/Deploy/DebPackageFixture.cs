@@ -1,7 +1,7 @@
 namespace Fabric.System.Tests.Deploy;
 
 /// <summary>
-/// Builds the .deb (deploy/deb/build-deb.sh: two self-contained publishes, the slow part) once per
+/// Builds the .deb (deploy/deb/build-deb.sh: the node's self-contained publish, the slow part, and the console's NativeAOT one, skipped when up to date) once per
 /// test run, for every fixture that needs it (<see cref="DebCollection"/>, <see cref="SystemdContainer"/>);
 /// the package's directory is deleted when the test process exits.
 /// </summary>

@@ -247,8 +247,7 @@ public sealed class SinkFaultFixture : IAsyncLifetime
     /// <summary>Runs the console (`fabric --node URL ARGS`) to its exit.</summary>
     public string Console(params string[] arguments)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "fabric.dll");
-        var info = new ProcessStartInfo("dotnet", [dll, "--node", $"http://127.0.0.1:{ManagementPort}", .. arguments])
+        var info = new ProcessStartInfo(TestPaths.PublishedConsole, ["--node", $"http://127.0.0.1:{ManagementPort}", .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

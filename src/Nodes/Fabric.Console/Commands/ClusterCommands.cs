@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Spectre.Console;
 
 namespace Fabric.Console.Commands;
@@ -27,7 +28,7 @@ internal sealed class ClusterCommands : ICommandGroup
         command.SetHandler(globals, async (ctx, parse, ct) =>
         {
             var target = parse.GetValue(address)!;
-            var result = await ctx.Client.PostAsync($"cluster/{action}", new { address = target }, ct).ConfigureAwait(false);
+            var result = await ctx.Client.PostAsync($"cluster/{action}", new JsonObject { ["address"] = target }, ct).ConfigureAwait(false);
             if (ctx.Json)
             {
                 ctx.WriteJson(result);

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.CommandLine;
+using System.Text;
 using System.Text.Json;
 using Spectre.Console;
 
@@ -7,7 +9,7 @@ namespace Fabric.Console.Commands;
 /// <summary>What a command needs: where the node is, how to print, and the one shared client.</summary>
 internal sealed class CommandContext : IDisposable
 {
-    private static readonly JsonSerializerOptions s_jsonOut = new() { WriteIndented = true };
+    private static readonly JsonWriterOptions s_jsonOut = new() { Indented = true };
     private readonly GlobalOptions _globals;
     private readonly ParseResult _parse;
     private ManagementClient? _client;
@@ -47,11 +49,18 @@ internal sealed class CommandContext : IDisposable
     /// <summary>The management client for the chosen node, made on first use.</summary>
     public ManagementClient Client => _client ??= CreateClient();
 
-    /// <summary>Prints a value as indented JSON (used for --json).</summary>
-    public void WriteJson(JsonElement value) => Stdout.WriteLine(JsonSerializer.Serialize(value, s_jsonOut));
+    /// <summary>Prints a value as indented JSON (used for --json). Written by Utf8JsonWriter: no reflection, so the
+    /// native (AOT) console prints exactly what the JIT build prints.</summary>
+    public void WriteJson(JsonElement value)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, s_jsonOut))
+        {
+            value.WriteTo(writer);
+        }
 
-    /// <summary>Prints any serialisable value as indented JSON.</summary>
-    public void WriteJson<T>(T value) => Stdout.WriteLine(JsonSerializer.Serialize(value, s_jsonOut));
+        Stdout.WriteLine(Encoding.UTF8.GetString(buffer.WrittenSpan));
+    }
 
     public void Dispose() => _client?.Dispose();
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Spectre.Console;
 
 namespace Fabric.Console.Commands;
@@ -43,7 +44,7 @@ internal sealed class MirrorsCommands : ICommandGroup
         repair.SetHandler(globals, async (ctx, parse, ct) =>
         {
             var name = parse.GetValue(repairName)!;
-            var result = await ctx.Client.PostAsync($"mirrors/{Uri.EscapeDataString(name)}/repair", new { }, ct).ConfigureAwait(false);
+            var result = await ctx.Client.PostAsync($"mirrors/{Uri.EscapeDataString(name)}/repair", new JsonObject(), ct).ConfigureAwait(false);
             if (ctx.Json)
             {
                 ctx.WriteJson(result);
@@ -101,11 +102,11 @@ internal sealed class MirrorsCommands : ICommandGroup
         };
         add.SetHandler(globals, async (ctx, parse, ct) =>
         {
-            var body = new Dictionary<string, object?>
+            var body = new JsonObject
             {
                 ["name"] = parse.GetValue(name),
                 ["site"] = parse.GetValue(site),
-                ["sources"] = parse.GetValue(source) ?? [],
+                ["sources"] = new JsonArray([.. (parse.GetValue(source) ?? []).Select(v => (JsonNode?)v)]),
                 ["direction"] = parse.GetValue(direction),
                 ["output"] = parse.GetValue(output),
                 ["enabled"] = !parse.GetValue(disabled),
@@ -125,7 +126,7 @@ internal sealed class MirrorsCommands : ICommandGroup
                 body["snaplen"] = s;
             }
 
-            foreach (var (key, value) in new (string, object?)[]
+            foreach (var (key, value) in new (string, JsonNode?)[]
             {
                 ("session-number", parse.GetValue(sessionNumber)), ("erspan-id", parse.GetValue(erspanId)), ("origin-ip", parse.GetValue(originIp)),
                 ("mtu", parse.GetValue(mtu)), ("filter-id", parse.GetValue(filterId)), ("vni", parse.GetValue(vni)), ("packet-length", parse.GetValue(packetLength)),
