@@ -30,16 +30,7 @@ dotnet build -c Release src/Nodes/Fabric.Node -o "$WORK/node" -nologo -v quiet -
 python3 bench/make_capture.py "$(corpus)/zeek/erspanII.pcap" "$WORK/outer.pcap" "$COPIES" >/dev/null
 FRAMES=$((COPIES * 4))
 
-(cd "$WORK" && {   # one CA, two node certificates, for the stream path
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=bench-ca
-  printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n' > node.ext
-  for n in a b; do
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $n.key -out $n.csr -subj /CN=bench-$n
-    openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt -days 2 -extfile node.ext
-  done
-  chmod 600 ./*.key
-} >/dev/null 2>&1)
-tls() { echo "fabric.remote.tls { enabled = true, certificate-file = \"$WORK/$1.crt\", key-file = \"$WORK/$1.key\", ca-file = \"$WORK/ca.crt\" }"; }
+bench_certs "$WORK"   # one CA, nodes a and b, for the stream path; tls a|b gives the HOCON
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 

@@ -22,6 +22,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACKETS=${1:-1000000}; ROUNDS=${2:-3}; RATE=${RATE:-100000}
+if [ -n "${RCDCAP:-}" ] && [ ! -x "$RCDCAP" ]; then
+  echo "live-vs-rcdcap.sh: RCDCAP=$RCDCAP is not an executable file" >&2; exit 2
+fi
 WORK=$(mktemp -d /tmp/fd-rcdbench-XXXX)
 NODE_DLL=$WORK/node/fabric-node.dll
 source bench/node.sh

@@ -95,3 +95,19 @@ node_inputs_hash() {
   (cd "$repo" && git ls-files -co --exclude-standard -- "${paths[@]}" | sort -u |
     while IFS= read -r f; do [ -f "$f" ] && sha256sum "$f"; done) | sha256sum | cut -d' ' -f1
 }
+
+# bench_certs DIR: one CA and two node certificates, a and b, in DIR (as docs/operator-guide.md makes them);
+# then `tls a` (or b) prints the fabric.remote.tls HOCON for that node.
+bench_certs() {
+  BENCH_CERTS=$1
+  (cd "$1" && {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=bench-ca
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n' > node.ext
+    for n in a b; do
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $n.key -out $n.csr -subj /CN=bench-$n
+      openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt -days 2 -extfile node.ext
+    done
+    chmod 600 ./*.key
+  } >/dev/null 2>&1)
+}
+tls() { echo "fabric.remote.tls { enabled = true, certificate-file = \"$BENCH_CERTS/$1.crt\", key-file = \"$BENCH_CERTS/$1.key\", ca-file = \"$BENCH_CERTS/ca.crt\" }"; }

@@ -276,22 +276,17 @@ internal sealed class BufferedBlockWriter : IDisposable
         }
     }
 
+    /// <summary>Waits for the write in flight, if any, without throwing: in Dispose after a failure, when the first
+    /// failure is what the caller sees.</summary>
     private void WaitQuietly()
     {
-        var task = _inFlight;
-        if (task is null)
-        {
-            return;
-        }
-
-        _inFlight = null;
         try
         {
-            task.GetAwaiter().GetResult();
+            Complete();
         }
         catch (IOException)
         {
-            // Already failing; the first failure is what the caller sees.
+            // Already failing; Complete has cut the stream back and kept the buffer.
         }
     }
 
