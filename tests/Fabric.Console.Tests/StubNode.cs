@@ -33,7 +33,9 @@ internal sealed class StubNode : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
+        // Close() only. The managed HttpListener's Stop() removes its prefixes, and a Close() after it
+        // removes them again by binding the port once more: if another test took the port in between,
+        // that bind throws "Address already in use" out of Dispose (a CI failure on 2026-12-08).
         _listener.Close();
         try
         {
